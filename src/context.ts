@@ -1,0 +1,53 @@
+import type { Readable, Writable } from 'node:stream';
+
+/** The streams a command talks to, with what is known about them, as gh's IOStreams. */
+export interface IOStreams {
+  stdin: Readable & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
+  stdout: Writable;
+  stderr: Writable;
+  stdinIsTTY: boolean;
+  stdoutIsTTY: boolean;
+  stderrIsTTY: boolean;
+  /** Whether ANSI colour may be written to stderr. */
+  color: boolean;
+  /** stderr width in columns, for trimming the live line. */
+  columns: number;
+}
+
+/** Time, injectable so that waits and backoff can be asserted in tests. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** The world a command runs in: passed in, never read from globals. */
+export interface Context {
+  io: IOStreams;
+  env: NodeJS.ProcessEnv;
+  clock: Clock;
+  cwd: string;
+  /** Directory holding config.json and the job history. */
+  configDir: string;
+  /** Aborted on Ctrl-C / SIGTERM; commands stop waiting and report the task id. */
+  signal: AbortSignal;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+};
