@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import type { ClientOptions, OmniVideoClient } from './api/client.js';
 
 /** The streams a command talks to, with what is known about them, as gh's IOStreams. */
 export interface IOStreams {
@@ -30,6 +31,8 @@ export interface Context {
   configDir: string;
   /** Aborted on Ctrl-C / SIGTERM; commands stop waiting and report the task id. */
   signal: AbortSignal;
+  /** Makes the API client; loaded lazily so that --help never pays for got. */
+  createClient: (options: ClientOptions) => Promise<OmniVideoClient>;
 }
 
 export const systemClock: Clock = {

@@ -1,0 +1,281 @@
+import type { Method } from 'got';
+import { systemClock, type Clock } from '../context.js';
+import {
+  APIConnectionError,
+  APIError,
+  ConfigurationError,
+  InvalidRequestError,
+  MalformedResponseError,
+  RateLimitError,
+  ServiceUnavailableError,
+  SubmissionUncertainError,
+} from './errors.js';
+import { downloadToFile, type DownloadOptions, type DownloadResult } from './download.js';
+import { httpRequest, toConnectionError, type HttpResponse } from './http.js';
+import { waitForTask, type WaitOptions } from './polling.js';
+import { defaultRetryPolicy, parseRetryAfter, withRetry, type RetryDecision, type RetryEvent, type RetryPolicy } from './retry.js';
+import {
+  BalanceSchema,
+  GenerationRequestSchema,
+  SubmitResponseSchema,
+  TaskResponseSchema,
+  type Balance,
+  type GenerationRequest,
+  type Task,
+} from './schemas.js';
+import type { z } from 'zod';
+
+export const DEFAULT_BASE_URL = 'https://api.apimart.ai/v1';
+
+export interface ClientOptions {
+  apiKey?: string | undefined;
+  baseUrl?: string | undefined;
+  clock?: Clock;
+  /** Environment for proxy settings (HTTPS_PROXY, NO_PROXY). */
+  env?: Record<string, string | undefined>;
+  retryPolicy?: Partial<RetryPolicy>;
+  /** Verbose trace: one line per request, response and retry, the key redacted. */
+  log?: ((line: string) => void) | undefined;
+  onRetry?: ((event: RetryEvent & { endpoint: string }) => void) | undefined;
+  random?: () => number;
+  userAgent?: string;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal | undefined;
+}
+
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[?::1\]?)$/i;
+
+/** True when a URL may carry the key: https, or plain http to this machine only. */
+export function isSafeOrigin(url: URL): boolean {
+  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.test(url.hostname));
+}
+
+export class InsecureBaseUrlError extends InvalidRequestError {}
+
+/** The service's own words from an error body, whatever its shape; undefined for HTML or noise. */
+export function serviceMessage(body: string): string | undefined {
+  const text = body.trim();
+  if (!text) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === 'object') {
+      const record = parsed as Record<string, unknown>;
+      const error = record.error;
+      if (error && typeof error === 'object' && typeof (error as Record<string, unknown>).message === 'string') {
+        return (error as Record<string, string>).message;
+      }
+      if (typeof error === 'string') return error;
+      for (const key of ['message', 'msg', 'detail']) {
+        if (typeof record[key] === 'string') return record[key] as string;
+      }
+    }
+    return undefined;
+  } catch {
+    if (/^<|<html|<!doctype/i.test(text)) return undefined;
+    return text.length <= 200 ? text : undefined;
+  }
+}
+
+function redactBody(json: unknown): string {
+  return JSON.stringify(json, (_key, value: unknown) =>
+    typeof value === 'string' && value.startsWith('data:') && value.length > 80 ? `${value.slice(0, 40)}…(${value.length} chars)` : value,
+  );
+}
+
+/** The one client of the API: every request, retry and check goes through here. */
+export class OmniVideoClient {
+  readonly baseUrl: string;
+  readonly #apiKey: string | undefined;
+  readonly #clock: Clock;
+  readonly #env: Record<string, string | undefined>;
+  readonly #policy: RetryPolicy;
+  readonly #log: ((line: string) => void) | undefined;
+  readonly #onRetry: ClientOptions['onRetry'];
+  readonly #random: () => number;
+  readonly #userAgent: string;
+  readonly #origin: string;
+
+  constructor(options: ClientOptions = {}) {
+    const base = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
+    let url: URL;
+    try {
+      url = new URL(base);
+    } catch {
+      throw new InvalidRequestError(`Invalid base URL: ${base}`, { hint: 'Use a URL such as https://api.apimart.ai/v1' });
+    }
+    if (!isSafeOrigin(url)) {
+      throw new InsecureBaseUrlError(`Refusing to send the API key over plain http to ${url.host}.`, {
+        hint: 'Use an https:// base URL (plain http is allowed only to localhost).',
+      });
+    }
+    this.baseUrl = base;
+    this.#origin = url.origin;
+    this.#apiKey = options.apiKey;
+    this.#clock = options.clock ?? systemClock;
+    this.#env = options.env ?? {};
+    this.#policy = { ...defaultRetryPolicy, ...options.retryPolicy };
+    this.#log = options.log;
+    this.#onRetry = options.onRetry;
+    this.#random = options.random ?? Math.random;
+    this.#userAgent = options.userAgent ?? 'omni-video';
+  }
+
+  /** Submits one paid job. Resent only when the service provably did not take it. */
+  async submit(request: GenerationRequest, options: RequestOptions = {}): Promise<{ taskId: string; status: string | undefined }> {
+    const body = GenerationRequestSchema.parse(request);
+    const endpoint = 'POST /videos/generations';
+    try {
+      const parsed = await this.#call(endpoint, 'POST', '/videos/generations', SubmitResponseSchema, options.signal, body, (error) => {
+        if (error instanceof APIConnectionError) return { retry: error.neverSent };
+        if (error instanceof RateLimitError) return { retry: true, retryAfterMs: parseRetryAfter(error.headers, this.#clock.now()) };
+        if (error instanceof ServiceUnavailableError && error.status === 503) {
+          return { retry: true, retryAfterMs: parseRetryAfter(error.headers, this.#clock.now()) };
+        }
+        return { retry: false };
+      });
+      const first = parsed.data[0];
+      if (!first) throw new MalformedResponseError(`Malformed answer from ${endpoint}: no task id`, { status: 200, endpoint, serviceMessage: undefined, body: '' });
+      return { taskId: first.task_id, status: first.status };
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      if ((error instanceof APIConnectionError && !error.neverSent) || (error instanceof ServiceUnavailableError && error.status !== 503)) {
+        throw new SubmissionUncertainError(
+          `The submission may or may not have reached the service (${error.message}); it was not resent, to avoid paying twice.`,
+          { cause: error, hint: 'Check with: omni-video jobs, then omni-video status <task_id> once the id is known.' },
+        );
+      }
+      throw error;
+    }
+  }
+
+  async getTask(taskId: string, options: RequestOptions = {}): Promise<Task> {
+    const parsed = await this.#call(
+      'GET /tasks/{id}',
+      'GET',
+      `/tasks/${encodeURIComponent(taskId)}`,
+      TaskResponseSchema,
+      options.signal,
+      undefined,
+      (error) => this.#idempotentDecision(error),
+    );
+    return parsed.data;
+  }
+
+  async balance(options: RequestOptions & { user?: boolean } = {}): Promise<Balance> {
+    const path = options.user ? '/user/balance' : '/balance';
+    return this.#call(`GET ${path}`, 'GET', path, BalanceSchema, options.signal, undefined, (error) => this.#idempotentDecision(error));
+  }
+
+  waitForTask(taskId: string, options: Omit<WaitOptions, 'getTask' | 'clock'> = {}): Promise<Task> {
+    return waitForTask(taskId, { ...options, clock: this.#clock, getTask: (id, signal) => this.getTask(id, { signal }) });
+  }
+
+  /** Streams the task's video to `destination` (a .part file beside it, checked, then renamed). */
+  downloadResult(task: Task, destination: string, options: Omit<DownloadOptions, 'clock' | 'env' | 'policy' | 'refreshTask' | 'log' | 'random'> = {}): Promise<DownloadResult> {
+    return downloadToFile(task, destination, {
+      ...options,
+      clock: this.#clock,
+      env: this.#env,
+      policy: this.#policy,
+      log: this.#log,
+      random: this.#random,
+      onRetry: (event) => this.#onRetry?.({ ...event, endpoint: 'download' }),
+      refreshTask: () => this.getTask(task.id, { signal: options.signal }),
+    });
+  }
+
+  #idempotentDecision(error: unknown): RetryDecision {
+    if (error instanceof APIConnectionError || error instanceof MalformedResponseError) return { retry: true };
+    if (error instanceof RateLimitError || error instanceof ServiceUnavailableError) {
+      return { retry: true, retryAfterMs: parseRetryAfter(error.headers, this.#clock.now()) };
+    }
+    return { retry: false };
+  }
+
+  async #call<S extends z.ZodType>(
+    endpoint: string,
+    method: Method,
+    path: string,
+    schema: S,
+    signal: AbortSignal | undefined,
+    json: unknown,
+    decide: (error: unknown) => RetryDecision,
+  ): Promise<z.infer<S>> {
+    if (!this.#apiKey) {
+      throw new ConfigurationError('No API key.', {
+        hint: 'Set one with: omni-video config set api-key (or OMNI_VIDEO_API_KEY, or --api-key).',
+      });
+    }
+    const url = `${this.baseUrl}${path}`;
+    return withRetry(
+      async () => {
+        this.#log?.(`→ ${method} ${url}${json === undefined ? '' : ` ${redactBody(json)}`}`);
+        this.#log?.(`  authorization: Bearer ***`);
+        const started = this.#clock.now();
+        let response: HttpResponse;
+        try {
+          response = await httpRequest(
+            {
+              method,
+              url,
+              json,
+              signal,
+              headers: { authorization: `Bearer ${this.#apiKey}`, accept: 'application/json', 'user-agent': this.#userAgent },
+            },
+            this.#env,
+            this.#origin,
+          );
+        } catch (error) {
+          if (signal?.aborted) throw signal.reason;
+          const connectionError = toConnectionError(error, `${endpoint} failed`);
+          this.#log?.(`← ${connectionError.message}`);
+          throw connectionError;
+        }
+        this.#log?.(`← ${response.status} ${endpoint} (${this.#clock.now() - started} ms) ${response.body.slice(0, 2000)}`);
+        return this.#parse(endpoint, response, schema);
+      },
+      {
+        policy: this.#policy,
+        clock: this.#clock,
+        decide,
+        signal,
+        random: this.#random,
+        onRetry: (event) => {
+          this.#log?.(`  retry ${event.attempt}/${this.#policy.maxAttempts - 1} of ${endpoint} in ${event.delayMs} ms: ${(event.error as Error).message}`);
+          this.#onRetry?.({ ...event, endpoint });
+        },
+      },
+    );
+  }
+
+  #parse<S extends z.ZodType>(endpoint: string, response: HttpResponse, schema: S): z.infer<S> {
+    const details = {
+      status: response.status,
+      endpoint,
+      serviceMessage: serviceMessage(response.body),
+      body: response.body,
+      headers: response.headers,
+    };
+    if (response.status < 200 || response.status >= 300) throw APIError.fromResponse(details);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(response.body);
+    } catch {
+      const what = !response.body.trim() ? 'an empty body' : /^\s*</.test(response.body) ? 'an HTML page' : 'invalid JSON';
+      throw new MalformedResponseError(`Malformed answer from ${endpoint} (HTTP ${response.status}): ${what}`, details, 'Try again; if it persists, the service or a proxy in between is misbehaving.');
+    }
+    const result = schema.safeParse(parsed);
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      const where = issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'unexpected shape';
+      // Some gateways answer 200 with an error inside (`{"success":false,"message":...}`).
+      if (details.serviceMessage && typeof parsed === 'object' && parsed !== null && (parsed as Record<string, unknown>).success === false) {
+        throw APIError.fromResponse({ ...details, status: 400 });
+      }
+      throw new MalformedResponseError(`Malformed answer from ${endpoint} (HTTP ${response.status}): ${where}`, details, 'Try again; if it persists, please report it.');
+    }
+    return result.data;
+  }
+}

@@ -1,0 +1,256 @@
+import { createWriteStream } from 'node:fs';
+import { open, rename, rm, stat } from 'node:fs/promises';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import got from 'got';
+import type { Clock } from '../context.js';
+import { DownloadError, LinkExpiredError, OutputExistsError } from './errors.js';
+import { toConnectionError } from './http.js';
+import { agentsFor } from './proxy.js';
+import { backoffDelay, parseRetryAfter, type RetryEvent, type RetryPolicy } from './retry.js';
+import { resultLinks, type Task } from './schemas.js';
+
+export interface DownloadOptions {
+  clock: Clock;
+  env: Record<string, string | undefined>;
+  policy: RetryPolicy;
+  signal?: AbortSignal | undefined;
+  /** Bytes on disk so far and the total when known. */
+  onProgress?: ((received: number, total: number | undefined) => void) | undefined;
+  onRetry?: ((event: RetryEvent) => void) | undefined;
+  log?: ((line: string) => void) | undefined;
+  random?: () => number;
+  /** Fetches the task again, for a fresh link once the one in hand has expired or is refused. */
+  refreshTask?: (() => Promise<Task>) | undefined;
+  /** Give up on a connection that delivers no byte for this long (not a total limit). */
+  idleTimeoutMs?: number;
+  overwrite?: boolean;
+}
+
+export interface DownloadResult {
+  path: string;
+  bytes: number;
+  url: string;
+}
+
+const REFRESHABLE = new Set([401, 403, 404, 410]);
+
+export function formatExpiry(expiresAt: number): string {
+  return new Date(expiresAt * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+}
+
+/** True when the first bytes are an ISO BMFF `ftyp` box, as every mp4 starts. */
+function startsWithFtyp(head: Buffer): boolean {
+  return head.length >= 8 && head.toString('latin1', 4, 8) === 'ftyp';
+}
+
+class Attempt {
+  constructor(
+    readonly kind: 'retry' | 'refresh' | 'expired' | 'fatal',
+    readonly message: string,
+    readonly retryAfterMs?: number,
+  ) {}
+}
+
+/**
+ * Streams the result to `<destination>.part` with backpressure, resumes a dropped transfer with
+ * Range + If-Range (only a 206 for the same file is appended to), checks length and the mp4
+ * header, fsyncs and renames into place. A partial file never sits at `destination`.
+ */
+export async function downloadToFile(initialTask: Task, destination: string, options: DownloadOptions): Promise<DownloadResult> {
+  const { clock, policy, signal, log } = options;
+  const part = `${destination}.part`;
+  if (!options.overwrite && (await exists(destination))) {
+    throw new OutputExistsError(`${destination} already exists.`, { hint: 'Use --force to overwrite it, or -o to choose another path.' });
+  }
+  let task = initialTask;
+  let refreshed = false;
+  const refresh = async (why: string): Promise<boolean> => {
+    if (refreshed || !options.refreshTask) return false;
+    refreshed = true;
+    log?.(`  fetching a fresh link: ${why}`);
+    task = await options.refreshTask();
+    return true;
+  };
+
+  let links = resultLinks(task);
+  if (links.expiresAt !== null && links.expiresAt * 1000 <= clock.now()) {
+    await refresh('the link has expired');
+    links = resultLinks(task);
+    if (links.expiresAt !== null && links.expiresAt * 1000 <= clock.now()) throw expiredError(task.id, links.expiresAt);
+  }
+  if (links.urls.length === 0) throw new DownloadError(`Task ${task.id} has no result link.`, { hint: 'Check it with: omni-video status ' + task.id });
+
+  let received = 0;
+  let total: number | undefined;
+  let validator: string | undefined;
+  let urlIndex = 0;
+  let failures = 0;
+  await rm(part, { force: true });
+  for (;;) {
+    const url = links.urls[urlIndex % links.urls.length] as string;
+    const outcome = await fetchOnce(url);
+    if (outcome === 'done') break;
+    if (outcome.kind === 'refresh' && (await refresh(outcome.message))) {
+      links = resultLinks(task);
+      received = 0;
+      continue;
+    }
+    if (outcome.kind === 'expired' || outcome.kind === 'refresh') {
+      if (links.expiresAt !== null && (outcome.kind === 'expired' || links.expiresAt * 1000 <= clock.now() || /\b(403|410)\b/.test(outcome.message))) {
+        throw expiredError(task.id, links.expiresAt, outcome.message);
+      }
+      throw new DownloadError(`Download of task ${task.id} failed: ${outcome.message}`, { hint: `Try again with: omni-video download ${task.id}` });
+    }
+    if (outcome.kind === 'fatal') {
+      await rm(part, { force: true });
+      throw new DownloadError(`Download of task ${task.id} failed: ${outcome.message}`, { hint: `Try again with: omni-video download ${task.id}` });
+    }
+    failures += 1;
+    if (failures >= policy.maxAttempts) {
+      throw new DownloadError(`Download of task ${task.id} failed after ${failures} attempts: ${outcome.message}`, {
+        hint: `Try again with: omni-video download ${task.id}`,
+      });
+    }
+    const delayMs = outcome.retryAfterMs === undefined ? backoffDelay(failures, policy, options.random) : Math.min(outcome.retryAfterMs, policy.maxRetryAfterMs);
+    options.onRetry?.({ attempt: failures, delayMs, error: new Error(outcome.message) });
+    log?.(`  retry ${failures}/${policy.maxAttempts - 1} of download in ${delayMs} ms (${received} bytes kept): ${outcome.message}`);
+    urlIndex += 1;
+    await clock.sleep(delayMs, signal);
+  }
+
+  const handle = await open(part, 'r+');
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) throw new DownloadError(`Download of task ${task.id} produced an empty file.`);
+    if (total !== undefined && size !== total) throw new DownloadError(`Download of task ${task.id} is incomplete: ${size} of ${total} bytes.`);
+    const head = Buffer.alloc(12);
+    await handle.read(head, 0, 12, 0);
+    if (!startsWithFtyp(head)) throw new DownloadError(`The file served for task ${task.id} is not an mp4 video (no ftyp box).`);
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await rm(part, { force: true });
+    throw error;
+  }
+  await handle.close();
+  if (!options.overwrite && (await exists(destination))) {
+    await rm(part, { force: true });
+    throw new OutputExistsError(`${destination} already exists.`, { hint: 'Use --force to overwrite it.' });
+  }
+  await renameWithRetry(part, destination, clock);
+  return { path: destination, bytes: received, url: links.urls[urlIndex % links.urls.length] as string };
+
+  async function fetchOnce(url: string): Promise<'done' | Attempt> {
+    const resuming = received > 0 && validator !== undefined;
+    const headers: Record<string, string> = { 'user-agent': 'omni-video' };
+    if (resuming) {
+      headers.range = `bytes=${received}-`;
+      headers['if-range'] = validator as string;
+    }
+    log?.(`→ GET ${url.replace(/\?.*$/, '?…')}${resuming ? ` (resuming at ${received})` : ''}`);
+    // No Authorization here, ever: the file server is another origin and signed URLs need none.
+    const request = got.stream(url, {
+      headers,
+      agent: agentsFor(url, options.env),
+      throwHttpErrors: false,
+      retry: { limit: 0 },
+      decompress: false,
+      signal,
+      timeout: { lookup: 10_000, connect: 15_000, socket: options.idleTimeoutMs ?? 30_000 },
+    });
+    let status: number;
+    let responseHeaders: Record<string, string | string[] | undefined>;
+    try {
+      const response = await new Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
+        request.once('response', resolve);
+        request.once('error', reject);
+      });
+      status = response.statusCode;
+      responseHeaders = response.headers;
+    } catch (error) {
+      request.destroy();
+      if (signal?.aborted) throw signal.reason;
+      return new Attempt('retry', toConnectionError(error, 'download').message);
+    }
+    log?.(`← ${status} download${responseHeaders['content-length'] ? ` (${responseHeaders['content-length']} bytes)` : ''}`);
+    if (status !== 200 && status !== 206) {
+      request.destroy();
+      if (REFRESHABLE.has(status)) return new Attempt('refresh', `the file server answered HTTP ${status}`);
+      if (status === 429 || status >= 500) return new Attempt('retry', `the file server answered HTTP ${status}`, parseRetryAfter(responseHeaders, clock.now()));
+      return new Attempt('fatal', `the file server answered HTTP ${status}`);
+    }
+    const first = (name: string) => {
+      const value = responseHeaders[name];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    let start = 0;
+    if (status === 206) {
+      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(first('content-range') ?? '');
+      if (!range || Number(range[1]) !== received) {
+        request.destroy();
+        received = 0;
+        validator = undefined;
+        return new Attempt('retry', 'the server answered a range that does not match; starting over');
+      }
+      start = received;
+      if (range[3] !== '*') total = Number(range[3]);
+    } else {
+      // A 200 is the whole file from byte 0: appending it to what we have would corrupt the video.
+      const length = first('content-length');
+      total = length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined;
+      validator = first('etag') ?? first('last-modified');
+      received = 0;
+    }
+    let written = start;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        written += chunk.length;
+        callback(null, chunk);
+      },
+    });
+    const file = createWriteStream(part, start > 0 ? { flags: 'r+', start } : { flags: 'w' });
+    const progress = setInterval(() => options.onProgress?.(written, total), 200);
+    try {
+      await pipeline(request, counter, file);
+    } catch (error) {
+      clearInterval(progress);
+      if (signal?.aborted) throw signal.reason;
+      received = (await stat(part).catch(() => ({ size: 0 }))).size;
+      return new Attempt('retry', toConnectionError(error, 'download interrupted').message);
+    }
+    clearInterval(progress);
+    received = written;
+    options.onProgress?.(received, total);
+    if (total !== undefined && received < total) return new Attempt('retry', `connection closed after ${received} of ${total} bytes`);
+    return 'done';
+  }
+}
+
+function expiredError(taskId: string, expiresAt: number | null, detail?: string): LinkExpiredError {
+  const when = expiresAt === null ? '' : ` at ${formatExpiry(expiresAt)}`;
+  return new LinkExpiredError(`The result link of task ${taskId} expired${when}${detail ? ` (${detail})` : ''}.`, {
+    hint: 'Result links last about 24 h after completion; generate the clip again.',
+  });
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Windows can refuse a rename for a moment while a scanner holds the file. */
+async function renameWithRetry(from: string, to: string, clock: Clock): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await rename(from, to);
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if ((code !== 'EPERM' && code !== 'EACCES' && code !== 'EBUSY') || attempt >= 5) throw error;
+      await clock.sleep(100 * attempt);
+    }
+  }
+}

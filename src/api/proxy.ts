@@ -1,0 +1,55 @@
+import type { Agent as HttpAgent } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
+import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
+
+type Env = Record<string, string | undefined>;
+
+function envValue(env: Env, name: string): string | undefined {
+  const value = env[name] ?? env[name.toLowerCase()];
+  return value?.trim() ? value.trim() : undefined;
+}
+
+/** True when NO_PROXY names this host (exact, a domain suffix, host:port, or `*`), as curl reads it. */
+export function bypassesProxy(target: URL, noProxy: string | undefined): boolean {
+  if (!noProxy) return false;
+  const host = target.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const port = target.port || (target.protocol === 'https:' ? '443' : '80');
+  return noProxy
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .some((entry) => {
+      if (entry === '*') return true;
+      const match = /^(.*?)(?::(\d+))?$/.exec(entry.toLowerCase());
+      const pattern = (match?.[1] ?? '').replace(/^\[|\]$/g, '').replace(/^\*?\./, '.');
+      if (match?.[2] && match[2] !== port) return false;
+      if (pattern.startsWith('.')) return host.endsWith(pattern) || host === pattern.slice(1);
+      return host === pattern || host.endsWith(`.${pattern}`);
+    });
+}
+
+/** The proxy to use for this URL, from HTTPS_PROXY / HTTP_PROXY / NO_PROXY, or undefined. */
+export function proxyForUrl(url: string, env: Env): string | undefined {
+  const target = new URL(url);
+  if (bypassesProxy(target, envValue(env, 'NO_PROXY'))) return undefined;
+  return target.protocol === 'https:' ? envValue(env, 'HTTPS_PROXY') ?? envValue(env, 'HTTP_PROXY') : envValue(env, 'HTTP_PROXY');
+}
+
+const agents = new Map<string, HttpAgent | HttpsAgent>();
+
+/**
+ * One agent per proxy and protocol, chosen per target URL, so the API and the file server
+ * are proxied alike (Node does not honour HTTPS_PROXY by itself).
+ */
+export function agentsFor(url: string, env: Env): { http?: HttpAgent; https?: HttpsAgent } | undefined {
+  const proxy = proxyForUrl(url, env);
+  if (!proxy) return undefined;
+  const https = new URL(url).protocol === 'https:';
+  const key = `${https ? 'https' : 'http'} ${proxy}`;
+  let agent = agents.get(key);
+  if (!agent) {
+    const options = { proxy, keepAlive: true, keepAliveMsecs: 1000, maxSockets: 64, maxFreeSockets: 8, scheduling: 'lifo' as const };
+    agent = https ? new HttpsProxyAgent(options) : new HttpProxyAgent(options);
+    agents.set(key, agent);
+  }
+  return https ? { https: agent as HttpsAgent } : { http: agent };
+}

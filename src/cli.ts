@@ -1,0 +1,275 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import type { Context } from './context.js';
+import { systemClock } from './context.js';
+import type { GlobalOptions } from './commands/shared.js';
+import { sandboxExamples, sandboxFlags } from './sandbox/flags.js';
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function examples(lines: string[]): string {
+  return `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
+}
+
+const QUICK_START = `
+Quick start:
+  $ echo "$APIMART_KEY" | omni-video config set api-key
+  $ omni-video generate "a red apple on a table"          # waits, saves ./<task_id>.mp4
+  $ omni-video sandbox                                     # a local API to try it for free
+`;
+
+function addGenerateOptions(command: Command): Command {
+  return command
+    .option('-i, --image <url>', 'reference image URL (http/https; repeat for several, at most 16)', collect, [])
+    .option('--video <url|file>', 'video to reference or edit: an http(s) URL or a local .mp4/.mov/.webm (1-24 s)', collect, [])
+    .addOption(new Option('-a, --aspect-ratio <ratio>', 'aspect ratio: 16:9 | 9:16 (or landscape | portrait) (default: 16:9)'))
+    .addOption(new Option('-r, --resolution <res>', 'resolution (default: 720p)').choices(['720p']))
+    .option('-o, --output <path>', 'file, or directory (existing or ending in /), for the video (default: ./<task_id>.mp4)')
+    .option('--force', 'overwrite an existing output file', false)
+    .option('--no-wait', 'print the task id once the job is accepted, and exit')
+    .option('--no-download', 'wait, then print the result URL instead of saving the video')
+    .option('--timeout <seconds>', 'how long to wait for the job (default: 900); the job keeps running after')
+    .option('--poll-interval <seconds>', 'fixed status polling interval (default: adaptive)')
+    .option('--dry-run', 'print the request body that would be sent, and send nothing', false);
+}
+
+/** Declares every command cheaply; each action imports its own module only when it runs. */
+export function buildProgram(ctx: Context): Command {
+  const program = new Command('omni-video');
+  const globals = (command: Command) => command.optsWithGlobals() as GlobalOptions;
+  program
+    .description("Generate videos with APIMart's Gemini Omni Flash API: submit, wait, download.")
+    .version(VERSION, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .option('--api-key <key>', 'API key (default: $OMNI_VIDEO_API_KEY, $APIMART_API_KEY, then the config store)')
+    .option('--base-url <url>', 'API base URL (default: $OMNI_VIDEO_BASE_URL or https://api.apimart.ai/v1)')
+    .option('--json', 'print results as JSON on stdout')
+    .option('-q, --quiet', 'print nothing but results and errors')
+    .option('--verbose', 'trace HTTP requests and responses on stderr (the key redacted)')
+    .option('--no-color', 'no colour on stderr')
+    .showSuggestionAfterError(true)
+    .addHelpText('after', QUICK_START)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => ctx.io.stdout.write(text),
+      writeErr: (text) => ctx.io.stderr.write(text),
+      outputError: (text, write) => write(text.replace(/^error: /, '✖ ')),
+    })
+    .hook('preAction', (_command, action) => {
+      if (action.optsWithGlobals().color === false) ctx.io.color = false;
+    });
+
+  addGenerateOptions(
+    program
+      .command('generate')
+      .summary('submit a job, wait for it, and save the video')
+      .description('Submit a video job, wait for it, and save the mp4. At least one of prompt, --image or --video.')
+      .argument('[prompt]', 'what to generate, or - to read it from stdin'),
+  )
+    .addHelpText(
+      'after',
+      examples([
+        'omni-video generate "a red apple on a table"',
+        'omni-video generate "the cat plays with the ball of yarn" -i https://example.com/cat.jpg -i https://example.com/yarn.png',
+        'omni-video generate "make the mirror ripple like liquid" --video ./clip.mp4 -a portrait',
+        'id=$(omni-video generate "a lighthouse at dusk" --no-wait) && omni-video download "$id" --wait',
+      ]),
+    )
+    .action(async (prompt: string | undefined, options, command: Command) => {
+      const { runGenerate } = await import('./commands/generate.js');
+      await runGenerate(ctx, prompt, options, globals(command));
+    });
+
+  addGenerateOptions(
+    program
+      .command('extend')
+      .summary('continue or edit an earlier job')
+      .description('Continue or edit an earlier job (extend_from_task_id). Takes the same options as generate.')
+      .argument('<task_id>', 'the job to extend: a task id, last (the newest local job), or - (from stdin)')
+      .argument('[prompt]', 'how to continue or edit it, or - to read it from stdin'),
+  )
+    .addHelpText(
+      'after',
+      examples(['omni-video extend last "the camera pulls back to reveal the whole city"', 'omni-video extend task_01KS1H7ZYSJWH1N779S2FSHTKA "now at night" -o night.mp4']),
+    )
+    .action(async (taskId: string, prompt: string | undefined, options, command: Command) => {
+      const { runExtend } = await import('./commands/extend.js');
+      await runExtend(ctx, taskId, prompt, options, globals(command));
+    });
+
+  program
+    .command('status')
+    .summary('show the state of jobs')
+    .description('One line per job: id, status, progress, elapsed, ETA, cost, result URL and its expiry.')
+    .argument('<task_id...>', 'task ids, last, or - to read ids from stdin')
+    .option('--wait', 'wait until every job listed has ended', false)
+    .option('--timeout <seconds>', 'how long to wait with --wait (default: 900)')
+    .addHelpText('after', examples(['omni-video status task_01KS1H7ZYSJWH1N779S2FSHTKA', 'omni-video status last --json', 'omni-video generate "x" --no-wait | omni-video status - --wait --json']))
+    .action(async (ids: string[], options, command: Command) => {
+      const { runStatus } = await import('./commands/status.js');
+      await runStatus(ctx, ids, options, globals(command));
+    });
+
+  program
+    .command('download')
+    .summary('save the video of a completed job')
+    .description('Save the result of a completed job. Refuses if it is not completed (unless --wait) or its link has expired.')
+    .argument('<task_id>', 'a task id, last, or - to read it from stdin')
+    .option('-o, --output <path>', 'file or directory for the video (default: ./<task_id>.mp4)')
+    .option('--force', 'overwrite an existing file', false)
+    .option('--wait', 'wait for the job to complete first', false)
+    .option('--timeout <seconds>', 'how long to wait with --wait (default: 900)')
+    .addHelpText('after', examples(['omni-video download last', 'omni-video download task_01KS1H7ZYSJWH1N779S2FSHTKA -o clips/ --wait']))
+    .action(async (id: string, options, command: Command) => {
+      const { runDownload } = await import('./commands/download.js');
+      await runDownload(ctx, id, options, globals(command));
+    });
+
+  program
+    .command('jobs')
+    .summary('list the jobs this machine submitted')
+    .description('The local job history, newest first: every job this machine submitted, its prompt, status, cost and file.')
+    .option('--limit <n>', 'how many jobs to show (0: all)', '20')
+    .option('--status <status>', 'only jobs in this state (completed, failed, submitted, uncertain, …)')
+    .addHelpText('after', examples(['omni-video jobs', 'omni-video jobs --status failed --json | jq -r .task_id']))
+    .action(async (options, command: Command) => {
+      const { runJobs } = await import('./commands/jobs.js');
+      await runJobs(ctx, options, globals(command));
+    });
+
+  program
+    .command('balance')
+    .summary('show the remaining balance')
+    .description('Remaining and used balance of this API key (or, with --user, of the whole account).')
+    .option('--user', 'the whole account instead of this key', false)
+    .addHelpText('after', examples(['omni-video balance', 'omni-video balance --user --json']))
+    .action(async (options, command: Command) => {
+      const { runBalance } = await import('./commands/balance.js');
+      await runBalance(ctx, options, globals(command));
+    });
+
+  const config = program
+    .command('config')
+    .summary('read and write settings')
+    .description(`The config store. Keys: api-key, base-url, output-dir, aspect-ratio, timeout, poll-interval.`)
+    .addHelpText('after', examples(['echo "$KEY" | omni-video config set api-key', 'omni-video config set output-dir ~/clips', 'omni-video config list']));
+  config
+    .command('set')
+    .description('set a key; `config set api-key` with no value reads the key from stdin (hidden prompt on a terminal)')
+    .argument('<key>')
+    .argument('[value]')
+    .action(async (key: string, value: string | undefined) => (await import('./commands/config.js')).runConfigSet(ctx, key, value));
+  config
+    .command('get')
+    .description('print a value (the API key masked)')
+    .argument('<key>')
+    .action(async (key: string, _options, command: Command) => (await import('./commands/config.js')).runConfigGet(ctx, key, globals(command)));
+  config
+    .command('unset')
+    .description('remove a key')
+    .argument('<key>')
+    .action(async (key: string) => (await import('./commands/config.js')).runConfigUnset(ctx, key));
+  config
+    .command('list')
+    .description('print every key set (the API key masked)')
+    .action(async (_options, command: Command) => (await import('./commands/config.js')).runConfigList(ctx, globals(command)));
+  config
+    .command('path')
+    .description('print the config file path')
+    .action(async () => (await import('./commands/config.js')).runConfigPath(ctx));
+
+  const sandbox = program
+    .command('sandbox')
+    .summary('run a local simulator of the API')
+    .description('A local simulator of the whole API, for trying omni-video and testing scripts without a key or credits. Prints its base URL.')
+    .addHelpText('after', examples([...sandboxExamples]));
+  for (const flag of sandboxFlags) sandbox.option(flag.flags, flag.description);
+  sandbox.action(async (options) => {
+    const { runSandbox } = await import('./sandbox/run.js');
+    await runSandbox(options, ctx.io, ctx.signal);
+  });
+
+  return program;
+}
+
+/** Exit codes of product.md, by error class. */
+export async function exitCodeFor(error: unknown): Promise<number> {
+  const errors = await import('./api/errors.js');
+  const { SandboxUsageError } = await import('./sandbox/run.js');
+  if (error instanceof errors.InterruptedError) return error.signalName === 'SIGINT' ? 130 : 143;
+  if (error instanceof errors.InsufficientBalanceError) return 7;
+  if (error instanceof errors.WaitTimeoutError) return 5;
+  if (error instanceof errors.JobFailedError || error instanceof errors.LinkExpiredError) return 4;
+  if (error instanceof errors.AuthenticationError || error instanceof errors.ConfigurationError) return 3;
+  if (
+    error instanceof errors.InvalidRequestError ||
+    error instanceof errors.BadRequestError ||
+    error instanceof errors.TaskNotFoundError ||
+    error instanceof errors.TaskNotReadyError ||
+    error instanceof SandboxUsageError
+  ) {
+    return 2;
+  }
+  if (error instanceof errors.OmniVideoError) return 6;
+  return 1;
+}
+
+/** Runs one command line in-process; returns the exit code. Never exits the process. */
+export async function runCli(argv: string[], ctx: Context): Promise<number> {
+  const program = buildProgram(ctx);
+  if (argv.length === 0) {
+    program.outputHelp();
+    return 0;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      return 2;
+    }
+    const code = await exitCodeFor(error);
+    const verbose = argv.includes('--verbose');
+    const { makeChalk } = await import('./io/progress.js');
+    const chalk = makeChalk(ctx.io);
+    if (code === 1) {
+      ctx.io.stderr.write(`${chalk.red('✖')} Unexpected error: ${(error as Error)?.message ?? String(error)}\n`);
+      ctx.io.stderr.write(`  This is a bug in omni-video ${VERSION}; please report it with the output of --verbose.\n`);
+    } else {
+      const { message, hint } = error as { message: string; hint?: string };
+      ctx.io.stderr.write(`${chalk.red('✖')} ${message}\n${hint ? `  ${hint}\n` : ''}`);
+    }
+    if (verbose && error instanceof Error && error.stack) ctx.io.stderr.write(`${chalk.dim(error.stack)}\n`);
+    return code;
+  }
+}
+
+/** The real process: its streams, environment and signals. */
+export async function start(): Promise<void> {
+  const { processIO } = await import('./io/streams.js');
+  const { defaultConfigDir } = await import('./store/config.js');
+  const { InterruptedError } = await import('./api/errors.js');
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (name: 'SIGINT' | 'SIGTERM') => () => {
+    interrupts += 1;
+    // A second Ctrl-C means now.
+    if (interrupts > 1) process.exit(name === 'SIGINT' ? 130 : 143);
+    controller.abort(new InterruptedError(name));
+  };
+  process.on('SIGINT', onSignal('SIGINT'));
+  process.on('SIGTERM', onSignal('SIGTERM'));
+  const ctx: Context = {
+    io: processIO(process.env),
+    env: process.env,
+    clock: systemClock,
+    cwd: process.cwd(),
+    configDir: defaultConfigDir(process.env),
+    signal: controller.signal,
+    createClient: async (options) => new (await import('./api/client.js')).OmniVideoClient({ userAgent: `omni-video/${VERSION}`, ...options }),
+  };
+  process.exitCode = await runCli(process.argv.slice(2), ctx);
+}

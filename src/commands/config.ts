@@ -1,0 +1,90 @@
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { InvalidRequestError } from '../api/errors.js';
+import type { Context } from '../context.js';
+import {
+  CONFIG_KEYS,
+  configPath,
+  isConfigKey,
+  maskKey,
+  readConfig,
+  resolveApiKey,
+  setConfigValue,
+  unsetConfigValue,
+  type ConfigKey,
+} from '../store/config.js';
+import { readStdinText, writeJson, type GlobalOptions } from './shared.js';
+
+function checkKey(key: string): ConfigKey {
+  if (!isConfigKey(key)) {
+    throw new InvalidRequestError(`Unknown config key '${key}'.`, { hint: `Keys: ${CONFIG_KEYS.join(', ')}` });
+  }
+  return key;
+}
+
+function shown(key: ConfigKey, value: unknown): string {
+  return key === 'api-key' ? maskKey(String(value)) : String(value);
+}
+
+/** Asks on the terminal without echoing what is typed. */
+async function promptHidden(ctx: Context, question: string): Promise<string> {
+  ctx.io.stderr.write(question);
+  const silent = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+  const rl = createInterface({ input: ctx.io.stdin, output: silent, terminal: true });
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      rl.once('line', resolve);
+      rl.once('close', () => reject(new InvalidRequestError('No key entered.')));
+    });
+  } finally {
+    rl.close();
+    ctx.io.stderr.write('\n');
+  }
+}
+
+export async function runConfigSet(ctx: Context, rawKey: string, value: string | undefined): Promise<void> {
+  const key = checkKey(rawKey);
+  let text = value;
+  if (text === undefined || text === '-') {
+    if (key !== 'api-key' && text === undefined) throw new InvalidRequestError(`config set ${key} needs a value.`);
+    // Keys come from stdin so they stay out of shell history and process lists.
+    text = ctx.io.stdinIsTTY && text === undefined ? await promptHidden(ctx, 'API key: ') : (await readStdinText(ctx, 'the value')).trim();
+    if (!text) throw new InvalidRequestError('Nothing was read from stdin.', { hint: 'echo "$KEY" | omni-video config set api-key' });
+  }
+  await setConfigValue(ctx.configDir, key, text.trim());
+  ctx.io.stderr.write(`Saved ${key} = ${shown(key, text.trim())} in ${configPath(ctx.configDir)}\n`);
+}
+
+export async function runConfigGet(ctx: Context, rawKey: string, globals: GlobalOptions): Promise<void> {
+  const key = checkKey(rawKey);
+  const config = await readConfig(ctx.configDir);
+  const value = config[key];
+  if (globals.json) {
+    writeJson(ctx, { [key]: value === undefined ? null : shown(key, value) });
+    return;
+  }
+  if (value === undefined) throw new InvalidRequestError(`${key} is not set.`, { hint: `Set it with: omni-video config set ${key}` });
+  ctx.io.stdout.write(`${shown(key, value)}\n`);
+}
+
+export async function runConfigUnset(ctx: Context, rawKey: string): Promise<void> {
+  const key = checkKey(rawKey);
+  await unsetConfigValue(ctx.configDir, key);
+  ctx.io.stderr.write(`Removed ${key}\n`);
+}
+
+export async function runConfigList(ctx: Context, globals: GlobalOptions): Promise<void> {
+  const config = await readConfig(ctx.configDir);
+  const entries = CONFIG_KEYS.filter((key) => config[key] !== undefined).map((key) => [key, shown(key, config[key])] as const);
+  const active = resolveApiKey(globals.apiKey, ctx.env, config);
+  if (globals.json) {
+    writeJson(ctx, { ...Object.fromEntries(entries), api_key_source: active?.source ?? null });
+    return;
+  }
+  ctx.io.stdout.write(entries.map(([key, value]) => `${key}=${value}\n`).join(''));
+  if (active && active.source !== 'config') ctx.io.stderr.write(`The API key in use comes from ${active.source} (${maskKey(active.key)}).\n`);
+}
+
+export async function runConfigPath(ctx: Context): Promise<void> {
+  ctx.io.stdout.write(`${configPath(ctx.configDir)}\n`);
+}

@@ -1,0 +1,139 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { OmniVideoClient } from '../api/client.js';
+import { InterruptedError, JobFailedError, TaskNotReadyError, WaitTimeoutError } from '../api/errors.js';
+import { isTerminal, resultLinks, type Task } from '../api/schemas.js';
+import type { Context } from '../context.js';
+import { formatBytes } from '../io/format.js';
+import { readMediaInfo } from '../io/media.js';
+import type { Reporter } from '../io/progress.js';
+import { appendJobRecord, FIRST_EVENT, findJobByTaskId, newJobId } from '../store/history.js';
+import { taskToJson, type TaskJson } from './render.js';
+import { resolveOutputPath } from './output-path.js';
+
+export interface FollowOptions {
+  taskId: string;
+  /** The history job to update; looked up (or started) by task id when absent. */
+  jobId?: string | undefined;
+  wait: boolean;
+  download: boolean;
+  output?: string | undefined;
+  outputDir?: string | undefined;
+  force: boolean;
+  timeoutMs?: number | undefined;
+  pollIntervalMs?: number | undefined;
+  submittedAtMs?: number | undefined;
+  /** Print the result (path, URL or JSON) to stdout; batch prints its own lines. */
+  print: 'path' | 'json' | 'none';
+}
+
+/** The job's history id: the one given, the one this machine recorded, or a new one. */
+async function historyJob(ctx: Context, taskId: string, jobId: string | undefined): Promise<string> {
+  if (jobId) return jobId;
+  const known = await findJobByTaskId(ctx.configDir, taskId);
+  if (known) return known.job;
+  const job = newJobId();
+  await appendJobRecord(ctx.configDir, { job, event: FIRST_EVENT, task_id: taskId });
+  return job;
+}
+
+/**
+ * What follows a submission, and what `download` and `status --wait` do: wait (adaptive
+ * polling), then save the video or print its link, keeping the job history current throughout.
+ */
+export async function followTask(ctx: Context, client: OmniVideoClient, reporter: Reporter, options: FollowOptions): Promise<TaskJson> {
+  const { taskId } = options;
+  const job = await historyJob(ctx, taskId, options.jobId);
+  const record = (fields: Parameters<typeof appendJobRecord>[1] extends infer R ? Omit<R & object, 'job' | 'task_id'> : never) =>
+    appendJobRecord(ctx.configDir, { job, task_id: taskId, ...fields });
+
+  let task: Task;
+  try {
+    if (options.wait) {
+      let lastStatus = '';
+      task = await client.waitForTask(taskId, {
+        timeoutMs: options.timeoutMs,
+        pollIntervalMs: options.pollIntervalMs,
+        submittedAtMs: options.submittedAtMs,
+        signal: ctx.signal,
+        resolveOnFailure: true,
+        onUpdate: (update) => {
+          reporter.update(update);
+          if (update.status !== lastStatus) {
+            lastStatus = update.status;
+            void record({ event: 'status', status: update.status, progress: update.progress }).catch(() => undefined);
+          }
+        },
+      });
+    } else {
+      task = await client.getTask(taskId, { signal: ctx.signal });
+      reporter.update(task);
+    }
+  } catch (error) {
+    reporter.stop();
+    if (error instanceof InterruptedError) {
+      await record({ event: 'interrupted' });
+      throw new InterruptedError(error.signalName, `${error.message} Task ${taskId} keeps running on the service.`, `Resume with: omni-video download ${taskId} --wait`);
+    }
+    if (error instanceof WaitTimeoutError) await record({ event: 'timeout' });
+    throw error;
+  }
+
+  const { urls, expiresAt } = resultLinks(task);
+  const outcome = { status: task.status, progress: task.progress, cost: task.cost, credits_cost: task.credits_cost };
+  if (task.status === 'failed' || task.status === 'cancelled') {
+    await record({ event: task.status, ...outcome, error: task.error?.message ?? task.status });
+    const failure = new JobFailedError(taskId, task.status, task.error?.message);
+    if (options.print === 'json') ctx.io.stdout.write(`${JSON.stringify(taskToJson(task), null, 2)}\n`);
+    reporter.fail(failure.message);
+    throw failure;
+  }
+  if (!isTerminal(task.status)) {
+    reporter.stop();
+    throw new TaskNotReadyError(taskId, task.status);
+  }
+  await record({ event: 'completed', ...outcome, url: urls[0], expires_at: expiresAt });
+
+  if (!options.download) {
+    if (options.print === 'json') ctx.io.stdout.write(`${JSON.stringify(taskToJson(task), null, 2)}\n`);
+    if (options.print === 'path') ctx.io.stdout.write(`${urls.join('\n')}\n`);
+    reporter.succeed(`Task ${taskId} completed${task.cost != null ? ` · cost ${task.cost}` : ''}`);
+    return taskToJson(task);
+  }
+
+  const destination = await resolveOutputPath({ cwd: ctx.cwd, output: options.output, outputDir: options.outputDir, taskId });
+  await mkdir(dirname(destination), { recursive: true });
+  let saved;
+  try {
+    saved = await client.downloadResult(task, destination, {
+      overwrite: options.force,
+      signal: ctx.signal,
+      onProgress: (received, total) => reporter.downloading(received, total),
+    });
+  } catch (error) {
+    reporter.stop();
+    if (error instanceof InterruptedError) {
+      throw new InterruptedError(error.signalName, `${error.message} The video of task ${taskId} was not saved.`, `Save it with: omni-video download ${taskId}`);
+    }
+    throw error;
+  }
+  await record({ event: 'saved', file: saved.path });
+  const json = taskToJson(task, [saved.path]);
+  if (options.print === 'json') ctx.io.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  if (options.print === 'path') ctx.io.stdout.write(`${saved.path}\n`);
+  reporter.succeed(await describeSaved(saved.path, saved.bytes, task));
+  return json;
+}
+
+async function describeSaved(path: string, bytes: number, task: Task): Promise<string> {
+  const details = [formatBytes(bytes)];
+  try {
+    const info = await readMediaInfo(path);
+    if (info.durationSeconds !== null) details.push(`${info.durationSeconds.toFixed(1)} s`);
+    if (info.width !== null && info.height !== null) details.push(`${info.width}x${info.height}`);
+  } catch {
+    // The file passed its checks; a header we cannot describe is no reason to fail.
+  }
+  if (task.cost != null) details.push(`cost ${task.cost}`);
+  return `${path} (${details.join(', ')})`;
+}

@@ -1,0 +1,222 @@
+import { open, readFile, stat } from 'node:fs/promises';
+import { extname, resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigurationError, InvalidRequestError, OutputExistsError, SubmissionUncertainError, InterruptedError, APIError } from '../api/errors.js';
+import { MAX_IMAGES, MODEL, type GenerationRequest } from '../api/schemas.js';
+import type { Context } from '../context.js';
+import { readMediaInfo } from '../io/media.js';
+import { createReporter, type Reporter } from '../io/progress.js';
+import { appendJobRecord, FIRST_EVENT, newJobId } from '../store/history.js';
+import type { Config } from '../store/config.js';
+import { followTask } from './follow.js';
+import { explicitFileTarget } from './output-path.js';
+import { createApiClient, loadSettings, parseOptions, readStdinText, writeJson, type GlobalOptions } from './shared.js';
+
+export const VIDEO_TYPES: Record<string, string> = { '.mp4': 'video/mp4', '.mov': 'video/quicktime', '.webm': 'video/webm' };
+/** Larger clips make a request the service may refuse; hosting them is the better path. */
+export const MAX_LOCAL_VIDEO_BYTES = 20 * 1024 * 1024;
+export const MIN_CLIP_SECONDS = 1;
+export const MAX_CLIP_SECONDS = 24;
+export const ADVISED_CLIP_SECONDS = 3;
+export const DEFAULT_TIMEOUT_SECONDS = 900;
+
+const ASPECT_ALIASES: Record<string, '16:9' | '9:16'> = { '16:9': '16:9', landscape: '16:9', '9:16': '9:16', portrait: '9:16' };
+
+const seconds = (flag: string, min: number) =>
+  z
+    .string()
+    .refine((value) => /^\d+(\.\d+)?$/.test(value.trim()) && Number(value) >= min, { message: `${flag} takes a number of seconds (at least ${min})` })
+    .transform(Number);
+
+/** What commander hands over for generate and extend, before any check. */
+export const GenerateFlagsSchema = z.object({
+  image: z.array(z.string()).default([]),
+  video: z.array(z.string()).default([]),
+  aspectRatio: z.string().optional(),
+  resolution: z.string().optional(),
+  output: z.string().min(1).optional(),
+  wait: z.boolean().default(true),
+  download: z.boolean().default(true),
+  timeout: seconds('--timeout', 1).optional(),
+  pollInterval: seconds('--poll-interval', 0.1).optional(),
+  dryRun: z.boolean().default(false),
+  force: z.boolean().default(false),
+});
+export type GenerateFlags = z.input<typeof GenerateFlagsSchema>;
+
+function normaliseAspectRatio(value: string): '16:9' | '9:16' {
+  const ratio = ASPECT_ALIASES[value.trim().toLowerCase()];
+  if (!ratio) {
+    throw new InvalidRequestError(`Unsupported aspect ratio '${value}': use 16:9 (landscape) or 9:16 (portrait).`, {
+      hint: 'The service would silently turn anything else into 16:9, so omni-video refuses it.',
+    });
+  }
+  return ratio;
+}
+
+function checkImage(value: string): string {
+  if (/^https?:\/\/\S+$/i.test(value)) return value;
+  throw new InvalidRequestError(`--image '${value}' is not an http(s) URL: the API fetches reference images from a public URL.`, {
+    hint: 'Upload the image somewhere reachable (a bucket, an image host) and pass its https:// link.',
+  });
+}
+
+/** A local clip becomes a data: URL after its length and size are checked from its header. */
+async function videoReference(value: string, cwd: string, warn: (text: string) => void): Promise<string> {
+  if (/^https?:\/\/\S+$/i.test(value)) return value;
+  if (/^[a-z]+:\/\//i.test(value) || value.startsWith('data:')) {
+    throw new InvalidRequestError(`--video '${value.slice(0, 60)}' must be an http(s) URL or a local .mp4, .mov or .webm file.`);
+  }
+  const path = resolve(cwd, value);
+  const type = VIDEO_TYPES[extname(path).toLowerCase()];
+  if (!type) throw new InvalidRequestError(`--video ${value}: only .mp4, .mov and .webm files can be sent.`);
+  let size: number;
+  try {
+    const stats = await stat(path);
+    if (!stats.isFile()) throw new Error('not a file');
+    size = stats.size;
+    await (await open(path, 'r')).close();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    throw new InvalidRequestError(`--video ${value}: cannot read it (${why}).`, { hint: 'Check the path, or pass an https:// URL of the clip.' });
+  }
+  if (size > MAX_LOCAL_VIDEO_BYTES) {
+    throw new InvalidRequestError(`--video ${value} is ${(size / 1048576).toFixed(1)} MB: over the ${MAX_LOCAL_VIDEO_BYTES / 1048576} MB that can be sent inline.`, {
+      hint: 'Host the clip (a bucket or any public https link) and pass its URL with --video, or trim it to a few seconds.',
+    });
+  }
+  let duration: number | null;
+  try {
+    duration = (await readMediaInfo(path)).durationSeconds;
+  } catch (error) {
+    throw new InvalidRequestError(`--video ${value}: not a readable video (${(error as Error).message}).`);
+  }
+  if (duration !== null) {
+    if (duration < MIN_CLIP_SECONDS || duration > MAX_CLIP_SECONDS) {
+      throw new InvalidRequestError(`--video ${value} is ${duration.toFixed(1)} s long: the API takes clips of ${MIN_CLIP_SECONDS}–${MAX_CLIP_SECONDS} s.`, {
+        hint: `Trim it, e.g. ffmpeg -i ${value} -t 3 -c copy short${extname(path)}`,
+      });
+    }
+    if (duration > ADVISED_CLIP_SECONDS) warn(`--video ${value} is ${duration.toFixed(1)} s long; the provider advises clips of ${ADVISED_CLIP_SECONDS} s or less.`);
+  }
+  return `data:${type};base64,${(await readFile(path)).toString('base64')}`;
+}
+
+export interface BuiltRequest {
+  body: GenerationRequest;
+  flags: z.output<typeof GenerateFlagsSchema>;
+}
+
+/** Checks everything that can be checked here, so bad input costs nothing and sends nothing. */
+export async function buildGenerationRequest(
+  ctx: Context,
+  prompt: string | undefined,
+  rawFlags: GenerateFlags,
+  config: Config,
+  warn: (text: string) => void,
+  extendFrom?: string,
+): Promise<BuiltRequest> {
+  const flags = parseOptions(GenerateFlagsSchema, rawFlags);
+  let text = prompt;
+  if (text === '-') {
+    text = (await readStdinText(ctx, 'a prompt')).trim();
+    if (!text) throw new InvalidRequestError('The prompt read from stdin is empty.');
+  }
+  if (text !== undefined && !text.trim()) text = undefined;
+  if (flags.image.length > MAX_IMAGES) {
+    throw new InvalidRequestError(`Too many images: ${flags.image.length} given, the API takes at most ${MAX_IMAGES}.`);
+  }
+  if (flags.video.length > 1) throw new InvalidRequestError(`Too many videos: ${flags.video.length} given, the API takes one.`);
+  const images = flags.image.map(checkImage);
+  const aspectRatio = normaliseAspectRatio(flags.aspectRatio ?? config['aspect-ratio'] ?? '16:9');
+  const resolution = flags.resolution ?? '720p';
+  if (resolution !== '720p') throw new InvalidRequestError(`Unsupported resolution '${resolution}': the API offers 720p only.`);
+  if (text === undefined && images.length === 0 && flags.video.length === 0 && !extendFrom) {
+    throw new InvalidRequestError('Nothing to generate from: give a prompt, --image or --video.', { hint: 'Example: omni-video generate "a red apple on a table"' });
+  }
+  const videos = await Promise.all(flags.video.map((video) => videoReference(video, ctx.cwd, warn)));
+  const body: GenerationRequest = {
+    model: MODEL,
+    ...(text === undefined ? {} : { prompt: text }),
+    ...(images.length ? { image_urls: images } : {}),
+    ...(videos.length ? { video_urls: videos } : {}),
+    aspect_ratio: aspectRatio,
+    resolution: '720p',
+    ...(extendFrom ? { extend_from_task_id: extendFrom } : {}),
+  };
+  return { body, flags };
+}
+
+/** generate and extend: validate, record, submit once, then follow the job to a saved file. */
+export async function runGenerate(ctx: Context, prompt: string | undefined, rawFlags: GenerateFlags, globals: GlobalOptions, extendFrom?: string): Promise<void> {
+  const settings = await loadSettings(ctx, globals);
+  const reporter: Reporter = await createReporter({ io: ctx.io, clock: ctx.clock, quiet: Boolean(globals.quiet) });
+  const { body, flags } = await buildGenerationRequest(ctx, prompt, rawFlags, settings.config, (text) => reporter.warn(text), extendFrom);
+  if (flags.dryRun) {
+    writeJson(ctx, body);
+    return;
+  }
+  const target = await explicitFileTarget(ctx.cwd, flags.output);
+  if (target && !flags.force && flags.download && flags.wait) {
+    const exists = await stat(target).then(() => true, () => false);
+    // Refused before paying: a job whose result cannot be saved is money thrown away.
+    if (exists) throw new OutputExistsError(`${target} already exists; nothing was submitted.`, { hint: 'Use --force to overwrite it, or -o to choose another path.' });
+  }
+  const { client } = await createApiClient(ctx, globals, settings);
+
+  const job = newJobId();
+  await appendJobRecord(ctx.configDir, {
+    job,
+    event: FIRST_EVENT,
+    prompt: body.prompt,
+    aspect_ratio: body.aspect_ratio,
+    images: body.image_urls?.length ?? 0,
+    video: body.video_urls?.[0]?.startsWith('data:') ? '(local file)' : body.video_urls?.[0],
+    extend_from_task_id: body.extend_from_task_id,
+    base_url: client.baseUrl,
+  });
+  reporter.update({ id: '', status: 'submitting', progress: 0 } as never);
+  const submittedAtMs = ctx.clock.now();
+  let taskId: string;
+  try {
+    ({ taskId } = await client.submit(body, { signal: ctx.signal }));
+  } catch (error) {
+    reporter.stop();
+    if (error instanceof SubmissionUncertainError) {
+      await appendJobRecord(ctx.configDir, { job, event: 'uncertain', status: 'unknown', error: error.message });
+    } else if (error instanceof InterruptedError) {
+      await appendJobRecord(ctx.configDir, { job, event: 'uncertain', status: 'unknown', error: 'interrupted while submitting' });
+      throw new InterruptedError(error.signalName, `${error.message} The submission may have reached the service.`, 'Check with: omni-video jobs');
+    } else {
+      await appendJobRecord(ctx.configDir, {
+        job,
+        event: 'rejected',
+        status: 'rejected',
+        error: error instanceof APIError || error instanceof ConfigurationError ? error.message : String(error),
+      });
+    }
+    throw error;
+  }
+  await appendJobRecord(ctx.configDir, { job, event: 'submitted', task_id: taskId, status: 'submitted' });
+  reporter.info(`Submitted ${taskId}`);
+
+  if (!flags.wait) {
+    if (globals.json) writeJson(ctx, { task_id: taskId, status: 'submitted' });
+    else ctx.io.stdout.write(`${taskId}\n`);
+    return;
+  }
+  await followTask(ctx, client, reporter, {
+    taskId,
+    jobId: job,
+    wait: true,
+    download: flags.download,
+    output: flags.output,
+    outputDir: settings.config['output-dir'],
+    force: flags.force,
+    timeoutMs: (flags.timeout ?? settings.config.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
+    pollIntervalMs: (flags.pollInterval ?? settings.config['poll-interval']) === undefined ? undefined : (flags.pollInterval ?? settings.config['poll-interval'] ?? 0) * 1000,
+    submittedAtMs,
+    print: globals.json ? 'json' : 'path',
+  });
+}

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import type { Context } from '../context.js';
+import { readJobs, type Job } from '../store/history.js';
+import { parseOptions, type GlobalOptions } from './shared.js';
+
+export const JobsFlagsSchema = z.object({
+  limit: z
+    .string()
+    .regex(/^\d+$/, '--limit takes a whole number')
+    .transform(Number)
+    .default(20),
+  status: z.string().optional(),
+});
+
+function summary(job: Job): string {
+  const when = job.created_at.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const prompt = job.prompt ? JSON.stringify(job.prompt.length > 50 ? `${job.prompt.slice(0, 49)}…` : job.prompt) : '-';
+  const parts = [when, job.task_id ?? '(no task id)', job.status ?? job.last_event, prompt];
+  if (job.cost != null) parts.push(`cost ${job.cost}`);
+  if (job.file) parts.push(job.file);
+  if (job.error) parts.push(`error: ${job.error}`);
+  return parts.join('  ');
+}
+
+/** The local job history, newest first. */
+export async function runJobs(ctx: Context, rawFlags: z.input<typeof JobsFlagsSchema>, globals: GlobalOptions): Promise<void> {
+  const flags = parseOptions(JobsFlagsSchema, rawFlags);
+  const jobs = await readJobs(ctx.configDir, {
+    limit: flags.limit === 0 ? undefined : flags.limit,
+    filter: flags.status ? (job) => (job.status ?? job.last_event) === flags.status : undefined,
+    onWarning: (message) => ctx.io.stderr.write(`! ${message}\n`),
+  });
+  if (globals.json) {
+    for (const job of jobs) ctx.io.stdout.write(`${JSON.stringify(job)}\n`);
+    return;
+  }
+  if (jobs.length === 0 && !globals.quiet) ctx.io.stderr.write('No jobs yet. Submit one with: omni-video generate "…"\n');
+  ctx.io.stdout.write(jobs.map((job) => `${summary(job)}\n`).join(''));
+}

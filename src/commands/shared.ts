@@ -1,0 +1,132 @@
+import { InvalidRequestError, ConfigurationError } from '../api/errors.js';
+import type { OmniVideoClient } from '../api/client.js';
+import type { Context } from '../context.js';
+import { makeChalk } from '../io/progress.js';
+import { readConfig, resolveApiKey, type Config, type KeySource } from '../store/config.js';
+import { findLastJob } from '../store/history.js';
+import type { z } from 'zod';
+
+/** Options every command accepts (commander's globals). */
+export interface GlobalOptions {
+  apiKey?: string | undefined;
+  baseUrl?: string | undefined;
+  json?: boolean | undefined;
+  quiet?: boolean | undefined;
+  verbose?: boolean | undefined;
+}
+
+export interface Settings {
+  config: Config;
+  apiKey: string | undefined;
+  keySource: KeySource | undefined;
+  baseUrl: string | undefined;
+}
+
+export async function loadSettings(ctx: Context, globals: GlobalOptions): Promise<Settings> {
+  const config = await readConfig(ctx.configDir);
+  const resolved = resolveApiKey(globals.apiKey, ctx.env, config);
+  return {
+    config,
+    apiKey: resolved?.key,
+    keySource: resolved?.source,
+    baseUrl: globals.baseUrl ?? ctx.env.OMNI_VIDEO_BASE_URL ?? config['base-url'],
+  };
+}
+
+/** Prints a line to stderr with --verbose, the key replaced wherever it might appear. */
+export function verboseLogger(ctx: Context, globals: GlobalOptions, apiKey: string | undefined): ((line: string) => void) | undefined {
+  if (!globals.verbose) return undefined;
+  const chalk = makeChalk(ctx.io);
+  return (line) => {
+    const safe = apiKey ? line.split(apiKey).join('***') : line;
+    ctx.io.stderr.write(`${chalk.dim(safe)}\n`);
+  };
+}
+
+export async function createApiClient(ctx: Context, globals: GlobalOptions, settings?: Settings): Promise<{ client: OmniVideoClient; settings: Settings }> {
+  const resolved = settings ?? (await loadSettings(ctx, globals));
+  if (!resolved.apiKey) {
+    throw new ConfigurationError('No API key found.', {
+      hint: 'Run `omni-video config set api-key` (reads it from stdin), or set OMNI_VIDEO_API_KEY.',
+    });
+  }
+  const client = await ctx.createClient({
+    apiKey: resolved.apiKey,
+    baseUrl: resolved.baseUrl,
+    clock: ctx.clock,
+    env: ctx.env,
+    log: verboseLogger(ctx, globals, resolved.apiKey),
+  });
+  return { client, settings: resolved };
+}
+
+/** All of stdin as text; refuses to wait on a terminal, where nobody is typing into a pipe. */
+export async function readStdinText(ctx: Context, what: string): Promise<string> {
+  if (ctx.io.stdinIsTTY) {
+    throw new InvalidRequestError(`Expected ${what} on stdin, but stdin is a terminal.`, { hint: `Pipe it in, e.g. echo … | omni-video …` });
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of ctx.io.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+/** Task ids become file names, so only plain ids are accepted (no path can be smuggled in). */
+export function checkTaskId(id: string): string {
+  if (!TASK_ID.test(id)) {
+    throw new InvalidRequestError(`'${id}' is not a task id.`, { hint: 'Task ids look like task_01KS1H7ZYSJWH1N779S2FSHTKA; omni-video jobs lists yours.' });
+  }
+  return id;
+}
+
+/** `last` (the newest job of this machine), `-` (ids from stdin), or ids as given. */
+export async function resolveTaskIds(ctx: Context, args: string[], options: { single?: boolean } = {}): Promise<string[]> {
+  const ids: string[] = [];
+  for (const arg of args) {
+    if (arg === '-') {
+      const text = await readStdinText(ctx, 'task ids');
+      const fromStdin = text.split(/\s+/).filter(Boolean);
+      // `generate --json | status -` pipes a JSON document: take its task_id.
+      for (const token of fromStdin.some((token) => token.startsWith('{')) ? idsFromJson(text) : fromStdin) ids.push(token);
+    } else if (arg === 'last') {
+      const job = await findLastJob(ctx.configDir, (message) => ctx.io.stderr.write(`! ${message}\n`));
+      if (!job?.task_id) throw new InvalidRequestError('No job in the local history yet, so there is no `last`.', { hint: 'Submit one with: omni-video generate "…"' });
+      ids.push(job.task_id);
+    } else {
+      ids.push(arg);
+    }
+  }
+  if (ids.length === 0) throw new InvalidRequestError('No task id given.', { hint: 'Pass a task id, `last`, or `-` to read ids from stdin.' });
+  if (options.single && ids.length > 1) throw new InvalidRequestError(`Expected one task id, got ${ids.length}.`);
+  return ids.map(checkTaskId);
+}
+
+function idsFromJson(text: string): string[] {
+  const ids: string[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const value = JSON.parse(line) as { task_id?: unknown };
+      if (typeof value.task_id === 'string') ids.push(value.task_id);
+    } catch {
+      throw new InvalidRequestError('stdin holds neither task ids nor JSON lines with a task_id.');
+    }
+  }
+  return ids;
+}
+
+/** Validates raw options with a zod schema; the first problem becomes a usage error. */
+export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const flag = issue?.path[0] !== undefined ? `--${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ` : '';
+    throw new InvalidRequestError(`${flag}${issue?.message ?? 'invalid options'}`);
+  }
+  return result.data;
+}
+
+export function writeJson(ctx: Context, value: unknown, lines = false): void {
+  ctx.io.stdout.write(`${lines ? JSON.stringify(value) : JSON.stringify(value, null, 2)}\n`);
+}

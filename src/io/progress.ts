@@ -1,0 +1,164 @@
+import { Chalk, type ChalkInstance } from 'chalk';
+import type { Ora } from 'ora';
+import type { Task } from '../api/schemas.js';
+import type { Clock, IOStreams } from '../context.js';
+import { formatBytes, formatDuration, phaseOf } from './format.js';
+
+/** Plain-mode lines for the same phase come at most this often. */
+export const PLAIN_PROGRESS_EVERY_MS = 10_000;
+
+export interface Reporter {
+  /** A line for people, above the live line. */
+  info(text: string): void;
+  warn(text: string): void;
+  update(task: Task): void;
+  downloading(received: number, total: number | undefined): void;
+  succeed(text: string): void;
+  fail(text: string): void;
+  /** Clears the live line and restores the cursor; safe to call twice. */
+  stop(): void;
+}
+
+export interface ReporterOptions {
+  io: IOStreams;
+  clock: Clock;
+  quiet?: boolean;
+  /** Prefix each plain line with the task id (several jobs share one log). */
+  label?: string;
+  startedAtMs?: number;
+}
+
+export function makeChalk(io: IOStreams): ChalkInstance {
+  return new Chalk({ level: io.color ? 1 : 0 });
+}
+
+/** Remaining time from the progress so far, else from the service's estimate. */
+export function etaMs(task: Task, elapsedMs: number): number | undefined {
+  if (task.progress > 0 && task.progress < 100) return (elapsedMs * (100 - task.progress)) / task.progress;
+  if (task.estimated_time) return Math.max(0, task.estimated_time * 1000 - elapsedMs);
+  return undefined;
+}
+
+function describe(task: Task, elapsedMs: number): string {
+  const parts = [phaseOf(task.status), `${Math.round(task.progress)}%`, formatDuration(elapsedMs)];
+  const eta = task.status === 'pending' || task.status === 'processing' ? etaMs(task, elapsedMs) : undefined;
+  if (eta !== undefined) parts.push(`ETA ${formatDuration(eta)}`);
+  return parts.join(' · ');
+}
+
+/** stderr progress: an ora spinner on a terminal, plain lines at each change elsewhere. */
+export async function createReporter(options: ReporterOptions): Promise<Reporter> {
+  const { io, clock } = options;
+  const chalk = makeChalk(io);
+  const started = options.startedAtMs ?? clock.now();
+  const write = (line: string) => io.stderr.write(`${line}\n`);
+  if (options.quiet) {
+    return {
+      info: () => undefined,
+      warn: (text) => write(`${chalk.yellow('!')} ${text}`),
+      update: () => undefined,
+      downloading: () => undefined,
+      succeed: () => undefined,
+      fail: (text) => write(`${chalk.red('✖')} ${text}`),
+      stop: () => undefined,
+    };
+  }
+  if (!io.stderrIsTTY) return plainReporter(options, chalk, started, write);
+
+  const { default: ora } = await import('ora');
+  let spinner: Ora | undefined;
+  let text = '';
+  let task: Task | undefined;
+  let download: { received: number; total: number | undefined; since: number; at: number } | undefined;
+  const render = () => {
+    const elapsed = clock.now() - started;
+    if (download) {
+      const seconds = Math.max((clock.now() - download.since) / 1000, 0.001);
+      const speed = `${formatBytes(download.received / seconds)}/s`;
+      const amount = download.total ? `${formatBytes(download.received)} / ${formatBytes(download.total)}` : formatBytes(download.received);
+      const percent = download.total ? ` ${Math.floor((download.received * 100) / download.total)}%` : '';
+      text = `downloading${percent} · ${amount} · ${speed}`;
+    } else if (task) {
+      text = describe(task, elapsed);
+    }
+    if (!spinner) {
+      spinner = ora({ text, stream: io.stderr, discardStdin: false, hideCursor: true, color: 'cyan', isEnabled: true }).start();
+    } else {
+      spinner.text = text;
+    }
+  };
+  const ticker = setInterval(render, 1000);
+  ticker.unref();
+  const persist = (symbol: string, line: string) => {
+    clearInterval(ticker);
+    if (spinner) {
+      spinner.stopAndPersist({ symbol, text: line });
+      spinner = undefined;
+    } else {
+      write(`${symbol} ${line}`);
+    }
+  };
+  return {
+    info: (line) => {
+      if (spinner) spinner.clear();
+      write(line);
+      spinner?.render();
+    },
+    warn: (line) => {
+      if (spinner) spinner.clear();
+      write(`${chalk.yellow('!')} ${line}`);
+      spinner?.render();
+    },
+    update: (next) => {
+      task = next;
+      render();
+    },
+    downloading: (received, total) => {
+      const now = clock.now();
+      download = download ? { ...download, received, total, at: now } : { received, total, since: now, at: now };
+      render();
+    },
+    succeed: (line) => persist(chalk.green('✔'), line),
+    fail: (line) => persist(chalk.red('✖'), line),
+    stop: () => {
+      clearInterval(ticker);
+      spinner?.stop();
+      spinner = undefined;
+    },
+  };
+}
+
+function plainReporter(options: ReporterOptions, chalk: ChalkInstance, started: number, write: (line: string) => void): Reporter {
+  const { clock } = options;
+  const prefix = options.label ? `${options.label}: ` : '';
+  let lastKey = '';
+  let lastAt = Number.NEGATIVE_INFINITY;
+  let downloadStarted = false;
+  return {
+    info: (line) => write(line),
+    warn: (line) => write(`${chalk.yellow('!')} ${line}`),
+    update: (task) => {
+      const now = clock.now();
+      // A new status always gets a line; progress within one status at most every 10 s.
+      if (task.status === lastKey && now - lastAt < PLAIN_PROGRESS_EVERY_MS) return;
+      lastKey = task.status;
+      lastAt = now;
+      write(`${prefix}${describe(task, now - started)}`);
+    },
+    downloading: (received, total) => {
+      const now = clock.now();
+      if (!downloadStarted) {
+        downloadStarted = true;
+        lastAt = now;
+        write(`${prefix}downloading${total ? ` ${formatBytes(total)}` : ''}`);
+        return;
+      }
+      if (now - lastAt < PLAIN_PROGRESS_EVERY_MS || (total !== undefined && received >= total)) return;
+      lastAt = now;
+      write(`${prefix}downloading ${formatBytes(received)}${total ? ` / ${formatBytes(total)}` : ''}`);
+    },
+    succeed: (line) => write(`${chalk.green('✔')} ${line}`),
+    fail: (line) => write(`${chalk.red('✖')} ${line}`),
+    stop: () => undefined,
+  };
+}

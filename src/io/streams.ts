@@ -1,0 +1,31 @@
+import type { IOStreams } from '../context.js';
+
+/**
+ * Colour on stderr: off for NO_COLOR, --no-color, a pipe or TERM=dumb; FORCE_COLOR turns it on
+ * (FORCE_COLOR=0 off). stdout is never coloured: it carries results for pipes.
+ */
+export function colorEnabled(env: NodeJS.ProcessEnv, stderrIsTTY: boolean, noColorFlag = false): boolean {
+  if (noColorFlag) return false;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false';
+  return stderrIsTTY && env.TERM !== 'dumb';
+}
+
+export function processIO(env: NodeJS.ProcessEnv): IOStreams {
+  const stderrIsTTY = Boolean(process.stderr.isTTY);
+  return {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+    // CI logs are not terminals even when a runner allocates a pty.
+    stderrIsTTY: stderrIsTTY && !isCI(env),
+    color: colorEnabled(env, stderrIsTTY),
+    columns: process.stderr.columns ?? 80,
+  };
+}
+
+export function isCI(env: NodeJS.ProcessEnv): boolean {
+  return env.CI !== undefined && env.CI !== '' && env.CI !== 'false' && env.CI !== '0';
+}

@@ -1,0 +1,124 @@
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ConfigurationError, InvalidRequestError } from '../api/errors.js';
+import { ASPECT_RATIOS } from '../api/schemas.js';
+
+export const CONFIG_FILE = 'config.json';
+
+/** Every key `config set` accepts, with the rule its value must follow. */
+export const ConfigSchema = z.object({
+  'api-key': z.string().trim().min(8, 'an API key is at least 8 characters').optional(),
+  'base-url': z.url({ protocol: /^https?$/ }).optional(),
+  'output-dir': z.string().min(1).optional(),
+  'aspect-ratio': z.enum(ASPECT_RATIOS).optional(),
+  timeout: z.coerce.number().positive().optional(),
+  'poll-interval': z.coerce.number().min(0.5).optional(),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigKey = keyof Config;
+export const CONFIG_KEYS = Object.keys(ConfigSchema.shape) as ConfigKey[];
+
+/** The platform's config directory, unless OMNI_VIDEO_CONFIG_DIR says otherwise. */
+export function defaultConfigDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): string {
+  if (env.OMNI_VIDEO_CONFIG_DIR) return env.OMNI_VIDEO_CONFIG_DIR;
+  if (platform === 'win32') return join(env.APPDATA ?? join(homedir(), 'AppData', 'Roaming'), 'omni-video', 'Config');
+  if (platform === 'darwin') return join(homedir(), 'Library', 'Preferences', 'omni-video');
+  return join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'omni-video');
+}
+
+export function configPath(dir: string): string {
+  return join(dir, CONFIG_FILE);
+}
+
+/** Creates the directory owner-only, and tightens it back if someone loosened it. */
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (process.platform !== 'win32') {
+    const { mode } = await stat(dir);
+    if ((mode & 0o077) !== 0) await chmod(dir, 0o700);
+  }
+}
+
+/**
+ * Reads the config without loading conf (start-up time matters; conf is only for writing), and
+ * re-tightens the file to 0600 if its mode was loosened. A missing file is an empty config.
+ */
+export async function readConfig(dir: string): Promise<Config> {
+  const path = configPath(dir);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new ConfigurationError(`Cannot read ${path}: ${(error as Error).message}`, { hint: 'Check its permissions.' });
+  }
+  if (process.platform !== 'win32') {
+    const { mode } = await stat(path);
+    if ((mode & 0o077) !== 0) await chmod(path, 0o600).catch(() => undefined);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new ConfigurationError(`${path} is not valid JSON.`, { hint: `Fix or delete it; omni-video config list shows what it holds.` });
+  }
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigurationError(`${path}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'invalid'}`.trim(), {
+      hint: 'Fix it with omni-video config set or unset.',
+    });
+  }
+  return parsed.data;
+}
+
+export function isConfigKey(key: string): key is ConfigKey {
+  return (CONFIG_KEYS as string[]).includes(key);
+}
+
+/** Checks one value against its key's rule; the error names the key. */
+export function parseConfigValue(key: ConfigKey, value: string): Config[ConfigKey] {
+  const field = ConfigSchema.shape[key];
+  const parsed = field.safeParse(value);
+  if (!parsed.success) {
+    throw new InvalidRequestError(`Invalid value for ${key}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+async function openStore(dir: string) {
+  await ensurePrivateDir(dir);
+  const { default: Conf } = await import('conf');
+  return new Conf<Config>({ cwd: dir, configName: 'config', projectName: 'omni-video', configFileMode: 0o600 });
+}
+
+export async function setConfigValue(dir: string, key: ConfigKey, value: string): Promise<void> {
+  const parsed = parseConfigValue(key, value);
+  const store = await openStore(dir);
+  store.set(key, parsed);
+}
+
+export async function unsetConfigValue(dir: string, key: ConfigKey): Promise<void> {
+  const store = await openStore(dir);
+  store.delete(key);
+}
+
+/** `sk-…abcd`: enough to recognise a key, never enough to use it. */
+export function maskKey(key: string): string {
+  if (key.length < 12) return '…' + key.slice(-2);
+  const prefix = /^[a-z]{2,4}-/i.exec(key)?.[0] ?? key.slice(0, 3);
+  return `${prefix}…${key.slice(-4)}`;
+}
+
+export type KeySource = '--api-key' | 'OMNI_VIDEO_API_KEY' | 'APIMART_API_KEY' | 'config';
+
+/** Flag, then environment, then the store: the first that has one wins. */
+export function resolveApiKey(flag: string | undefined, env: NodeJS.ProcessEnv, config: Config): { key: string; source: KeySource } | undefined {
+  if (flag) return { key: flag, source: '--api-key' };
+  if (env.OMNI_VIDEO_API_KEY) return { key: env.OMNI_VIDEO_API_KEY, source: 'OMNI_VIDEO_API_KEY' };
+  if (env.APIMART_API_KEY) return { key: env.APIMART_API_KEY, source: 'APIMART_API_KEY' };
+  if (config['api-key']) return { key: config['api-key'], source: 'config' };
+  return undefined;
+}

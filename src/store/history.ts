@@ -1,0 +1,199 @@
+import { randomBytes } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ensurePrivateDir } from './config.js';
+
+export const HISTORY_FILE = 'jobs.jsonl';
+
+/**
+ * One line of the history. The file is append-only JSON Lines: each process appends whole lines
+ * with O_APPEND, so concurrent runs never overwrite each other, and a crash costs at most the
+ * line being written. A job is the fold of its lines, later fields winning.
+ */
+export const JobRecordSchema = z.object({
+  job: z.string().min(1),
+  at: z.string(),
+  event: z.string(),
+  task_id: z.string().optional(),
+  prompt: z.string().optional(),
+  aspect_ratio: z.string().optional(),
+  images: z.number().optional(),
+  video: z.string().optional(),
+  extend_from_task_id: z.string().optional(),
+  base_url: z.string().optional(),
+  status: z.string().optional(),
+  progress: z.number().optional(),
+  cost: z.number().nullish(),
+  credits_cost: z.number().nullish(),
+  file: z.string().optional(),
+  url: z.string().optional(),
+  expires_at: z.number().nullish(),
+  error: z.string().optional(),
+  batch: z.string().optional(),
+});
+export type JobRecord = z.infer<typeof JobRecordSchema>;
+
+/** The first event of every job; reading backwards, meeting it means the job is complete. */
+export const FIRST_EVENT = 'created';
+
+export interface Job extends Omit<JobRecord, 'event'> {
+  /** When the first line was written. */
+  created_at: string;
+  updated_at: string;
+  last_event: string;
+}
+
+export function historyPath(dir: string): string {
+  return join(dir, HISTORY_FILE);
+}
+
+export function newJobId(): string {
+  return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+const terminatedFiles = new Set<string>();
+
+/**
+ * Appends one record as a single write. Before the first append of this process, a last line
+ * left unterminated by a crash gets its newline, so the new record does not merge into it.
+ */
+export async function appendJobRecord(dir: string, record: Omit<JobRecord, 'at'> & { at?: string }): Promise<void> {
+  const path = historyPath(dir);
+  if (!terminatedFiles.has(path)) await ensurePrivateDir(dir);
+  const handle = await open(path, 'a+', 0o600);
+  try {
+    let prefix = '';
+    if (!terminatedFiles.has(path)) {
+      const { size } = await handle.stat();
+      if (size > 0) {
+        const last = Buffer.alloc(1);
+        await handle.read(last, 0, 1, size - 1);
+        if (last[0] !== 0x0a) prefix = '\n';
+      }
+      terminatedFiles.add(path);
+    }
+    const line = JSON.stringify({ ...record, at: record.at ?? new Date().toISOString() });
+    await handle.write(`${prefix}${line}\n`);
+  } finally {
+    await handle.close();
+  }
+}
+
+export interface ReadJobsOptions {
+  /** Newest jobs to return; all when absent. */
+  limit?: number | undefined;
+  /** Keep only jobs this predicate accepts (counted against the limit). */
+  filter?: ((job: Job) => boolean) | undefined;
+  /** Told about each damaged line, which is skipped. */
+  onWarning?: ((message: string) => void) | undefined;
+}
+
+function fold(records: JobRecord[]): Job {
+  const first = records[0] as JobRecord;
+  const job = { created_at: first.at } as Job;
+  for (const record of records) {
+    const { event, ...fields } = record;
+    for (const [key, value] of Object.entries(fields)) {
+      if (value !== undefined) (job as unknown as Record<string, unknown>)[key] = value;
+    }
+    job.updated_at = record.at;
+    job.last_event = event;
+  }
+  return job;
+}
+
+/**
+ * The newest jobs first. Reads the file backwards in chunks and stops once `limit` jobs have
+ * been met from their first line, so a long history costs only what is shown.
+ */
+export async function readJobs(dir: string, options: ReadJobsOptions = {}): Promise<Job[]> {
+  let handle: FileHandle;
+  try {
+    handle = await open(historyPath(dir), 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const byJob = new Map<string, JobRecord[]>();
+  const result: Job[] = [];
+  const limit = options.limit ?? Number.POSITIVE_INFINITY;
+  try {
+    const { size } = await handle.stat();
+    const chunkSize = 256 * 1024;
+    let position = size;
+    let carry = '';
+    let seenLine = false;
+    outer: while (position > 0 || carry) {
+      let text: string;
+      if (position > 0) {
+        const length = Math.min(chunkSize, position);
+        position -= length;
+        const buffer = Buffer.alloc(length);
+        await handle.read(buffer, 0, length, position);
+        text = buffer.toString('utf8') + carry;
+      } else {
+        text = carry;
+      }
+      const lines = text.split('\n');
+      // The first piece may be the tail of a line that starts in the previous chunk.
+      carry = position > 0 ? (lines.shift() ?? '') : '';
+      for (let index = lines.length - 1; index >= 0; index--) {
+        const line = (lines[index] as string).trim();
+        if (!line) continue;
+        const isLastLine = !seenLine;
+        seenLine = true;
+        const record = parseLine(line);
+        if (!record) {
+          options.onWarning?.(
+            `Skipped a damaged line in ${historyPath(dir)}${isLastLine ? ' (its last line, probably cut short by a crash)' : ''}.`,
+          );
+          continue;
+        }
+        const list = byJob.get(record.job);
+        if (list) list.unshift(record);
+        else byJob.set(record.job, [record]);
+        if (record.event === FIRST_EVENT) {
+          const job = fold(byJob.get(record.job) as JobRecord[]);
+          byJob.delete(record.job);
+          if (!options.filter || options.filter(job)) {
+            result.push(job);
+            if (result.length >= limit) break outer;
+          }
+        }
+      }
+    }
+    // Jobs whose first line was lost still count, oldest last.
+    if (result.length < limit) {
+      for (const records of byJob.values()) {
+        const job = fold(records);
+        if (!options.filter || options.filter(job)) result.push(job);
+        if (result.length >= limit) break;
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+  return result;
+}
+
+function parseLine(line: string): JobRecord | undefined {
+  try {
+    const parsed = JobRecordSchema.safeParse(JSON.parse(line));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The most recent job that got a task id: what `last` means. */
+export async function findLastJob(dir: string, onWarning?: (message: string) => void): Promise<Job | undefined> {
+  const [job] = await readJobs(dir, { limit: 1, filter: (candidate) => candidate.task_id !== undefined, onWarning });
+  return job;
+}
+
+/** A job of this machine by task id, so updates join its record. */
+export async function findJobByTaskId(dir: string, taskId: string, onWarning?: (message: string) => void): Promise<Job | undefined> {
+  const [job] = await readJobs(dir, { limit: 1, filter: (candidate) => candidate.task_id === taskId, onWarning });
+  return job;
+}
