@@ -1,0 +1,21 @@
+/** The library: `import { OmniVideoClient } from 'omni-video'`. */
+export { OmniVideoClient, DEFAULT_BASE_URL, isSafeOrigin, InsecureBaseUrlError, type ClientOptions, type RequestOptions } from './api/client.js';
+export * from './api/errors.js';
+export {
+  GenerationRequestSchema,
+  TaskSchema,
+  BalanceSchema,
+  MODEL,
+  MAX_IMAGES,
+  ASPECT_RATIOS,
+  RESOLUTIONS,
+  isTerminal,
+  resultLinks,
+  type GenerationRequest,
+  type Task,
+  type Balance,
+} from './api/schemas.js';
+export { waitForTask, nextPollDelay, type WaitOptions } from './api/polling.js';
+export { defaultRetryPolicy, backoffDelay, parseRetryAfter, type RetryPolicy } from './api/retry.js';
+export type { DownloadResult } from './api/download.js';
+export { startSandbox, type Sandbox, type SandboxOptions, type Faults } from './sandbox/server.js';
