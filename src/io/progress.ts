@@ -40,6 +40,7 @@ export function etaMs(task: Task, elapsedMs: number): number | undefined {
 }
 
 function describe(task: Task, elapsedMs: number): string {
+  if (task.status === 'submitting') return 'submitting';
   const parts = [phaseOf(task.status), `${Math.round(task.progress)}%`, formatDuration(elapsedMs)];
   const eta = task.status === 'pending' || task.status === 'processing' ? etaMs(task, elapsedMs) : undefined;
   if (eta !== undefined) parts.push(`ETA ${formatDuration(eta)}`);
