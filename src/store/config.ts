@@ -43,9 +43,10 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
 
 /**
  * Reads the config without loading conf (start-up time matters; conf is only for writing), and
- * re-tightens the file to 0600 if its mode was loosened. A missing file is an empty config.
+ * re-tightens the file to 0600 if its mode was loosened (unless `tighten` is false: `doctor`
+ * reports modes and changes nothing). A missing file is an empty config.
  */
-export async function readConfig(dir: string): Promise<Config> {
+export async function readConfig(dir: string, options: { tighten?: boolean } = {}): Promise<Config> {
   const path = configPath(dir);
   let text: string;
   try {
@@ -54,7 +55,7 @@ export async function readConfig(dir: string): Promise<Config> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new ConfigurationError(`Cannot read ${path}: ${(error as Error).message}`, { hint: 'Check its permissions.' });
   }
-  if (process.platform !== 'win32') {
+  if (process.platform !== 'win32' && options.tighten !== false) {
     const { mode } = await stat(path);
     if ((mode & 0o077) !== 0) await chmod(path, 0o600).catch(() => undefined);
   }
