@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { defaultConfigDir, maskKey, parseConfigValue, resolveApiKey } from '../../src/store/config.js';
+import { resolveOutputPath, safeFileName } from '../../src/commands/output-path.js';
+import { colorEnabled } from '../../src/io/streams.js';
+
+describe('config', () => {
+  it('masks keys so they can be recognised, never used', () => {
+    expect(maskKey('sk-abcdefghijklmnopqrstuvwxyz1234')).toBe('sk-…1234');
+    expect(maskKey('abcdefghijklmnop')).toBe('abc…mnop');
+    expect(maskKey('short')).toBe('…rt');
+  });
+
+  it('resolves the key flag > OMNI_VIDEO_API_KEY > APIMART_API_KEY > store', () => {
+    const config = { 'api-key': 'sk-store-key' };
+    expect(resolveApiKey('sk-flag', { OMNI_VIDEO_API_KEY: 'a', APIMART_API_KEY: 'b' }, config)).toEqual({ key: 'sk-flag', source: '--api-key' });
+    expect(resolveApiKey(undefined, { OMNI_VIDEO_API_KEY: 'a', APIMART_API_KEY: 'b' }, config)).toEqual({ key: 'a', source: 'OMNI_VIDEO_API_KEY' });
+    expect(resolveApiKey(undefined, { APIMART_API_KEY: 'b' }, config)).toEqual({ key: 'b', source: 'APIMART_API_KEY' });
+    expect(resolveApiKey(undefined, {}, config)).toEqual({ key: 'sk-store-key', source: 'config' });
+    expect(resolveApiKey(undefined, {}, {})).toBeUndefined();
+  });
+
+  it('validates values per key', () => {
+    expect(parseConfigValue('timeout', '90')).toBe(90);
+    expect(() => parseConfigValue('timeout', '-1')).toThrow(/Invalid value for timeout/);
+    expect(() => parseConfigValue('base-url', 'ftp://x')).toThrow(/Invalid value for base-url/);
+    expect(parseConfigValue('aspect-ratio', '9:16')).toBe('9:16');
+  });
+
+  it('puts config in OMNI_VIDEO_CONFIG_DIR, else the platform directory', () => {
+    expect(defaultConfigDir({ OMNI_VIDEO_CONFIG_DIR: '/x' })).toBe('/x');
+    expect(defaultConfigDir({ XDG_CONFIG_HOME: '/home/u/.cfg' }, 'linux')).toBe('/home/u/.cfg/omni-video');
+  });
+});
+
+describe('output paths', () => {
+  it('never lets a name escape the directory or carry characters Windows refuses', () => {
+    expect(safeFileName('../../etc/passwd')).toBe('etc_passwd');
+    expect(safeFileName('a:b*c?.mp4')).toBe('a_b_c_.mp4');
+    expect(safeFileName('...')).toBe('video');
+  });
+
+  it('resolves -o as a file, a directory with a trailing /, or the configured directory', async () => {
+    expect(await resolveOutputPath({ cwd: '/w', output: 'x.mp4', taskId: 't' })).toBe('/w/x.mp4');
+    expect(await resolveOutputPath({ cwd: '/w', output: 'clips/', taskId: 't' })).toBe('/w/clips/t.mp4');
+    expect(await resolveOutputPath({ cwd: '/w', outputDir: '/out', taskId: 't' })).toBe('/out/t.mp4');
+    expect(await resolveOutputPath({ cwd: '/w', taskId: 't' })).toBe('/w/t.mp4');
+  });
+});
+
+describe('colour', () => {
+  it('is on for a terminal, off for NO_COLOR, --no-color, pipes and TERM=dumb; FORCE_COLOR forces it', () => {
+    expect(colorEnabled({}, true)).toBe(true);
+    expect(colorEnabled({}, false)).toBe(false);
+    expect(colorEnabled({ NO_COLOR: '1' }, true)).toBe(false);
+    expect(colorEnabled({}, true, true)).toBe(false);
+    expect(colorEnabled({ TERM: 'dumb' }, true)).toBe(false);
+    expect(colorEnabled({ FORCE_COLOR: '1' }, false)).toBe(true);
+    expect(colorEnabled({ FORCE_COLOR: '0' }, true)).toBe(false);
+  });
+});

@@ -1,0 +1,21 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+describe('the npm package', () => {
+  it('ships the build, the bin and the sandbox assets, and no tests or dev files', () => {
+    const output = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
+    const [pack] = JSON.parse(output) as Array<{ files: Array<{ path: string }> }>;
+    const paths = pack!.files.map((file) => file.path);
+    expect(paths).toEqual(expect.arrayContaining(['bin/omni-video.js', 'dist/cli.js', 'dist/index.js', 'dist/index.d.ts', 'src/sandbox/assets/landscape.mp4', 'src/sandbox/assets/portrait.mp4', 'package.json', 'README.md']));
+    expect(paths.filter((path) => path.startsWith('test/') || path.startsWith('.ci/') || path.endsWith('.test.ts') || path === 'tsconfig.json' || path === 'vitest.config.ts')).toEqual([]);
+  });
+
+  it('is importable as a library', async () => {
+    const library = await import('../../src/index.js');
+    expect(typeof library.OmniVideoClient).toBe('function');
+    expect(typeof library.startSandbox).toBe('function');
+  });
+});
