@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option, type ErrorOptions } from 'commander';
 import type { Context } from './context.js';
 import { systemClock } from './context.js';
 import type { GlobalOptions } from './commands/shared.js';
@@ -13,6 +13,31 @@ function examples(lines: string[]): string {
   return `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
 }
 
+/**
+ * commander suggests only near spellings; an unambiguous prefix of a longer option (`--aspect`
+ * for `--aspect-ratio`) deserves a suggestion too.
+ */
+class OmniCommand extends Command {
+  override createCommand(name?: string): Command {
+    return new OmniCommand(name);
+  }
+
+  override error(message: string, errorOptions?: ErrorOptions): never {
+    return super.error(errorOptions?.code === 'commander.unknownOption' ? withPrefixSuggestion(this, message) : message, errorOptions);
+  }
+}
+
+function withPrefixSuggestion(command: Command, message: string): string {
+  const flag = /unknown option '(--[^'=]+)/.exec(message)?.[1];
+  if (!flag || message.includes('Did you mean')) return message;
+  const longs: string[] = [];
+  for (let current: Command | null = command; current; current = current.parent) {
+    for (const option of current.options) if (option.long && !option.hidden) longs.push(option.long);
+  }
+  const matches = longs.filter((long) => long.startsWith(flag));
+  return matches.length === 1 ? `${message}\n(Did you mean ${matches[0]}?)` : message;
+}
+
 const QUICK_START = `
 Quick start:
   $ echo "$APIMART_KEY" | omni-video config set api-key
@@ -22,22 +47,22 @@ Quick start:
 
 function addGenerateOptions(command: Command): Command {
   return command
-    .option('-i, --image <url>', 'reference image URL (http/https; repeat for several, at most 16)', collect, [])
-    .option('--video <url|file>', 'video to reference or edit: an http(s) URL or a local .mp4/.mov/.webm (1-24 s)', collect, [])
-    .addOption(new Option('-a, --aspect-ratio <ratio>', 'aspect ratio: 16:9 | 9:16 (or landscape | portrait) (default: 16:9)'))
-    .addOption(new Option('-r, --resolution <res>', 'resolution (default: 720p)').choices(['720p']))
-    .option('-o, --output <path>', 'file, or directory (existing or ending in /), for the video (default: ./<task_id>.mp4)')
-    .option('--force', 'overwrite an existing output file', false)
+    .option('-i, --image <url>', 'reference image URL, http(s) only; repeat for several subjects (at most 16)', collect)
+    .option('--video <url|file>', 'one video to reference or edit: an http(s) URL, or a local .mp4/.mov/.webm of 1-24 s (at most 20 MB)', collect)
+    .addOption(new Option('-a, --aspect-ratio <ratio>', 'aspect ratio: 16:9 or 9:16 (also landscape, portrait) (default: 16:9, or config aspect-ratio)'))
+    .addOption(new Option('-r, --resolution <res>', 'resolution; 720p is the only one today').choices(['720p']).default('720p'))
+    .option('-o, --output <path>', 'file, or directory (existing or ending in /), for the video (default: ./<task_id>.mp4, or config output-dir)')
+    .option('--force', 'overwrite an existing output file')
     .option('--no-wait', 'print the task id once the job is accepted, and exit')
     .option('--no-download', 'wait, then print the result URL instead of saving the video')
     .option('--timeout <seconds>', 'how long to wait for the job (default: 900); the job keeps running after')
     .option('--poll-interval <seconds>', 'fixed status polling interval (default: adaptive)')
-    .option('--dry-run', 'print the request body that would be sent, and send nothing', false);
+    .option('--dry-run', 'print the request body that would be sent, and send nothing (no key needed)');
 }
 
 /** Declares every command cheaply; each action imports its own module only when it runs. */
 export function buildProgram(ctx: Context): Command {
-  const program = new Command('omni-video');
+  const program = new OmniCommand('omni-video');
   const globals = (command: Command) => command.optsWithGlobals() as GlobalOptions;
   program
     .description("Generate videos with APIMart's Gemini Omni Flash API: submit, wait, download.")
@@ -48,7 +73,7 @@ export function buildProgram(ctx: Context): Command {
     .option('--json', 'print results as JSON on stdout')
     .option('-q, --quiet', 'print nothing but results and errors')
     .option('--verbose', 'trace HTTP requests and responses on stderr (the key redacted)')
-    .option('--no-color', 'no colour on stderr')
+    .option('--no-color', 'no colour on stderr (also: NO_COLOR=1)')
     .showSuggestionAfterError(true)
     .addHelpText('after', QUICK_START)
     .exitOverride()
@@ -71,9 +96,9 @@ export function buildProgram(ctx: Context): Command {
     .addHelpText(
       'after',
       examples([
-        'omni-video generate "a red apple on a table"',
+        'omni-video generate "a blue butterfly landing on a flower, macro" -a portrait -o clips/',
         'omni-video generate "the cat plays with the ball of yarn" -i https://example.com/cat.jpg -i https://example.com/yarn.png',
-        'omni-video generate "make the mirror ripple like liquid" --video ./clip.mp4 -a portrait',
+        'omni-video generate "when the person touches the mirror, make it ripple like liquid" --video ./mirror.mp4',
         'id=$(omni-video generate "a lighthouse at dusk" --no-wait) && omni-video download "$id" --wait',
       ]),
     )
@@ -92,7 +117,11 @@ export function buildProgram(ctx: Context): Command {
   )
     .addHelpText(
       'after',
-      examples(['omni-video extend last "the camera pulls back to reveal the whole city"', 'omni-video extend task_01KS1H7ZYSJWH1N779S2FSHTKA "now at night" -o night.mp4']),
+      examples([
+        'omni-video extend last "the camera pulls back to reveal the whole city"',
+        'omni-video extend task_01KS1H7ZYSJWH1N779S2FSHTKA "now at night" -o night.mp4',
+        'omni-video extend last "the same scene at night" --no-wait',
+      ]),
     )
     .action(async (taskId: string, prompt: string | undefined, options, command: Command) => {
       const { runExtend } = await import('./commands/extend.js');
@@ -104,7 +133,7 @@ export function buildProgram(ctx: Context): Command {
     .summary('show the state of jobs')
     .description('One line per job: id, status, progress, elapsed, ETA, cost, result URL and its expiry.')
     .argument('<task_id...>', 'task ids, last, or - to read ids from stdin')
-    .option('--wait', 'wait until every job listed has ended', false)
+    .option('--wait', 'wait until every job listed has ended')
     .option('--timeout <seconds>', 'how long to wait with --wait (default: 900)')
     .addHelpText('after', examples(['omni-video status task_01KS1H7ZYSJWH1N779S2FSHTKA', 'omni-video status last --json', 'omni-video generate "x" --no-wait | omni-video status - --wait --json']))
     .action(async (ids: string[], options, command: Command) => {
@@ -118,10 +147,13 @@ export function buildProgram(ctx: Context): Command {
     .description('Save the result of a completed job. Refuses if it is not completed (unless --wait) or its link has expired.')
     .argument('<task_id>', 'a task id, last, or - to read it from stdin')
     .option('-o, --output <path>', 'file or directory for the video (default: ./<task_id>.mp4)')
-    .option('--force', 'overwrite an existing file', false)
-    .option('--wait', 'wait for the job to complete first', false)
+    .option('--force', 'overwrite an existing file')
+    .option('--wait', 'wait for the job to complete first')
     .option('--timeout <seconds>', 'how long to wait with --wait (default: 900)')
-    .addHelpText('after', examples(['omni-video download last', 'omni-video download task_01KS1H7ZYSJWH1N779S2FSHTKA -o clips/ --wait']))
+    .addHelpText(
+      'after',
+      examples(['omni-video download last', 'omni-video download task_01KS1H7ZYSJWH1N779S2FSHTKA -o clips/ --wait', 'omni-video jobs --status completed --json | jq -r .task_id | xargs -n1 omni-video download']),
+    )
     .action(async (id: string, options, command: Command) => {
       const { runDownload } = await import('./commands/download.js');
       await runDownload(ctx, id, options, globals(command));
@@ -131,7 +163,7 @@ export function buildProgram(ctx: Context): Command {
     .command('jobs')
     .summary('list the jobs this machine submitted')
     .description('The local job history, newest first: every job this machine submitted, its prompt, status, cost and file.')
-    .option('--limit <n>', 'how many jobs to show (0: all)', '20')
+    .option('--limit <n>', 'how many jobs to show; 0 for all (default: 20)')
     .option('--status <status>', 'only jobs in this state (completed, failed, submitted, uncertain, …)')
     .addHelpText('after', examples(['omni-video jobs', 'omni-video jobs --status failed --json | jq -r .task_id']))
     .action(async (options, command: Command) => {
@@ -143,7 +175,7 @@ export function buildProgram(ctx: Context): Command {
     .command('balance')
     .summary('show the remaining balance')
     .description('Remaining and used balance of this API key (or, with --user, of the whole account).')
-    .option('--user', 'the whole account instead of this key', false)
+    .option('--user', 'the whole account instead of this key')
     .addHelpText('after', examples(['omni-video balance', 'omni-video balance --user --json']))
     .action(async (options, command: Command) => {
       const { runBalance } = await import('./commands/balance.js');
@@ -157,27 +189,32 @@ export function buildProgram(ctx: Context): Command {
     .addHelpText('after', examples(['echo "$KEY" | omni-video config set api-key', 'omni-video config set output-dir ~/clips', 'omni-video config list']));
   config
     .command('set')
-    .description('set a key; `config set api-key` with no value reads the key from stdin (hidden prompt on a terminal)')
-    .argument('<key>')
+    .description('Set a key. `config set api-key` with no value reads the key from stdin (a hidden prompt on a terminal).')
+    .argument('<key>', 'api-key, base-url, output-dir, aspect-ratio, timeout or poll-interval')
     .argument('[value]')
+    .addHelpText('after', examples(['omni-video config set api-key', 'omni-video config set aspect-ratio 9:16', 'omni-video config set base-url http://127.0.0.1:4010/v1']))
     .action(async (key: string, value: string | undefined) => (await import('./commands/config.js')).runConfigSet(ctx, key, value));
   config
     .command('get')
-    .description('print a value (the API key masked)')
+    .description('Print a value (the API key masked).')
     .argument('<key>')
+    .addHelpText('after', examples(['omni-video config get api-key', 'omni-video config get output-dir']))
     .action(async (key: string, _options, command: Command) => (await import('./commands/config.js')).runConfigGet(ctx, key, globals(command)));
   config
     .command('unset')
-    .description('remove a key')
+    .description('Remove a key.')
     .argument('<key>')
+    .addHelpText('after', examples(['omni-video config unset output-dir', 'omni-video config unset api-key']))
     .action(async (key: string) => (await import('./commands/config.js')).runConfigUnset(ctx, key));
   config
     .command('list')
-    .description('print every key set (the API key masked)')
+    .description('Print every key set (the API key masked) and which key source is in effect.')
+    .addHelpText('after', examples(['omni-video config list', 'omni-video config list --json']))
     .action(async (_options, command: Command) => (await import('./commands/config.js')).runConfigList(ctx, globals(command)));
   config
     .command('path')
-    .description('print the config file path')
+    .description('Print the config file path.')
+    .addHelpText('after', examples(['omni-video config path', 'ls -l "$(omni-video config path)"']))
     .action(async () => (await import('./commands/config.js')).runConfigPath(ctx));
 
   const sandbox = program
@@ -190,6 +227,35 @@ export function buildProgram(ctx: Context): Command {
     const { runSandbox } = await import('./sandbox/run.js');
     await runSandbox(options, ctx.io, ctx.signal);
   });
+
+  program
+    .command('completion')
+    .summary('print a shell completion script')
+    .description('Print a completion script for bash, zsh or fish: commands, options, and the values of --aspect-ratio and --resolution.')
+    .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish']))
+    .addHelpText(
+      'after',
+      examples([
+        'source <(omni-video completion bash)        # this shell only',
+        'omni-video completion bash > ~/.local/share/bash-completion/completions/omni-video',
+        'omni-video completion zsh > "${fpath[1]}/_omni-video"',
+        'omni-video completion fish > ~/.config/fish/completions/omni-video.fish',
+      ]),
+    )
+    .action(async (shell: 'bash' | 'zsh' | 'fish') => {
+      const { runCompletion } = await import('./commands/completion.js');
+      runCompletion(ctx, shell, program);
+    });
+
+  program
+    .command('doctor')
+    .summary('check the setup: Node, config, key, network, proxy, output directory')
+    .description('Check what omni-video depends on, one line per check, with the fix for each problem. Exits 3 when a check fails.')
+    .addHelpText('after', examples(['omni-video doctor', 'omni-video doctor --json', 'omni-video doctor --base-url http://127.0.0.1:4010/v1']))
+    .action(async (_options, command: Command) => {
+      const { runDoctor } = await import('./commands/doctor.js');
+      await runDoctor(ctx, globals(command));
+    });
 
   return program;
 }
@@ -233,7 +299,9 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
     }
     const code = await exitCodeFor(error);
     const verbose = argv.includes('--verbose');
-    const { makeChalk } = await import('./io/progress.js');
+    const { makeChalk, stopLiveLines } = await import('./io/progress.js');
+    // Whatever path the error took, no spinner frame stays above its message.
+    stopLiveLines();
     const chalk = makeChalk(ctx.io);
     if (code === 1) {
       ctx.io.stderr.write(`${chalk.red('✖')} Unexpected error: ${(error as Error)?.message ?? String(error)}\n`);

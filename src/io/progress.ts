@@ -28,6 +28,21 @@ export interface ReporterOptions {
   startedAtMs?: number;
 }
 
+/** Spinners on screen now, so that an error on any path can clear them first. */
+const liveSpinners = new Set<Ora>();
+
+/** Clears every live line and shows the cursor again (ora hides it while spinning). */
+export function stopLiveLines(): void {
+  for (const spinner of liveSpinners) spinner.stop();
+  liveSpinners.clear();
+}
+
+/** The live line must fit on one row: a wrapped line cannot be redrawn in place. */
+function fit(text: string, columns: number): string {
+  const room = Math.max(columns - 3, 10);
+  return text.length > room ? `${text.slice(0, room - 1)}…` : text;
+}
+
 export function makeChalk(io: IOStreams): ChalkInstance {
   return new Chalk({ level: io.color ? 1 : 0 });
 }
@@ -70,7 +85,7 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
   let spinner: Ora | undefined;
   let text = '';
   let task: Task | undefined;
-  let download: { received: number; total: number | undefined; since: number; at: number } | undefined;
+  let download: { received: number; total: number | undefined; since: number } | undefined;
   const render = () => {
     const elapsed = clock.now() - started;
     if (download) {
@@ -78,12 +93,15 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
       const speed = `${formatBytes(download.received / seconds)}/s`;
       const amount = download.total ? `${formatBytes(download.received)} / ${formatBytes(download.total)}` : formatBytes(download.received);
       const percent = download.total ? ` ${Math.floor((download.received * 100) / download.total)}%` : '';
-      text = `downloading${percent} · ${amount} · ${speed}`;
+      text = `downloading${percent} · ${amount} · ${speed} · ${formatDuration(elapsed)}`;
     } else if (task) {
       text = describe(task, elapsed);
     }
+    text = fit(text, io.columns);
     if (!spinner) {
-      spinner = ora({ text, stream: io.stderr, discardStdin: false, hideCursor: true, color: 'cyan', isEnabled: true }).start();
+      // discardStdin would put stdin in raw mode (Ctrl-C then never reaches us as SIGINT).
+      spinner = ora({ text, stream: io.stderr, discardStdin: false, hideCursor: true, color: io.color ? 'cyan' : false, isEnabled: true }).start();
+      liveSpinners.add(spinner);
     } else {
       spinner.text = text;
     }
@@ -94,6 +112,7 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
     clearInterval(ticker);
     if (spinner) {
       spinner.stopAndPersist({ symbol, text: line });
+      liveSpinners.delete(spinner);
       spinner = undefined;
     } else {
       write(`${symbol} ${line}`);
@@ -116,13 +135,14 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
     },
     downloading: (received, total) => {
       const now = clock.now();
-      download = download ? { ...download, received, total, at: now } : { received, total, since: now, at: now };
+      download = { received, total, since: download?.since ?? now };
       render();
     },
     succeed: (line) => persist(chalk.green('✔'), line),
     fail: (line) => persist(chalk.red('✖'), line),
     stop: () => {
       clearInterval(ticker);
+      if (spinner) liveSpinners.delete(spinner);
       spinner?.stop();
       spinner = undefined;
     },
