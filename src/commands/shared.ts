@@ -1,5 +1,5 @@
 import { InvalidRequestError, ConfigurationError } from '../api/errors.js';
-import type { OmniVideoClient } from '../api/client.js';
+import type { ClientOptions, OmniVideoClient } from '../api/client.js';
 import type { Context } from '../context.js';
 import { makeChalk } from '../io/progress.js';
 import { readConfig, resolveApiKey, type Config, type KeySource } from '../store/config.js';
@@ -43,7 +43,12 @@ export function verboseLogger(ctx: Context, globals: GlobalOptions, apiKey: stri
   };
 }
 
-export async function createApiClient(ctx: Context, globals: GlobalOptions, settings?: Settings): Promise<{ client: OmniVideoClient; settings: Settings }> {
+export async function createApiClient(
+  ctx: Context,
+  globals: GlobalOptions,
+  settings?: Settings,
+  extra: Pick<ClientOptions, 'onRetry'> = {},
+): Promise<{ client: OmniVideoClient; settings: Settings }> {
   const resolved = settings ?? (await loadSettings(ctx, globals));
   if (!resolved.apiKey) {
     throw new ConfigurationError('No API key found.', {
@@ -56,6 +61,7 @@ export async function createApiClient(ctx: Context, globals: GlobalOptions, sett
     clock: ctx.clock,
     env: ctx.env,
     log: verboseLogger(ctx, globals, resolved.apiKey),
+    ...extra,
   });
   return { client, settings: resolved };
 }
@@ -85,10 +91,7 @@ export async function resolveTaskIds(ctx: Context, args: string[], options: { si
   const ids: string[] = [];
   for (const arg of args) {
     if (arg === '-') {
-      const text = await readStdinText(ctx, 'task ids');
-      const fromStdin = text.split(/\s+/).filter(Boolean);
-      // `generate --json | status -` pipes a JSON document: take its task_id.
-      for (const token of fromStdin.some((token) => token.startsWith('{')) ? idsFromJson(text) : fromStdin) ids.push(token);
+      ids.push(...idsFromText(await readStdinText(ctx, 'task ids')));
     } else if (arg === 'last') {
       const job = await findLastJob(ctx.configDir, (message) => ctx.io.stderr.write(`! ${message}\n`));
       if (!job?.task_id) throw new InvalidRequestError('No job in the local history yet, so there is no `last`.', { hint: 'Submit one with: omni-video generate "…"' });
@@ -102,17 +105,28 @@ export async function resolveTaskIds(ctx: Context, args: string[], options: { si
   return ids.map(checkTaskId);
 }
 
-function idsFromJson(text: string): string[] {
-  const ids: string[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
+/**
+ * Task ids from what another command printed: plain ids (one per line or word), or its --json
+ * output — one document (even pretty-printed), an array, or JSON Lines — taking each `task_id`.
+ */
+export function idsFromText(text: string): string[] {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith('{') && !trimmed.startsWith('[')) return trimmed.split(/\s+/).filter(Boolean);
+  let documents: unknown[];
+  try {
+    documents = [JSON.parse(trimmed)];
+  } catch {
     try {
-      const value = JSON.parse(line) as { task_id?: unknown };
-      if (typeof value.task_id === 'string') ids.push(value.task_id);
+      documents = trimmed.split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line) as unknown);
     } catch {
-      throw new InvalidRequestError('stdin holds neither task ids nor JSON lines with a task_id.');
+      throw new InvalidRequestError('stdin holds neither task ids nor JSON with a task_id.', { hint: 'Pipe task ids, one per line, or the --json output of omni-video.' });
     }
   }
+  const ids = documents
+    .flat()
+    .map((value) => (value && typeof value === 'object' ? (value as { task_id?: unknown }).task_id : undefined))
+    .filter((id): id is string => typeof id === 'string');
+  if (ids.length === 0) throw new InvalidRequestError('The JSON on stdin has no task_id.', { hint: 'A job that was never submitted has none; omni-video jobs shows them.' });
   return ids;
 }
 
