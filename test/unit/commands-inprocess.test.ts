@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runInProcess, tempDir, TEST_KEY } from '../helpers/harness.js';
+
+describe('commands in-process, on fake streams', () => {
+  it('`config set api-key` on a terminal asks without echoing the key', async () => {
+    const configDir = tempDir();
+    const result = await runInProcess(['config', 'set', 'api-key'], { configDir, stdin: `${TEST_KEY}\n`, stdinIsTTY: true });
+    expect(result.code).toBe(0);
+    expect(result.stderr.startsWith('API key: \n')).toBe(true);
+    expect(result.stdout).toBe('');
+    expect(JSON.parse(readFileSync(join(configDir, 'config.json'), 'utf8'))).toEqual({ 'api-key': TEST_KEY });
+  });
+
+  it('refuses to wait for a prompt on a terminal stdin', async () => {
+    const result = await runInProcess(['generate', '-', '--dry-run'], { stdinIsTTY: true });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('Expected a prompt on stdin, but stdin is a terminal.');
+  });
+
+  it('plain http to a remote host is refused before any connection (exit 2)', async () => {
+    const result = await runInProcess(['balance', '--base-url', 'http://api.example.invalid/v1']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('Refusing to send the API key over plain http to api.example.invalid');
+  });
+
+  it('with no arguments prints the commands and a quick start', async () => {
+    const result = await runInProcess([]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Commands:');
+    expect(result.stdout).toContain('Quick start:');
+  });
+});
