@@ -9,6 +9,7 @@ import { createReporter, type Reporter } from '../io/progress.js';
 import { appendJobRecord, FIRST_EVENT, newJobId } from '../store/history.js';
 import type { Config } from '../store/config.js';
 import { followTask } from './follow.js';
+import { taskToJson } from './render.js';
 import { explicitFileTarget } from './output-path.js';
 import { createApiClient, loadSettings, parseOptions, readStdinText, writeJson, type GlobalOptions } from './shared.js';
 
@@ -202,7 +203,7 @@ export async function runGenerate(ctx: Context, prompt: string | undefined, rawF
   reporter.info(`Submitted ${taskId}`);
 
   if (!flags.wait) {
-    if (globals.json) writeJson(ctx, { task_id: taskId, status: 'submitted' });
+    if (globals.json) writeJson(ctx, taskToJson({ id: taskId, status: 'submitted', progress: 0 }));
     else ctx.io.stdout.write(`${taskId}\n`);
     return;
   }
