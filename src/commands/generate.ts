@@ -185,9 +185,9 @@ export async function runGenerate(ctx: Context, prompt: string | undefined, rawF
   } catch (error) {
     reporter.stop();
     if (error instanceof SubmissionUncertainError) {
-      await appendJobRecord(ctx.configDir, { job, event: 'uncertain', status: 'unknown', error: error.message });
+      await appendJobRecord(ctx.configDir, { job, event: 'uncertain', status: 'uncertain', error: error.message });
     } else if (error instanceof InterruptedError) {
-      await appendJobRecord(ctx.configDir, { job, event: 'uncertain', status: 'unknown', error: 'interrupted while submitting' });
+      await appendJobRecord(ctx.configDir, { job, event: 'uncertain', status: 'uncertain', error: 'interrupted while submitting' });
       throw new InterruptedError(error.signalName, `${error.message} The submission may have reached the service.`, 'Check with: omni-video jobs');
     } else {
       await appendJobRecord(ctx.configDir, {
