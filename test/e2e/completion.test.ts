@@ -1,0 +1,103 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { run, tempDir } from '../helpers/harness.js';
+
+const exec = promisify(execFile);
+const has = (command: string) => {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+let scripts: Record<'bash' | 'zsh' | 'fish', string>;
+const dir = tempDir();
+
+beforeAll(async () => {
+  const entries = await Promise.all(
+    (['bash', 'zsh', 'fish'] as const).map(async (shell) => {
+      const result = await run(['completion', shell]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toBe('');
+      writeFileSync(join(dir, `omni-video.${shell}`), result.stdout);
+      return [shell, result.stdout] as const;
+    }),
+  );
+  scripts = Object.fromEntries(entries) as typeof scripts;
+});
+
+/** Sources the bash script and calls its function as bash would for `words` (the last one being completed). */
+async function bashComplete(...words: string[]): Promise<string[]> {
+  const program = `source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _omni_video; printf '%s\\n' "\${COMPREPLY[@]}"`;
+  const { stdout } = await exec('bash', ['--norc', '--noprofile', '-c', program, 'bash', join(dir, 'omni-video.bash'), 'omni-video', ...words]);
+  return stdout.split('\n').filter(Boolean);
+}
+
+describe.concurrent('completion bash', () => {
+  it('registers _omni_video for omni-video', async () => {
+    const { stdout } = await exec('bash', ['--norc', '-c', `source "$1"; complete -p omni-video`, 'bash', join(dir, 'omni-video.bash')]);
+    expect(stdout.trim()).toBe('complete -F _omni_video omni-video');
+  });
+
+  it('completes command names: gen → generate, and every command from an empty word', async () => {
+    expect(await bashComplete('gen')).toEqual(['generate']);
+    expect(await bashComplete('do')).toEqual(['download', 'doctor']);
+    expect(await bashComplete('')).toEqual(expect.arrayContaining(['generate', 'extend', 'status', 'download', 'jobs', 'balance', 'config', 'sandbox', 'completion', 'doctor', 'help']));
+  });
+
+  it('completes the options of the command typed, and global ones', async () => {
+    expect(await bashComplete('generate', '--asp')).toEqual(['--aspect-ratio']);
+    expect(await bashComplete('generate', '--no-')).toEqual(['--no-wait', '--no-download', '--no-color']);
+    expect(await bashComplete('download', '--f')).toEqual(['--force']);
+    // extend's options are generate's; status has no --aspect-ratio
+    expect(await bashComplete('extend', 'last', '--dry')).toEqual(['--dry-run']);
+    expect(await bashComplete('status', '--asp')).toEqual([]);
+  });
+
+  it('completes the values of --aspect-ratio and --resolution', async () => {
+    expect(await bashComplete('generate', '-a', '')).toEqual(['16:9', '9:16', 'landscape', 'portrait']);
+    expect(await bashComplete('generate', '--aspect-ratio', 'p')).toEqual(['portrait']);
+    expect(await bashComplete('extend', 'last', '--resolution', '')).toEqual(['720p']);
+    // an option's value is no command: `--base-url http://x gen` still completes generate
+    expect(await bashComplete('--base-url', 'http://127.0.0.1:4010/v1', 'gen')).toEqual(['generate']);
+  });
+
+  it('completes subcommands, config keys and shells', async () => {
+    expect(await bashComplete('config', 's')).toEqual(['set']);
+    expect(await bashComplete('config', 'set', 'a')).toEqual(['api-key', 'aspect-ratio']);
+    expect(await bashComplete('completion', '')).toEqual(['bash', 'zsh', 'fish']);
+  });
+});
+
+describe('completion zsh and fish', () => {
+  it('offer the same commands and values', () => {
+    for (const shell of ['zsh', 'fish'] as const) {
+      expect(scripts[shell], shell).toMatch(/generate/);
+      expect(scripts[shell], shell).toContain('16:9 9:16 landscape portrait');
+      expect(scripts[shell], shell).toContain('720p');
+    }
+    expect(scripts.zsh.startsWith('#compdef omni-video\n')).toBe(true);
+  });
+
+  it.skipIf(!has('zsh'))('zsh parses the script (zsh -n)', async () => {
+    await exec('zsh', ['-n', join(dir, 'omni-video.zsh')]);
+  });
+
+  it.skipIf(!has('fish'))('fish completes gen → generate and the --aspect-ratio values', async () => {
+    const { stdout } = await exec('fish', ['--no-config', '-c', `source $argv[1]; complete -C 'omni-video gen'; complete -C 'omni-video generate -a '`, join(dir, 'omni-video.fish')]);
+    const words = stdout.split('\n').map((line) => line.split('\t')[0]);
+    expect(words).toEqual(expect.arrayContaining(['generate', '16:9', '9:16', 'landscape', 'portrait']));
+  });
+
+  it('refuses another shell with exit 2', async () => {
+    const result = await run(['completion', 'powershell']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/Allowed choices are bash, zsh, fish/);
+    expect(result.stdout).toBe('');
+  });
+});
