@@ -39,6 +39,26 @@ export interface ClientOptions {
   onRetry?: ((event: RetryEvent & { endpoint: string }) => void) | undefined;
   random?: () => number;
   userAgent?: string;
+  /** A download that delivers no byte for this long is dropped and resumed (default 30 s). */
+  downloadIdleTimeoutMs?: number | undefined;
+}
+
+/**
+ * Hidden knobs for the test suite only: subprocess tests cannot inject a fake clock, and real
+ * backoff (0.5 s, 1 s, 2 s…) or a 30 s idle timeout would make every fault test slow.
+ * OMNI_VIDEO_TEST_RETRY_MS sets the first backoff delay (the rest double from it);
+ * OMNI_VIDEO_TEST_IDLE_TIMEOUT_MS the download idle timeout. Undocumented for users on purpose.
+ */
+function testTuning(env: Record<string, string | undefined>): { retryPolicy: Partial<RetryPolicy>; idleTimeoutMs: number | undefined } {
+  const number = (name: string) => {
+    const value = env[name];
+    return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
+  };
+  const initialDelayMs = number('OMNI_VIDEO_TEST_RETRY_MS');
+  return {
+    retryPolicy: initialDelayMs === undefined ? {} : { initialDelayMs, maxDelayMs: initialDelayMs * 16 },
+    idleTimeoutMs: number('OMNI_VIDEO_TEST_IDLE_TIMEOUT_MS'),
+  };
 }
 
 export interface RequestOptions {
@@ -84,6 +104,16 @@ function redactBody(json: unknown): string {
   );
 }
 
+/**
+ * After these the job may exist (and be charged): the request left (a reset, a read timeout), the
+ * service failed mid-way (5xx other than 503), or it said 200 in a form we could not read.
+ */
+function submissionMayHaveLanded(error: unknown): error is APIConnectionError | APIError {
+  if (error instanceof APIConnectionError) return !error.neverSent;
+  if (error instanceof ServiceUnavailableError) return error.status !== 503;
+  return error instanceof MalformedResponseError && error.status >= 200 && error.status < 300;
+}
+
 /** The one client of the API: every request, retry and check goes through here. */
 export class OmniVideoClient {
   readonly baseUrl: string;
@@ -96,6 +126,7 @@ export class OmniVideoClient {
   readonly #random: () => number;
   readonly #userAgent: string;
   readonly #origin: string;
+  readonly #idleTimeoutMs: number | undefined;
 
   constructor(options: ClientOptions = {}) {
     const base = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
@@ -115,7 +146,9 @@ export class OmniVideoClient {
     this.#apiKey = options.apiKey;
     this.#clock = options.clock ?? systemClock;
     this.#env = options.env ?? {};
-    this.#policy = { ...defaultRetryPolicy, ...options.retryPolicy };
+    const tuning = testTuning(this.#env);
+    this.#policy = { ...defaultRetryPolicy, ...tuning.retryPolicy, ...options.retryPolicy };
+    this.#idleTimeoutMs = options.downloadIdleTimeoutMs ?? tuning.idleTimeoutMs;
     this.#log = options.log;
     this.#onRetry = options.onRetry;
     this.#random = options.random ?? Math.random;
@@ -140,7 +173,7 @@ export class OmniVideoClient {
       return { taskId: first.task_id, status: first.status };
     } catch (error) {
       if (options.signal?.aborted) throw error;
-      if ((error instanceof APIConnectionError && !error.neverSent) || (error instanceof ServiceUnavailableError && error.status !== 503)) {
+      if (submissionMayHaveLanded(error)) {
         throw new SubmissionUncertainError(
           `The submission may or may not have reached the service (${error.message}); it was not resent, to avoid paying twice.`,
           { cause: error, hint: 'Check with: omni-video jobs, then omni-video status <task_id> once the id is known.' },
@@ -175,6 +208,7 @@ export class OmniVideoClient {
   /** Streams the task's video to `destination` (a .part file beside it, checked, then renamed). */
   downloadResult(task: Task, destination: string, options: Omit<DownloadOptions, 'clock' | 'env' | 'policy' | 'refreshTask' | 'log' | 'random'> = {}): Promise<DownloadResult> {
     return downloadToFile(task, destination, {
+      idleTimeoutMs: this.#idleTimeoutMs,
       ...options,
       clock: this.#clock,
       env: this.#env,

@@ -77,7 +77,7 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
   if (links.expiresAt !== null && links.expiresAt * 1000 <= clock.now()) {
     await refresh('the link has expired');
     links = resultLinks(task);
-    if (links.expiresAt !== null && links.expiresAt * 1000 <= clock.now()) throw expiredError(task.id, links.expiresAt);
+    if (links.expiresAt !== null && links.expiresAt * 1000 <= clock.now()) throw expiredError(task.id, links.expiresAt, clock.now());
   }
   if (links.urls.length === 0) throw new DownloadError(`Task ${task.id} has no result link.`, { hint: 'Check it with: omni-video status ' + task.id });
 
@@ -87,59 +87,69 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
   let urlIndex = 0;
   let failures = 0;
   await rm(part, { force: true });
-  for (;;) {
-    const url = links.urls[urlIndex % links.urls.length] as string;
-    const outcome = await fetchOnce(url);
-    if (outcome === 'done') break;
-    if (outcome.kind === 'refresh' && (await refresh(outcome.message))) {
-      links = resultLinks(task);
-      received = 0;
-      continue;
-    }
-    if (outcome.kind === 'expired' || outcome.kind === 'refresh') {
-      if (links.expiresAt !== null && (outcome.kind === 'expired' || links.expiresAt * 1000 <= clock.now() || /\b(403|410)\b/.test(outcome.message))) {
-        throw expiredError(task.id, links.expiresAt, outcome.message);
-      }
-      throw new DownloadError(`Download of task ${task.id} failed: ${outcome.message}`, { hint: `Try again with: omni-video download ${task.id}` });
-    }
-    if (outcome.kind === 'fatal') {
-      await rm(part, { force: true });
-      throw new DownloadError(`Download of task ${task.id} failed: ${outcome.message}`, { hint: `Try again with: omni-video download ${task.id}` });
-    }
-    failures += 1;
-    if (failures >= policy.maxAttempts) {
-      throw new DownloadError(`Download of task ${task.id} failed after ${failures} attempts: ${outcome.message}`, {
-        hint: `Try again with: omni-video download ${task.id}`,
-      });
-    }
-    const delayMs = outcome.retryAfterMs === undefined ? backoffDelay(failures, policy, options.random) : Math.min(outcome.retryAfterMs, policy.maxRetryAfterMs);
-    options.onRetry?.({ attempt: failures, delayMs, error: new Error(outcome.message) });
-    log?.(`  retry ${failures}/${policy.maxAttempts - 1} of download in ${delayMs} ms (${received} bytes kept): ${outcome.message}`);
-    urlIndex += 1;
-    await clock.sleep(delayMs, signal);
-  }
-
-  const handle = await open(part, 'r+');
   try {
-    const { size } = await handle.stat();
-    if (size === 0) throw new DownloadError(`Download of task ${task.id} produced an empty file.`);
-    if (total !== undefined && size !== total) throw new DownloadError(`Download of task ${task.id} is incomplete: ${size} of ${total} bytes.`);
-    const head = Buffer.alloc(12);
-    await handle.read(head, 0, 12, 0);
-    if (!startsWithFtyp(head)) throw new DownloadError(`The file served for task ${task.id} is not an mp4 video (no ftyp box).`);
-    await handle.sync();
+    await transfer();
+    await checkAndSync();
   } catch (error) {
-    await handle.close();
+    // Nothing half-written is left behind: a later run starts over anyway.
     await rm(part, { force: true });
     throw error;
   }
-  await handle.close();
   if (!options.overwrite && (await exists(destination))) {
     await rm(part, { force: true });
     throw new OutputExistsError(`${destination} already exists.`, { hint: 'Use --force to overwrite it.' });
   }
   await renameWithRetry(part, destination, clock);
   return { path: destination, bytes: received, url: links.urls[urlIndex % links.urls.length] as string };
+
+  async function transfer(): Promise<void> {
+    for (;;) {
+      const url = links.urls[urlIndex % links.urls.length] as string;
+      const outcome = await fetchOnce(url);
+      if (outcome === 'done') break;
+      if (outcome.kind === 'refresh' && (await refresh(outcome.message))) {
+        links = resultLinks(task);
+        received = 0;
+        continue;
+      }
+      if (outcome.kind === 'expired' || outcome.kind === 'refresh') {
+        if (links.expiresAt !== null && (outcome.kind === 'expired' || links.expiresAt * 1000 <= clock.now() || /\b(403|410)\b/.test(outcome.message))) {
+          throw expiredError(task.id, links.expiresAt, clock.now(), outcome.message);
+        }
+        throw new DownloadError(`Download of task ${task.id} failed: ${outcome.message}`, { hint: `Try again with: omni-video download ${task.id}` });
+      }
+      if (outcome.kind === 'fatal') {
+        throw new DownloadError(`Download of task ${task.id} failed: ${outcome.message}`, { hint: `Try again with: omni-video download ${task.id}` });
+      }
+      failures += 1;
+      if (failures >= policy.maxAttempts) {
+        throw new DownloadError(`Download of task ${task.id} failed after ${failures} attempts: ${outcome.message}`, {
+          hint: `Try again with: omni-video download ${task.id}`,
+        });
+      }
+      const delayMs = outcome.retryAfterMs === undefined ? backoffDelay(failures, policy, options.random) : Math.min(outcome.retryAfterMs, policy.maxRetryAfterMs);
+      options.onRetry?.({ attempt: failures, delayMs, error: new Error(outcome.message) });
+      log?.(`  retry ${failures}/${policy.maxAttempts - 1} of download in ${delayMs} ms (${received} bytes kept): ${outcome.message}`);
+      urlIndex += 1;
+      await clock.sleep(delayMs, signal);
+    }
+  }
+
+  /** Length, the mp4 header, then fsync, so what gets renamed into place is whole and on disk. */
+  async function checkAndSync(): Promise<void> {
+    const handle = await open(part, 'r+');
+    try {
+      const { size } = await handle.stat();
+      if (size === 0) throw new DownloadError(`Download of task ${task.id} produced an empty file.`);
+      if (total !== undefined && size !== total) throw new DownloadError(`Download of task ${task.id} is incomplete: ${size} of ${total} bytes.`);
+      const head = Buffer.alloc(12);
+      await handle.read(head, 0, 12, 0);
+      if (!startsWithFtyp(head)) throw new DownloadError(`The file served for task ${task.id} is not an mp4 video (no ftyp box).`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
 
   async function fetchOnce(url: string): Promise<'done' | Attempt> {
     const resuming = received > 0 && validator !== undefined;
@@ -227,11 +237,14 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
   }
 }
 
-function expiredError(taskId: string, expiresAt: number | null, detail?: string): LinkExpiredError {
-  const when = expiresAt === null ? '' : ` at ${formatExpiry(expiresAt)}`;
-  return new LinkExpiredError(`The result link of task ${taskId} expired${when}${detail ? ` (${detail})` : ''}.`, {
-    hint: 'Result links last about 24 h after completion; generate the clip again.',
-  });
+/** Past its expiry, or refused (403/410) by the file server even after a fresh link: either way, gone. */
+function expiredError(taskId: string, expiresAt: number | null, nowMs: number, detail?: string): LinkExpiredError {
+  const hint = 'Result links last about 24 h after completion; generate the clip again.';
+  if (expiresAt !== null && expiresAt * 1000 <= nowMs) {
+    return new LinkExpiredError(`The result link of task ${taskId} expired at ${formatExpiry(expiresAt)}${detail ? ` (${detail})` : ''}.`, { hint });
+  }
+  const until = expiresAt === null ? '' : `, although it should be valid until ${formatExpiry(expiresAt)}`;
+  return new LinkExpiredError(`The result link of task ${taskId} was refused${detail ? ` (${detail})` : ''}${until}.`, { hint });
 }
 
 async function exists(path: string): Promise<boolean> {

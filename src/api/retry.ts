@@ -39,6 +39,8 @@ export function parseRetryAfter(headers: Record<string, string | string[] | unde
   const value = first('retry-after')?.trim();
   if (!value) return undefined;
   if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  // Every HTTP-date form starts with a day name; V8's lenient Date.parse would read "-5" as a year.
+  if (!/^[A-Za-z]{3}/.test(value)) return undefined;
   const date = Date.parse(value);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - nowMs);
