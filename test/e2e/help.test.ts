@@ -1,0 +1,76 @@
+import { PassThrough, Readable } from 'node:stream';
+import type { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { buildProgram } from '../../src/cli.js';
+import type { Context } from '../../src/context.js';
+import { runInProcess } from '../helpers/harness.js';
+
+/** Every command path the program declares ('generate', 'config set', …), read from commander itself. */
+function commandPaths(): string[][] {
+  const ctx = { io: { stdout: new PassThrough(), stderr: new PassThrough(), stdin: Readable.from([]) } } as unknown as Context;
+  const walk = (command: Command, prefix: string[]): string[][] =>
+    command.commands.flatMap((sub) => [[...prefix, sub.name()], ...walk(sub, [...prefix, sub.name()])]);
+  return walk(buildProgram(ctx), []);
+}
+
+describe.concurrent('help', () => {
+  it('omni-video alone lists the commands and a three-line quick start, exit 0', async () => {
+    const result = await runInProcess([]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    for (const command of ['generate', 'extend', 'status', 'download', 'jobs', 'balance', 'config', 'sandbox', 'completion', 'doctor']) {
+      expect(result.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    }
+    const quickStart = result.stdout.split('Quick start:\n')[1]!.trimEnd().split('\n');
+    expect(quickStart).toHaveLength(3);
+    expect(quickStart.every((line) => line.startsWith('  $ '))).toBe(true);
+  });
+
+  for (const path of commandPaths()) {
+    it(`${path.join(' ')} --help: a summary, and 2-4 examples`, async () => {
+      const result = await runInProcess([...path, '--help']);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(new RegExp(`^Usage: omni-video ${path.join(' ')} `));
+      const [, description] = result.stdout.split('\n\n');
+      expect(description?.trim().length, 'one-line summary').toBeGreaterThan(10);
+      const examples = result.stdout.split('Examples:\n')[1]?.trimEnd().split('\n') ?? [];
+      expect(examples.length, 'examples').toBeGreaterThanOrEqual(2);
+      expect(examples.length, 'examples').toBeLessThanOrEqual(4);
+      expect(examples.every((line) => /^ {2}\$ .*omni-video/.test(line))).toBe(true);
+    });
+  }
+
+  it('generate --help shows text-, image- and video-to-video and --no-wait, with defaults and allowed values', async () => {
+    const { stdout } = await runInProcess(['generate', '--help']);
+    const examples = stdout.split('Examples:\n')[1]!;
+    expect(examples).toMatch(/\$ omni-video generate "[^"]+" -a portrait/);
+    expect(examples).toMatch(/\$ omni-video generate "[^"]+" -i https:\/\/\S+ -i https:\/\/\S+/);
+    expect(examples).toMatch(/\$ omni-video generate "[^"]+" --video \.\/\S+\.mp4/);
+    expect(examples).toMatch(/--no-wait/);
+    const options = stdout.split('Options:\n')[1]!.split('Examples:')[0]!.replace(/\s+/g, ' ');
+    expect(options).toContain('16:9 or 9:16 (also landscape, portrait) (default: 16:9');
+    expect(options).toContain('(choices: "720p", default: "720p")');
+    expect(options).toContain('(default: 900)');
+    expect(options).toContain('at most 16');
+    // commander's noise for flags: no "(default: false)" or "(default: [])"
+    expect(options).not.toMatch(/default: (false|\[\])/);
+  });
+
+  const typos: Array<[string[], string]> = [
+    [['generat', 'x'], "✖ unknown command 'generat'\n(Did you mean generate?)\n"],
+    [['docter'], "✖ unknown command 'docter'\n(Did you mean doctor?)\n"],
+    [['generate', 'x', '--aspect', '9:16'], "✖ unknown option '--aspect'\n(Did you mean --aspect-ratio?)\n"],
+    [['generate', 'x', '--aspect-rati', '9:16'], "✖ unknown option '--aspect-rati'\n(Did you mean --aspect-ratio?)\n"],
+    [['generate', 'x', '--resolutoin', '720p'], "✖ unknown option '--resolutoin'\n(Did you mean --resolution?)\n"],
+    [['download', 'last', '--wiat'], "✖ unknown option '--wiat'\n(Did you mean --wait?)\n"],
+    [['generate', 'x', '--no'], "✖ unknown option '--no'\n"],
+  ];
+  for (const [argv, stderr] of typos) {
+    it(`${argv.join(' ')}: suggests the right name (or nothing when ambiguous), exit 2`, async () => {
+      const result = await runInProcess(argv);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(stderr);
+      expect(result.stdout).toBe('');
+    });
+  }
+});
