@@ -165,10 +165,42 @@ export function buildProgram(ctx: Context): Command {
     .description('The local job history, newest first: every job this machine submitted, its prompt, status, cost and file.')
     .option('--limit <n>', 'how many jobs to show; 0 for all (default: 20)')
     .option('--status <status>', 'only jobs in this state (completed, failed, submitted, uncertain, …)')
-    .addHelpText('after', examples(['omni-video jobs', 'omni-video jobs --status failed --json | jq -r .task_id']))
+    .addHelpText('after', examples(['omni-video jobs', "omni-video jobs --status failed --json | jq -r '.[].task_id'"]))
     .action(async (options, command: Command) => {
       const { runJobs } = await import('./commands/jobs.js');
       await runJobs(ctx, options, globals(command));
+    });
+
+  program
+    .command('batch')
+    .summary('run many jobs from a file, resumably')
+    .description(
+      'Many jobs from JSON Lines (each line a generate request: prompt, image_urls, video_urls, aspect_ratio, resolution, extend_from_task_id, optional output and id) ' +
+        'or plain text (one prompt per line). One JSON line per job on stdout as each ends, a summary on stderr. ' +
+        'Running it again resumes: saved clips are skipped, submitted jobs are waited for, nothing is submitted twice.',
+    )
+    .argument('<file>', 'JSON Lines or text file, or - to read it from stdin')
+    .option('--concurrency <n>', 'jobs in flight at once; fewer while the service rate-limits (default: 4)')
+    .option('--output-dir <dir>', 'where the videos go: <NNN>-<prompt-slug>.mp4, or each line\'s output (default: config output-dir, or .)')
+    .option('--shard <i/n>', 'run only slice i of n (a stable split by job, the same on every machine)')
+    .option('--max-jobs <n>', 'submit or wait for at most n jobs in this run')
+    .addOption(new Option('-a, --aspect-ratio <ratio>', 'aspect ratio of lines that name none: 16:9 or 9:16 (also landscape, portrait)'))
+    .option('--timeout <seconds>', 'how long to wait for each job (default: 900); the job keeps running after')
+    .option('--poll-interval <seconds>', 'fixed status polling interval (default: adaptive)')
+    .option('--force', 'overwrite existing output files')
+    .option('--retry-uncertain', 'submit again the jobs an earlier run may or may not have submitted (it died mid-request)')
+    .option('--dry-run', 'print each job\'s request, file and plan (submit, wait, skip) as JSON lines, and send nothing')
+    .addHelpText(
+      'after',
+      examples([
+        'omni-video batch prompts.txt --output-dir clips/',
+        "omni-video batch jobs.jsonl --concurrency 8 | jq -r '.files[0]'",
+        'omni-video batch prompts.txt --shard 2/4 --output-dir clips/    # one slice of a CI matrix',
+      ]),
+    )
+    .action(async (input: string, options, command: Command) => {
+      const { runBatch } = await import('./commands/batch.js');
+      await runBatch(ctx, input, options, globals(command));
     });
 
   program
@@ -317,9 +349,12 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
 
 /** The real process: its streams, environment and signals. */
 export async function start(): Promise<void> {
-  const { processIO } = await import('./io/streams.js');
-  const { defaultConfigDir } = await import('./store/config.js');
-  const { InterruptedError } = await import('./api/errors.js');
+  // Small modules that load no zod, got or conf, so --help and --version stay cheap.
+  const [{ processIO }, { defaultConfigDir }, { InterruptedError }] = await Promise.all([
+    import('./io/streams.js'),
+    import('./store/paths.js'),
+    import('./api/errors.js'),
+  ]);
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = (name: 'SIGINT' | 'SIGTERM') => () => {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Context } from '../context.js';
 import { readJobs, type Job } from '../store/history.js';
-import { parseOptions, type GlobalOptions } from './shared.js';
+import { parseOptions, writeJson, type GlobalOptions } from './shared.js';
 
 export const JobsFlagsSchema = z.object({
   limit: z
@@ -31,7 +31,8 @@ export async function runJobs(ctx: Context, rawFlags: z.input<typeof JobsFlagsSc
     onWarning: (message) => ctx.io.stderr.write(`! ${message}\n`),
   });
   if (globals.json) {
-    for (const job of jobs) ctx.io.stdout.write(`${JSON.stringify(job)}\n`);
+    // One document, as every command but batch and multi-id status: an array, newest first.
+    writeJson(ctx, jobs);
     return;
   }
   if (jobs.length === 0 && !globals.quiet) ctx.io.stderr.write('No jobs yet. Submit one with: omni-video generate "…"\n');

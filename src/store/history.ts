@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { GenerationRequest } from '../api/schemas.js';
 import { ensurePrivateDir } from './config.js';
 
 export const HISTORY_FILE = 'jobs.jsonl';
@@ -33,6 +34,18 @@ export const JobRecordSchema = z.object({
   batch: z.string().optional(),
 });
 export type JobRecord = z.infer<typeof JobRecordSchema>;
+
+/** What the first record of a job says about its request (inline videos are not copied). */
+export function requestFields(body: GenerationRequest, baseUrl: string): Pick<JobRecord, 'prompt' | 'aspect_ratio' | 'images' | 'video' | 'extend_from_task_id' | 'base_url'> {
+  return {
+    prompt: body.prompt,
+    aspect_ratio: body.aspect_ratio,
+    images: body.image_urls?.length ?? 0,
+    video: body.video_urls?.[0]?.startsWith('data:') ? '(local file)' : body.video_urls?.[0],
+    extend_from_task_id: body.extend_from_task_id,
+    base_url: baseUrl,
+  };
+}
 
 /** The first event of every job; reading backwards, meeting it means the job is complete. */
 export const FIRST_EVENT = 'created';

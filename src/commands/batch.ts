@@ -1,0 +1,440 @@
+import { open, readFile, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { z } from 'zod';
+import type { OmniVideoClient } from '../api/client.js';
+import {
+  AuthenticationError,
+  ConfigurationError,
+  InsufficientBalanceError,
+  InterruptedError,
+  InvalidRequestError,
+  JobFailedError,
+  OutputExistsError,
+  RateLimitError,
+  SubmissionUncertainError,
+} from '../api/errors.js';
+import { parseRetryAfter } from '../api/retry.js';
+import type { Task } from '../api/schemas.js';
+import type { Context } from '../context.js';
+import { formatDuration } from '../io/format.js';
+import { createReporter, makeChalk, type Reporter } from '../io/progress.js';
+import { readBatchState, BatchStateWriter, type BatchState } from '../store/batch-state.js';
+import { appendJobRecord, FIRST_EVENT, newJobId, requestFields } from '../store/history.js';
+import { inShard, parseBatch, parseShard, STATE_FILE, type BatchJob } from './batch-input.js';
+import { ConcurrencyLimiter } from './batch-limiter.js';
+import { followTask } from './follow.js';
+import { buildGenerationRequest, DEFAULT_TIMEOUT_SECONDS, GenerateFlagsSchema } from './generate.js';
+import { taskToJson, type TaskJson } from './render.js';
+import { createApiClient, loadSettings, parseOptions, readStdinText, type GlobalOptions, type Settings } from './shared.js';
+
+export const DEFAULT_CONCURRENCY = 4;
+/** A job refused with 429 even after the client's own retries goes back in the queue this often. */
+const MAX_REQUEUES = 3;
+
+const whole = (flag: string, min: number, max: number) =>
+  z
+    .string()
+    .refine((value) => /^\d+$/.test(value.trim()) && Number(value) >= min && Number(value) <= max, { message: `${flag} takes a whole number from ${min} to ${max}` })
+    .transform(Number);
+
+export const BatchFlagsSchema = z.object({
+  concurrency: whole('--concurrency', 1, 64).optional(),
+  outputDir: z.string().min(1).optional(),
+  shard: z
+    .string()
+    .transform((value, context) => parseShard(value) ?? (context.addIssue({ code: 'custom', message: `--shard takes i/n with 1 <= i <= n, e.g. 2/4 (got '${value}')` }), z.NEVER))
+    .optional(),
+  maxJobs: whole('--max-jobs', 1, 1_000_000).optional(),
+  aspectRatio: z.string().optional(),
+  timeout: GenerateFlagsSchema.shape.timeout,
+  pollInterval: GenerateFlagsSchema.shape.pollInterval,
+  force: z.boolean().default(false),
+  retryUncertain: z.boolean().default(false),
+  dryRun: z.boolean().default(false),
+});
+export type BatchFlags = z.input<typeof BatchFlagsSchema>;
+
+/** What a run does with a job, from what earlier runs left in the state file. */
+type Plan = 'submit' | 'wait' | 'skip' | 'uncertain';
+
+type Outcome =
+  | { kind: 'saved' | 'skipped'; json: JobJson }
+  | { kind: 'failed' | 'error' | 'uncertain'; json: JobJson; error: Error }
+  | { kind: 'interrupted' | 'not-started'; error?: Error };
+
+type JobJson = Omit<TaskJson, 'task_id'> & { task_id: string | null };
+
+/** True when the file is there and starts as every mp4 does, with an `ftyp` box. */
+async function isSavedVideo(path: string): Promise<boolean> {
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const head = Buffer.alloc(8);
+      const { bytesRead } = await handle.read(head, 0, 8, 0);
+      return bytesRead === 8 && head.toString('latin1', 4, 8) === 'ftyp';
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+async function planFor(job: BatchJob, state: BatchState, retryUncertain: boolean): Promise<Plan> {
+  const known = state.get(job.key);
+  switch (known?.event) {
+    case 'saved':
+      if (known.file && (await isSavedVideo(known.file))) return 'skip';
+      return known.task_id ? 'wait' : 'submit';
+    case 'submitted':
+      return 'wait';
+    case 'submitting':
+    case 'uncertain':
+      return retryUncertain ? 'submit' : 'uncertain';
+    default:
+      return 'submit';
+  }
+}
+
+/** The JSON of a job that has no task to show (never submitted, or its fate unknown). */
+function withoutTask(status: string, message: string, taskId: string | null = null): JobJson {
+  return {
+    task_id: taskId,
+    status,
+    progress: 0,
+    files: [],
+    urls: [],
+    expires_at: null,
+    cost: null,
+    credits_cost: null,
+    created: null,
+    completed: null,
+    estimated_time: null,
+    actual_time: null,
+    error: { message },
+  };
+}
+
+async function readInput(ctx: Context, input: string): Promise<string> {
+  if (input === '-') return readStdinText(ctx, 'batch lines (JSON Lines or one prompt per line)');
+  const path = resolve(ctx.cwd, input);
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InvalidRequestError(`Cannot read the batch file ${input} (${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory' : (error as Error).message}).`, {
+      hint: 'Pass a JSON Lines file, a text file with one prompt per line, or - for stdin.',
+    });
+  }
+}
+
+const RERUN_HINT = 'Fix what is reported above, then run the same command again: saved clips are skipped, unfinished jobs are waited for.';
+
+/**
+ * The error that ends an incomplete batch: its message is the batch's, its class (which picks
+ * the exit code) that of the job problem it stands for.
+ */
+function batchError(cause: Error, message: string): Error {
+  return Object.assign(cause, { message, hint: RERUN_HINT });
+}
+
+class BatchRun {
+  readonly outcomes = new Map<BatchJob, Outcome>();
+  readonly limiter: ConcurrencyLimiter;
+  readonly chalk;
+  client: OmniVideoClient | undefined;
+  fatal: Error | undefined;
+  readonly #requeues = new Map<BatchJob, number>();
+
+  constructor(
+    readonly ctx: Context,
+    readonly globals: GlobalOptions,
+    readonly settings: Settings,
+    readonly flags: z.output<typeof BatchFlagsSchema>,
+    readonly writer: BatchStateWriter,
+    readonly state: BatchState,
+    readonly source: string,
+    readonly single: boolean,
+  ) {
+    this.chalk = makeChalk(ctx.io);
+    this.limiter = new ConcurrencyLimiter(flags.concurrency ?? DEFAULT_CONCURRENCY, ctx.clock, ({ from, to, reason }) => {
+      if (reason === 'rate-limited') this.note(`${this.chalk.yellow('!')} Rate limited: at most ${to} jobs at once for now (was ${from}).`);
+      else this.note(`Concurrency back up to ${to}.`);
+    });
+  }
+
+  note(line: string): void {
+    if (!this.globals.quiet) this.ctx.io.stderr.write(`${line}\n`);
+  }
+
+  emit(job: BatchJob, json: JobJson, extra: Record<string, unknown> = {}): void {
+    this.ctx.io.stdout.write(`${JSON.stringify({ line: job.line, id: job.id, ...json, ...extra })}\n`);
+  }
+
+  /** Runs the jobs, at most `limit` at once; every job ends with an outcome, none is lost. */
+  async runAll(queue: { job: BatchJob; plan: Plan }[]): Promise<void> {
+    const running = new Set<Promise<void>>();
+    for (;;) {
+      if (this.fatal || this.ctx.signal.aborted) break;
+      if (queue.length === 0) {
+        if (running.size === 0) break;
+        await Promise.race(running);
+        continue;
+      }
+      try {
+        await this.limiter.acquire(this.ctx.signal);
+      } catch {
+        break;
+      }
+      const next = queue.shift();
+      if (!next || this.fatal) {
+        this.limiter.release();
+        if (next) queue.unshift(next);
+        continue;
+      }
+      const task: Promise<void> = this.runJob(next.job, next.plan)
+        .then((outcome) => {
+          if (outcome === 'requeue') queue.unshift({ job: next.job, plan: 'submit' });
+          else this.outcomes.set(next.job, outcome);
+        })
+        .finally(() => {
+          this.limiter.release();
+          running.delete(task);
+        });
+      running.add(task);
+    }
+    await Promise.all(running);
+    for (const { job } of queue) this.outcomes.set(job, { kind: 'not-started' });
+  }
+
+  async runJob(job: BatchJob, plan: Plan): Promise<Outcome | 'requeue'> {
+    const label = `line ${job.line}`;
+    const base = await createReporter({
+      io: { ...this.ctx.io, stderrIsTTY: this.ctx.io.stderrIsTTY && this.single },
+      clock: this.ctx.clock,
+      quiet: Boolean(this.globals.quiet),
+      label: this.single ? undefined : label,
+    });
+    let last: Task | undefined;
+    const reporter: Reporter = {
+      ...base,
+      update: (task) => {
+        last = task;
+        base.update(task);
+      },
+      succeed: (text) => base.succeed(`${label}: ${text}`),
+      fail: (text) => base.fail(`${label}: ${text}`),
+    };
+    const known = this.state.get(job.key);
+    let taskId = plan === 'wait' ? known?.task_id : undefined;
+    let historyJob = known?.job;
+    let submittedAtMs: number | undefined;
+    try {
+      if (!taskId) {
+        const submitted = await this.submit(job, reporter);
+        if (submitted === 'requeue') return 'requeue';
+        ({ taskId, historyJob, submittedAtMs } = submitted);
+      }
+      const json = await followTask(this.ctx, this.client as OmniVideoClient, reporter, {
+        taskId,
+        jobId: historyJob,
+        wait: true,
+        download: true,
+        output: job.output,
+        // The path was claimed for this job before it was submitted: a file there now is its own.
+        force: this.flags.force || plan === 'wait',
+        timeoutMs: (this.flags.timeout ?? this.settings.config.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
+        pollIntervalMs: this.pollIntervalMs(),
+        submittedAtMs,
+        print: 'none',
+      });
+      await this.writer.append({ key: job.key, event: 'saved', line: job.line, task_id: taskId, file: job.output, result: json });
+      this.emit(job, json);
+      return { kind: 'saved', json };
+    } catch (error) {
+      return this.failure(job, taskId, last, error as Error, reporter);
+    }
+  }
+
+  pollIntervalMs(): number | undefined {
+    const seconds = this.flags.pollInterval ?? this.settings.config['poll-interval'];
+    return seconds === undefined ? undefined : seconds * 1000;
+  }
+
+  /** Records the job (state file and job history) BEFORE the paid request, then submits it once. */
+  async submit(job: BatchJob, reporter: Reporter): Promise<{ taskId: string; historyJob: string; submittedAtMs: number } | 'requeue'> {
+    const { request } = job;
+    const { body } = await buildGenerationRequest(
+      this.ctx,
+      request.prompt,
+      { image: request.image_urls ?? [], video: request.video_urls ?? [], aspectRatio: request.aspect_ratio ?? this.flags.aspectRatio, resolution: request.resolution },
+      this.settings.config,
+      (text) => reporter.warn(`line ${job.line}: ${text}`),
+      request.extend_from_task_id,
+    );
+    if (!this.flags.force && (await stat(job.output).then(() => true, () => false))) {
+      throw new OutputExistsError(`${job.output} already exists; nothing was submitted.`, { hint: 'Move it away, or use --force to overwrite it.' });
+    }
+    const client = this.client as OmniVideoClient;
+    const historyJob = newJobId();
+    await this.writer.append({ key: job.key, event: 'submitting', line: job.line, job: historyJob });
+    await appendJobRecord(this.ctx.configDir, {
+      job: historyJob,
+      event: FIRST_EVENT,
+      ...requestFields(body, client.baseUrl),
+      batch: `${this.source}:${job.line}`,
+    });
+    const submittedAtMs = this.ctx.clock.now();
+    let taskId: string;
+    try {
+      // No abort signal: a Ctrl-C lets a submission in flight finish, so its task id is kept
+      // rather than left uncertain.
+      ({ taskId } = await client.submit(body));
+    } catch (error) {
+      const uncertain = error instanceof SubmissionUncertainError;
+      const message = (error as Error).message;
+      await this.writer.append({ key: job.key, event: uncertain ? 'uncertain' : 'not_submitted', error: message });
+      await appendJobRecord(this.ctx.configDir, { job: historyJob, event: uncertain ? 'uncertain' : 'rejected', status: uncertain ? 'uncertain' : 'rejected', error: message });
+      if (error instanceof RateLimitError) {
+        this.limiter.rateLimited(parseRetryAfter(error.headers, this.ctx.clock.now()));
+        const requeues = (this.#requeues.get(job) ?? 0) + 1;
+        this.#requeues.set(job, requeues);
+        if (requeues <= MAX_REQUEUES) return 'requeue';
+      }
+      throw error;
+    }
+    this.limiter.succeeded();
+    await this.writer.append({ key: job.key, event: 'submitted', task_id: taskId });
+    await appendJobRecord(this.ctx.configDir, { job: historyJob, event: 'submitted', task_id: taskId, status: 'submitted' });
+    reporter.info(`line ${job.line}: submitted ${taskId}`);
+    return { taskId, historyJob, submittedAtMs };
+  }
+
+  async failure(job: BatchJob, taskId: string | undefined, last: Task | undefined, error: Error, reporter: Reporter): Promise<Outcome> {
+    if (error instanceof InterruptedError) return { kind: 'interrupted', error };
+    if (error instanceof AuthenticationError || error instanceof ConfigurationError || error instanceof InsufficientBalanceError) this.fatal ??= error;
+    if (error instanceof JobFailedError) {
+      const json = last ? taskToJson(last) : withoutTask('failed', error.message, taskId);
+      await this.writer.append({ key: job.key, event: 'failed', task_id: taskId, error: error.message, result: json });
+      this.emit(job, json);
+      return { kind: 'failed', json, error };
+    }
+    reporter.fail(`${error.message}${error instanceof SubmissionUncertainError ? ' Not resubmitted: run with --retry-uncertain once you know it did not.' : ''}`);
+    const json = last ? { ...taskToJson(last), error: { message: error.message } } : withoutTask(taskId ? 'unknown' : 'not_submitted', error.message, taskId ?? null);
+    if (error instanceof SubmissionUncertainError) json.status = 'unknown';
+    this.emit(job, json);
+    return { kind: error instanceof SubmissionUncertainError ? 'uncertain' : 'error', json, error };
+  }
+}
+
+/**
+ * `batch <file|->`: many jobs, at most --concurrency at once (fewer while rate limited), one
+ * JSON line per job on stdout as each ends, a summary on stderr. Resumable: its state file in the
+ * output directory says which jobs are saved (skipped), submitted (waited for, never resent) or
+ * of unknown fate (reported, not resent).
+ */
+export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags, globals: GlobalOptions): Promise<void> {
+  const flags = parseOptions(BatchFlagsSchema, rawFlags);
+  const startedAt = ctx.clock.now();
+  const settings = await loadSettings(ctx, globals);
+  const outputDir = resolve(ctx.cwd, flags.outputDir ?? settings.config['output-dir'] ?? '.');
+  const source = input === '-' ? 'stdin' : basename(input);
+  const parsed = parseBatch(await readInput(ctx, input), outputDir);
+  const chalk = makeChalk(ctx.io);
+  for (const problem of parsed.problems) ctx.io.stderr.write(`${chalk.red('✖')} ${source} line ${problem.line}: ${problem.message} (skipped)\n`);
+  if (parsed.jobs.length === 0) {
+    throw new InvalidRequestError(`No job to run in ${source}${parsed.problems.length ? ': every line has a problem' : ': it is empty'}.`, {
+      hint: 'One prompt per line, or JSON Lines such as {"prompt": "a red fox", "aspect_ratio": "9:16"}.',
+    });
+  }
+  const shard = flags.shard;
+  const inThisShard = shard ? parsed.jobs.filter((job) => inShard(job.key, shard)) : parsed.jobs;
+  const statePath = join(outputDir, STATE_FILE);
+  const { state, damaged } = await readBatchState(statePath);
+  if (damaged) ctx.io.stderr.write(`${chalk.yellow('!')} Skipped ${damaged} damaged line(s) of ${statePath} (cut short by a crash?).\n`);
+  const planned = await Promise.all(inThisShard.map(async (job) => ({ job, plan: await planFor(job, state, flags.retryUncertain) })));
+
+  if (flags.dryRun) {
+    for (const { job, plan } of planned) {
+      const { body } = await buildGenerationRequest(ctx, job.request.prompt, { aspectRatio: job.request.aspect_ratio ?? flags.aspectRatio, image: job.request.image_urls ?? [], video: job.request.video_urls ?? [] }, settings.config, () => undefined, job.request.extend_from_task_id);
+      ctx.io.stdout.write(`${JSON.stringify({ line: job.line, id: job.id, output: job.output, plan, request: body })}\n`);
+    }
+    if (parsed.problems.length) throw new InvalidRequestError(`${parsed.problems.length} line(s) of ${source} have problems (listed above).`);
+    return;
+  }
+
+  const writer = new BatchStateWriter(statePath, outputDir);
+  const run = new BatchRun(ctx, globals, settings, flags, writer, state, source, inThisShard.length === 1);
+  const count = (plan: Plan) => planned.filter((item) => item.plan === plan).length;
+  const todo = planned.filter((item) => item.plan === 'submit' || item.plan === 'wait');
+  const queue = todo.slice(0, flags.maxJobs ?? todo.length);
+  run.note(
+    `Batch ${source}: ${inThisShard.length} job(s)${shard ? ` in shard ${shard.index}/${shard.count} (of ${parsed.jobs.length})` : ''} → ${outputDir}` +
+      ` · ${count('submit')} to submit, ${count('wait')} to wait for, ${count('skip')} saved before, concurrency ${run.limiter.ceiling}`,
+  );
+  try {
+    for (const { job, plan } of planned) {
+      if (plan === 'skip') {
+        const saved = state.get(job.key)?.result as JobJson | undefined;
+        const json = saved ?? withoutTask('completed', '', state.get(job.key)?.task_id ?? null);
+        run.outcomes.set(job, { kind: 'skipped', json });
+        run.emit(job, { ...json, files: [job.output] }, { skipped: true });
+      } else if (plan === 'uncertain') {
+        const message = `line ${job.line}: an earlier run stopped while submitting it, so the service may have the job; not resubmitted, to avoid paying twice.`;
+        const error = new SubmissionUncertainError(message);
+        ctx.io.stderr.write(`${chalk.red('✖')} ${message}\n  Check your APIMart usage; to submit it again anyway: add --retry-uncertain.\n`);
+        const json = withoutTask('unknown', message);
+        run.outcomes.set(job, { kind: 'uncertain', json, error });
+        run.emit(job, json);
+      }
+    }
+    if (queue.length > 0) {
+      ({ client: run.client } = await createApiClient(ctx, globals, settings, {
+        onRetry: (event) => {
+          if (event.error instanceof RateLimitError) run.limiter.rateLimited(event.delayMs);
+        },
+      }));
+      await run.runAll([...queue]);
+    }
+  } finally {
+    await writer.close();
+  }
+  finish(ctx, run, { planned, queue: queue.length, todo: todo.length, problems: parsed.problems.length, startedAt });
+}
+
+function finish(ctx: Context, run: BatchRun, totals: { planned: { job: BatchJob }[]; queue: number; todo: number; problems: number; startedAt: number }): void {
+  const outcomes = [...run.outcomes.entries()].sort(([a], [b]) => a.line - b.line);
+  const of = (kind: Outcome['kind']) => outcomes.filter(([, outcome]) => outcome.kind === kind);
+  const ran = outcomes.flatMap(([, outcome]) => ('json' in outcome && outcome.kind !== 'skipped' ? [outcome.json] : []));
+  const cost = ran.reduce((sum, json) => sum + (json.cost ?? 0), 0);
+  const credits = ran.reduce((sum, json) => sum + (json.credits_cost ?? 0), 0);
+  const parts = [`${of('saved').length} completed`, `${of('failed').length} failed`, `${of('skipped').length} skipped (saved before)`];
+  if (of('uncertain').length) parts.push(`${of('uncertain').length} uncertain`);
+  if (of('error').length) parts.push(`${of('error').length} with errors`);
+  if (of('interrupted').length) parts.push(`${of('interrupted').length} interrupted`);
+  if (of('not-started').length) parts.push(`${of('not-started').length} not started`);
+  if (totals.todo > totals.queue) parts.push(`${totals.todo - totals.queue} left by --max-jobs`);
+  if (totals.problems) parts.push(`${totals.problems} invalid line(s)`);
+  run.note(`Batch done in ${formatDuration(ctx.clock.now() - totals.startedAt)}: ${parts.join(', ')} · cost ${round(cost)} (${round(credits)} credits)`);
+
+  const interrupted = of('interrupted')[0]?.[1];
+  if (interrupted && 'error' in interrupted && interrupted.error instanceof InterruptedError) {
+    throw new InterruptedError(interrupted.error.signalName, 'Interrupted: the jobs already submitted keep running on the service.', 'Run the same command again to wait for them and to submit the rest (nothing is submitted twice).');
+  }
+  if (run.fatal) throw run.fatal;
+  const unfinished = outcomes.filter(([, outcome]) => outcome.kind === 'failed' || outcome.kind === 'error' || outcome.kind === 'uncertain');
+  if (unfinished.length === 0) {
+    if (totals.problems) throw new InvalidRequestError(`${totals.problems} line(s) were skipped as invalid (listed above); every other job is saved.`);
+    return;
+  }
+  const lines = unfinished.map(([job]) => job.line).join(', ');
+  const message = `${unfinished.length} of ${outcomes.length} job(s) did not complete (line${unfinished.length > 1 ? 's' : ''} ${lines}).`;
+  // A job the service failed decides the exit code (4); otherwise the first problem's does.
+  const failed = unfinished.find(([, outcome]) => outcome.kind === 'failed') ?? unfinished[0];
+  const cause = failed && 'error' in failed[1] && failed[1].error ? failed[1].error : new JobFailedError('', 'failed', undefined);
+  throw batchError(cause, message);
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}

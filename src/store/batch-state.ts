@@ -1,0 +1,98 @@
+import { mkdir, open, readFile } from 'node:fs/promises';
+import { z } from 'zod';
+
+/**
+ * A batch's memory, one JSON line per event, appended (O_APPEND) beside its videos. A job is the
+ * fold of its lines, the last event winning; a line cut short by `kill -9` is skipped.
+ *
+ * - `submitting`: written BEFORE the paid request; alone, it means the process died mid-submit.
+ * - `submitted`: the service took it; a re-run waits for it instead of submitting again.
+ * - `not_submitted`: the service provably did not take it (429 beyond retries, 400, 402…).
+ * - `uncertain`: the request may have created a job; never resent without being asked.
+ * - `saved` / `failed`: the end, with the job's JSON object.
+ */
+export const BatchEventSchema = z.object({
+  key: z.string().min(1),
+  event: z.enum(['submitting', 'submitted', 'not_submitted', 'uncertain', 'saved', 'failed']),
+  at: z.string(),
+  line: z.number().optional(),
+  /** The job's id in the job history, so a re-run keeps updating the same record. */
+  job: z.string().optional(),
+  task_id: z.string().optional(),
+  file: z.string().optional(),
+  error: z.string().optional(),
+  result: z.record(z.string(), z.unknown()).optional(),
+});
+export type BatchEvent = z.infer<typeof BatchEventSchema>;
+
+/** What is known of each job key: its events folded, later fields winning. */
+export type BatchState = Map<string, Omit<BatchEvent, 'at'>>;
+
+export async function readBatchState(path: string): Promise<{ state: BatchState; damaged: number }> {
+  const state: BatchState = new Map();
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state, damaged: 0 };
+    throw error;
+  }
+  let damaged = 0;
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    let parsed;
+    try {
+      parsed = BatchEventSchema.safeParse(JSON.parse(line));
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed?.success) {
+      damaged += 1;
+      continue;
+    }
+    const { at: _at, ...event } = parsed.data;
+    const known = state.get(event.key);
+    state.set(event.key, known ? { ...known, ...withoutUndefined(event), ...(event.event === 'submitting' ? { task_id: undefined, file: undefined, error: undefined } : {}) } : event);
+  }
+  return { state, damaged };
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as Partial<T>;
+}
+
+/** Appends events; one handle per batch, each event a single write ending in a newline. */
+export class BatchStateWriter {
+  #handle: Awaited<ReturnType<typeof open>> | undefined;
+  #opening: Promise<void> | undefined;
+
+  constructor(
+    readonly path: string,
+    readonly dir: string,
+  ) {}
+
+  async append(event: Omit<BatchEvent, 'at'>): Promise<void> {
+    this.#opening ??= this.#open();
+    await this.#opening;
+    await this.#handle?.write(`${JSON.stringify({ ...event, at: new Date().toISOString() })}\n`);
+  }
+
+  async #open(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const handle = await open(this.path, 'a+');
+    // A line cut short by a crash gets its newline, so the next event does not merge into it.
+    const { size } = await handle.stat();
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      await handle.read(last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) await handle.write('\n');
+    }
+    this.#handle = handle;
+  }
+
+  async close(): Promise<void> {
+    await this.#handle?.close();
+    this.#handle = undefined;
+    this.#opening = undefined;
+  }
+}
