@@ -40,6 +40,7 @@ export const sandboxFlags: readonly SandboxFlag[] = [
   { flags: '--poll-html <n>', key: 'pollHtml', parse: 'integer', group: 'fault', description: 'the next n status requests get a 502 HTML page (as from a proxy)' },
   { flags: '--poll-malformed <n>', key: 'pollMalformed', parse: 'integer', group: 'fault', description: 'the next n status requests get 200 with invalid JSON' },
   { flags: '--poll-empty <n>', key: 'pollEmpty', parse: 'integer', group: 'fault', description: 'the next n status requests get 200 with an empty body' },
+  { flags: '--poll-bad-shape <n>', key: 'pollBadShape', parse: 'integer', group: 'fault', description: 'the next n status requests get 200 with JSON of the wrong shape' },
   { flags: '--poll-reset <n>', key: 'pollReset', parse: 'integer', group: 'fault', description: 'the next n status requests have their connection dropped' },
   { flags: '--poll-429 <n>', key: 'poll429', parse: 'integer', group: 'fault', description: 'the next n status requests are rate-limited (429)' },
   { flags: '--download-cuts <n>', key: 'downloadCuts', parse: 'integer', group: 'fault', description: 'the next n downloads are cut off part-way' },

@@ -76,6 +76,8 @@ export interface Faults {
   pollMalformed: number;
   /** Next N GET /tasks/:id: 200 with an empty body. */
   pollEmpty: number;
+  /** Next N GET /tasks/:id: 200 with valid JSON of the wrong shape (no id, status a number). */
+  pollBadShape: number;
   /** Next N GET /tasks/:id: socket destroyed, no response. */
   pollReset: number;
   /** Next N GET /tasks/:id: 429 with Retry-After. */
@@ -182,6 +184,7 @@ export function defaultFaults(): Faults {
     pollHtml: 0,
     pollMalformed: 0,
     pollEmpty: 0,
+    pollBadShape: 0,
     pollReset: 0,
     poll429: 0,
     failJobs: 0,
@@ -880,6 +883,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       faults.pollEmpty--;
       meta.note = 'fault pollEmpty';
       sendRaw(res, 200, 'application/json; charset=utf-8', '');
+      return;
+    }
+    if (faults.pollBadShape > 0) {
+      faults.pollBadShape--;
+      meta.note = 'fault pollBadShape';
+      sendJson(res, 200, { code: 200, data: { status: 3, progress: 'half' } });
       return;
     }
     if (!authorized(req)) {
