@@ -1,0 +1,139 @@
+import { readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { OmniVideoClient } from '../../src/api/client.js';
+import { DownloadError, LinkExpiredError } from '../../src/api/errors.js';
+import type { Task } from '../../src/api/schemas.js';
+import { readMediaInfo } from '../../src/io/media.js';
+import type { Sandbox, SandboxOptions } from '../../src/sandbox/server.js';
+import { FakeClock, sandbox, tempDir, TEST_KEY } from '../helpers/harness.js';
+
+const LANDSCAPE = readFileSync(new URL('../../src/sandbox/assets/landscape.mp4', import.meta.url));
+const PORTRAIT = readFileSync(new URL('../../src/sandbox/assets/portrait.mp4', import.meta.url));
+
+interface Setup {
+  sb: Sandbox;
+  client: OmniVideoClient;
+  clock: FakeClock;
+  task: Task;
+  dir: string;
+  target: string;
+}
+
+async function completedJob(options: SandboxOptions = {}, aspect: '16:9' | '9:16' = '16:9'): Promise<Setup> {
+  const sb = await sandbox({ jobSeconds: 0, ...options });
+  const clock = new FakeClock(Date.now());
+  const client = new OmniVideoClient({ apiKey: TEST_KEY, baseUrl: sb.baseUrl, clock, random: () => 0, downloadIdleTimeoutMs: 300 });
+  const { taskId } = await client.submit({ model: 'gemini-omni-flash-preview', prompt: 'x', aspect_ratio: aspect, resolution: '720p' });
+  const task = await client.getTask(taskId);
+  const dir = tempDir('ov-download-');
+  return { sb, client, clock, task, dir, target: join(dir, 'clip.mp4') };
+}
+
+const fileRequests = (sb: Sandbox) => sb.requests.filter((request) => request.server === 'files');
+const taskPolls = (sb: Sandbox) => sb.requests.filter((request) => request.server === 'api' && request.path.startsWith('/v1/tasks/')).length;
+
+describe('downloadResult', () => {
+  it('saves the exact file, with no Authorization sent to the file server and no .part left', async () => {
+    const { sb, client, task, dir, target } = await completedJob({}, '9:16');
+    const saved = await client.downloadResult(task, target);
+    expect(saved).toMatchObject({ path: target, bytes: PORTRAIT.length });
+    expect((await readFile(target)).equals(PORTRAIT)).toBe(true);
+    expect(await readMediaInfo(target)).toMatchObject({ width: 720, height: 1280 });
+    expect(await readdir(dir)).toEqual(['clip.mp4']);
+    expect(fileRequests(sb).map((request) => request.headers.authorization)).toEqual([undefined]);
+  });
+
+  it('resumes a cut transfer with Range + If-Range and ends byte-identical', async () => {
+    const { sb, client, clock, task, target } = await completedJob({ faults: { downloadCuts: 1, downloadCutAfterBytes: 10_000 } });
+    await client.downloadResult(task, target);
+    expect((await readFile(target)).equals(LANDSCAPE)).toBe(true);
+    const [first, second] = fileRequests(sb);
+    expect(first?.headers.range).toBeUndefined();
+    expect(second?.headers.range).toBe('bytes=10000-');
+    expect(second?.headers['if-range']).toMatch(/^"/);
+    expect(clock.sleeps).toEqual([500]);
+  });
+
+  it('starts over when the server ignores Range, and still ends byte-identical', async () => {
+    const { sb, client, task, target } = await completedJob({ faults: { downloadCuts: 1, downloadCutAfterBytes: 10_000, downloadIgnoreRange: true } });
+    await client.downloadResult(task, target);
+    expect((await readFile(target)).equals(LANDSCAPE)).toBe(true);
+    expect(fileRequests(sb)).toHaveLength(2);
+  });
+
+  it('catches a stalled transfer with the idle timeout and resumes it', async () => {
+    const { sb, client, task, target } = await completedJob({ faults: { stallAfterBytes: 5000 } });
+    await client.downloadResult(task, target);
+    expect((await readFile(target)).equals(LANDSCAPE)).toBe(true);
+    expect(fileRequests(sb)[1]?.headers.range).toBe('bytes=5000-');
+  });
+
+  it('resumes a large file cut twice, ending identical to an undisturbed download', async () => {
+    const size = 3 * 1024 * 1024 + 17;
+    const { sb, client, task, dir, target } = await completedJob({ largeFileBytes: size });
+    const reference = join(dir, 'reference.mp4');
+    await client.downloadResult(task, reference);
+    sb.faults.downloadCuts = 2;
+    sb.faults.downloadCutAfterBytes = 1_000_000;
+    await client.downloadResult(task, target);
+    const [saved, expected] = await Promise.all([readFile(target), readFile(reference)]);
+    expect(saved.length).toBe(size);
+    expect(saved.equals(expected)).toBe(true);
+    // Each resume starts where the bytes on disk end (at most where the cut came).
+    const ranges = fileRequests(sb).map((request) => request.headers.range);
+    expect(ranges.slice(0, 2)).toEqual([undefined, undefined]);
+    const starts = ranges.slice(2).map((range) => Number(/^bytes=(\d+)-$/.exec(String(range))?.[1]));
+    expect(starts).toHaveLength(2);
+    expect(starts[0]).toBeGreaterThan(0);
+    expect(starts[0]).toBeLessThanOrEqual(1_000_000);
+    expect(starts[1]).toBeGreaterThan(starts[0] as number);
+    expect(starts[1]).toBeLessThanOrEqual((starts[0] as number) + 1_000_000);
+  });
+
+  it('fetches a fresh link once when the file server answers 403, then succeeds', async () => {
+    const { sb, client, task, target } = await completedJob({ faults: { downloadStatus: 403, downloadStatusCount: 1 } });
+    const pollsBefore = taskPolls(sb);
+    await client.downloadResult(task, target);
+    expect((await readFile(target)).equals(LANDSCAPE)).toBe(true);
+    expect(taskPolls(sb) - pollsBefore).toBe(1);
+  });
+
+  it('names the expiry time of an expired link after one fresh fetch, and writes nothing', async () => {
+    const { sb, client, task, dir, target } = await completedJob();
+    sb.faults.expireLinks = true;
+    const stale = await client.getTask(task.id);
+    const pollsBefore = taskPolls(sb);
+    const error = await client.downloadResult(stale, target).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(LinkExpiredError);
+    expect((error as Error).message).toMatch(/expired at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+    expect(taskPolls(sb) - pollsBefore).toBe(1);
+    expect(fileRequests(sb)).toHaveLength(0);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it.each([403, 410])('gives up with the link’s validity when the file server keeps answering %i', async (status) => {
+    const { client, task, dir, target } = await completedJob({ faults: { downloadStatus: status, downloadStatusCount: 2 } });
+    const error = await client.downloadResult(task, target).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(LinkExpiredError);
+    expect((error as Error).message).toMatch(new RegExp(`was refused \\(the file server answered HTTP ${status}\\), although it should be valid until .* UTC`));
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('gives up on a file that stays missing (404) after one fresh link, leaving nothing behind', async () => {
+    const { client, task, dir, target } = await completedJob({ faults: { downloadStatus: 404, downloadStatusCount: 2 } });
+    await expect(client.downloadResult(task, target)).rejects.toBeInstanceOf(DownloadError);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('gives up after bounded attempts when every transfer is cut, leaving neither file nor .part', async () => {
+    const { sb, client, clock, task, dir, target } = await completedJob({ faults: { downloadCuts: 10, downloadCutAfterBytes: 0, downloadIgnoreRange: true } });
+    const error = await client.downloadResult(task, target).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(DownloadError);
+    expect((error as Error).message).toMatch(/failed after 5 attempts/);
+    expect(fileRequests(sb)).toHaveLength(5);
+    expect(clock.sleeps).toEqual([500, 1000, 2000, 4000]);
+    expect(await readdir(dir)).toEqual([]);
+  });
+});
