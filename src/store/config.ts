@@ -1,5 +1,4 @@
 import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigurationError, InvalidRequestError } from '../api/errors.js';
@@ -20,13 +19,7 @@ export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigKey = keyof Config;
 export const CONFIG_KEYS = Object.keys(ConfigSchema.shape) as ConfigKey[];
 
-/** The platform's config directory, unless OMNI_VIDEO_CONFIG_DIR says otherwise. */
-export function defaultConfigDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): string {
-  if (env.OMNI_VIDEO_CONFIG_DIR) return env.OMNI_VIDEO_CONFIG_DIR;
-  if (platform === 'win32') return join(env.APPDATA ?? join(homedir(), 'AppData', 'Roaming'), 'omni-video', 'Config');
-  if (platform === 'darwin') return join(homedir(), 'Library', 'Preferences', 'omni-video');
-  return join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'omni-video');
-}
+export { defaultConfigDir } from './paths.js';
 
 export function configPath(dir: string): string {
   return join(dir, CONFIG_FILE);

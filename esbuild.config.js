@@ -1,0 +1,38 @@
+/**
+ * Bundles the CLI (src/cli.ts) into dist/cli.bundle.js plus lazily loaded chunks in dist/chunks/,
+ * dependencies included: one file per command instead of hundreds of modules to resolve and
+ * compile makes every start faster. tsc still builds dist/ for the library and its types.
+ * Run by `npm run build` after tsc.
+ */
+import { rmSync } from 'node:fs';
+import { build } from 'esbuild';
+
+/** zod's translations of its messages (~260 KB) that the CLI never uses: English is built in. */
+const dropZodLocales = {
+  name: 'drop-zod-locales',
+  setup(builder) {
+    builder.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]/.test(args.importer) ? { path: 'zod-locales', namespace: 'empty' } : undefined,
+    );
+    builder.onLoad({ filter: /.*/, namespace: 'empty' }, () => ({ contents: 'export {}', loader: 'js' }));
+  },
+};
+
+rmSync('dist/chunks', { recursive: true, force: true });
+await build({
+  entryPoints: ['src/cli.ts'],
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  outdir: 'dist',
+  entryNames: '[name].bundle',
+  // One level below dist/, as dist/sandbox/ is: the sandbox finds its assets at ../../src/sandbox/assets.
+  chunkNames: 'chunks/[name]-[hash]',
+  // Bundled CommonJS dependencies call require() for Node's built-ins.
+  banner: { js: "import{createRequire as __omniRequire}from'node:module';const require=__omniRequire(import.meta.url);" },
+  plugins: [dropZodLocales],
+  logLevel: 'warning',
+});
