@@ -19,8 +19,9 @@ export function bypassesProxy(target: URL, noProxy: string | undefined): boolean
     .filter(Boolean)
     .some((entry) => {
       if (entry === '*') return true;
-      const match = /^(.*?)(?::(\d+))?$/.exec(entry.toLowerCase());
-      const pattern = (match?.[1] ?? '').replace(/^\[|\]$/g, '').replace(/^\*?\./, '.');
+      // `[::1]:8080`, `host:8080`, or a bare IPv6 literal such as `::1` (all colons, no port).
+      const match = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry) ?? (entry.split(':').length > 2 ? [entry, entry] : /^(.*?)(?::(\d+))?$/.exec(entry));
+      const pattern = (match?.[1] ?? '').toLowerCase().replace(/^\*?\./, '.');
       if (match?.[2] && match[2] !== port) return false;
       if (pattern.startsWith('.')) return host.endsWith(pattern) || host === pattern.slice(1);
       return host === pattern || host.endsWith(`.${pattern}`);
