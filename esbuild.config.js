@@ -4,7 +4,8 @@
  * compile makes every start faster. tsc still builds dist/ for the library and its types.
  * Run by `npm run build` after tsc.
  */
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
+import { relative } from 'node:path';
 import { build } from 'esbuild';
 
 /** zod's translations of its messages (~260 KB) that the CLI never uses: English is built in. */
@@ -18,8 +19,7 @@ const dropZodLocales = {
   },
 };
 
-rmSync('dist/chunks', { recursive: true, force: true });
-await build({
+const { metafile } = await build({
   entryPoints: ['src/cli.ts'],
   bundle: true,
   splitting: true,
@@ -34,5 +34,10 @@ await build({
   // Bundled CommonJS dependencies call require() for Node's built-ins.
   banner: { js: "import{createRequire as __omniRequire}from'node:module';const require=__omniRequire(import.meta.url);" },
   plugins: [dropZodLocales],
+  metafile: true,
   logLevel: 'warning',
 });
+
+// Chunks of earlier builds go only after the new ones exist, so a CLI running meanwhile keeps working.
+const current = new Set(Object.keys(metafile.outputs).map((path) => relative('dist/chunks', path)));
+for (const name of readdirSync('dist/chunks')) if (!current.has(name)) rmSync(`dist/chunks/${name}`, { force: true });
