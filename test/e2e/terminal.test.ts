@@ -1,0 +1,147 @@
+/**
+ * The CLI in a real terminal: tmux gives it a pty, and the test reads the screen as a person
+ * would see it, over time. Skipped (saying why) only where tmux is not installed; .ci/run installs it.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { BIN, sandbox, tempDir, TEST_KEY } from '../helpers/harness.js';
+
+const exec = promisify(execFile);
+const hasTmux = (() => {
+  try {
+    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+if (!hasTmux) console.warn('terminal.test.ts: skipped, tmux is not installed (apt-get install tmux; .ci/run installs it)');
+
+const SPINNER_FRAMES = /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/;
+const ESC = '\x1b';
+
+/**
+ * One tmux server of its own per test (its socket in a temp dir), running `script` in a 160x24
+ * pane. The shell traps Ctrl-C (its child gets the default handler back) so it outlives the CLI.
+ */
+async function terminal(script: string, cwd: string) {
+  const socket = join(tempDir('ov-tmux-'), 's');
+  const tmux = async (...args: string[]) => (await exec('tmux', ['-S', socket, ...args])).stdout;
+  await tmux('new-session', '-d', '-x', '160', '-y', '24', '-c', cwd, 'sh', '-c', `trap : INT; ${script}; echo "exit $?"; sleep 60`);
+  return {
+    tmux,
+    /** The screen, with escapes (-e) or as plain text, trailing blank lines dropped. */
+    screen: async (escapes = false) => (await tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []))).replace(/\n+$/, ''),
+    cursorVisible: async () => (await tmux('display-message', '-p', '#{cursor_flag}')).trim() === '1',
+    close: () => tmux('kill-server').catch(() => undefined),
+  };
+}
+
+/** A clean environment as in a user's terminal: no CI (which means "not a TTY"), no NO_COLOR. */
+function shellCommand(args: string, configDir: string, baseUrl: string, extraEnv = ''): string {
+  const env = ['PATH', 'HOME'].map((name) => `${name}='${process.env[name] ?? ''}'`).join(' ');
+  return `env -i ${env} TERM=xterm-256color OMNI_VIDEO_CONFIG_DIR='${configDir}' OMNI_VIDEO_BASE_URL='${baseUrl}' OMNI_VIDEO_API_KEY='${TEST_KEY}' ${extraEnv} '${process.execPath}' '${BIN}' ${args}`;
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
+  it('the live line animates with a rising percentage, then leaves exactly the result lines', async () => {
+    const sb = await sandbox({ jobSeconds: 4 });
+    const cwd = tempDir();
+    const term = await terminal(shellCommand('generate "a red apple on a table"', tempDir(), sb.baseUrl), cwd);
+    try {
+      const liveLines: string[] = [];
+      let cursorHidden = false;
+      await waitFor(
+        async () => {
+          const screen = await term.screen(true);
+          const live = screen.split('\n').find((line) => SPINNER_FRAMES.test(line));
+          if (live) {
+            liveLines.push(live);
+            cursorHidden ||= !(await term.cursorVisible());
+          }
+          return /^exit \d+$/m.test(screen);
+        },
+        20_000,
+        'the run to end',
+      );
+
+      // The spinner turns: several different frames, in colour on a terminal.
+      const frames = new Set(liveLines.map((line) => SPINNER_FRAMES.exec(line)![0]));
+      expect(frames.size, liveLines.join('\n')).toBeGreaterThanOrEqual(3);
+      expect(liveLines.some((line) => line.includes(`${ESC}[36m`))).toBe(true);
+      expect(cursorHidden, 'the cursor is hidden while the spinner turns').toBe(true);
+      // phase · percent · elapsed · ETA, the percentage rising
+      const plain = liveLines.map((line) => line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''));
+      for (const line of plain.filter((text) => /queued|generating/.test(text))) {
+        expect(line).toMatch(/^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] (queued|generating) · \d+% · \d+s · ETA \d+s$/);
+      }
+      const percents = plain.flatMap((line) => /· (\d+)% ·/.exec(line)?.slice(1) ?? []).map(Number);
+      expect(percents, plain.join('\n')).toEqual([...percents].sort((a, b) => a - b));
+      expect(new Set(percents).size).toBeGreaterThanOrEqual(2);
+      expect(percents.some((percent) => percent > 0 && percent < 100)).toBe(true);
+
+      const [task] = [...sb.tasks.values()];
+      const saved = join(cwd, `${task!.id}.mp4`);
+      const finalScreen = await term.screen();
+      expect(finalScreen.split('\n')).toEqual([`Submitted ${task!.id}`, saved, `✔ ${saved} (77 KB, 3.0 s, 1280x720, cost 1)`, 'exit 0']);
+      expect(await term.screen(true)).toContain(`${ESC}[32m✔${ESC}[39m ${saved}`);
+      expect(await term.cursorVisible(), 'the cursor is shown again').toBe(true);
+      expect(finalScreen).not.toContain(TEST_KEY);
+    } finally {
+      await term.close();
+    }
+  });
+
+  it('NO_COLOR: a spinner without colour; Ctrl-C clears it, shows the cursor, prints the task id and how to resume, exit 130', async () => {
+    const sb = await sandbox({ jobSeconds: 30 });
+    const term = await terminal(shellCommand('generate "a slow one"', tempDir(), sb.baseUrl, 'NO_COLOR=1'), tempDir());
+    try {
+      await waitFor(async () => /generating|queued/.test(await term.screen()) && !(await term.cursorVisible()), 10_000, 'the spinner');
+      expect(await term.screen(true)).not.toMatch(/\x1b\[\d*m/);
+      await term.tmux('send-keys', 'C-c');
+      await waitFor(async () => /^exit \d+$/m.test(await term.screen()), 10_000, 'the run to end');
+      const [task] = [...sb.tasks.values()];
+      const screen = await term.screen();
+      expect(screen).not.toMatch(SPINNER_FRAMES);
+      expect(screen.split('\n')).toEqual([
+        `Submitted ${task!.id}`,
+        expect.stringMatching(new RegExp(`^✖ .*Task ${task!.id} keeps running on the service\\.$`)),
+        `  Resume with: omni-video download ${task!.id} --wait`,
+        'exit 130',
+      ]);
+      expect(await term.cursorVisible(), 'the cursor is shown again').toBe(true);
+    } finally {
+      await term.close();
+    }
+  });
+
+  it('piped (not a terminal), the same run prints plain lines without a single ANSI escape', async () => {
+    const sb = await sandbox({ jobSeconds: 4 });
+    const dir = tempDir();
+    const log = join(dir, 'out.txt');
+    const term = await terminal(`${shellCommand('generate "a red apple on a table"', tempDir(), sb.baseUrl)} 2>&1 | cat > '${log}'`, dir);
+    try {
+      await waitFor(async () => /^exit \d+$/m.test(await term.screen()), 20_000, 'the run to end');
+      const output = readFileSync(log, 'utf8');
+      expect(output).not.toContain(ESC);
+      const [task] = [...sb.tasks.values()];
+      const lines = output.trimEnd().split('\n');
+      expect(lines.slice(0, 2)).toEqual(['submitting', `Submitted ${task!.id}`]);
+      expect(lines.slice(2, -2).every((line) => /^(queued|generating) · \d+% · \d+s · ETA \d+s$|^completed · 100% · \d+s$|^downloading \d+ KB$/.test(line)), output).toBe(true);
+      expect(lines.slice(-2)).toEqual([join(dir, `${task!.id}.mp4`), `✔ ${join(dir, `${task!.id}.mp4`)} (77 KB, 3.0 s, 1280x720, cost 1)`]);
+    } finally {
+      await term.close();
+    }
+  });
+});
