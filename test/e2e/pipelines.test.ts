@@ -1,0 +1,153 @@
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Sandbox } from '../../src/sandbox/server.js';
+import { assertNoKey, BIN, cliEnv, run, sandbox, tempDir } from '../helpers/harness.js';
+
+const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const PIPELINE_SECTIONS = ['Scripting and pipelines', 'Batch'];
+const CI_SECTION = 'Rendering in CI (GitHub Actions)';
+
+/** The body of a `## ` section of the README. */
+function section(title: string): string {
+  const start = README.indexOf(`\n## ${title}\n`);
+  if (start < 0) throw new Error(`README has no section "${title}"`);
+  const end = README.indexOf('\n## ', start + 4);
+  return README.slice(start, end < 0 ? undefined : end);
+}
+
+function fencedBlocks(text: string, language: string): string[] {
+  return [...text.matchAll(new RegExp('```' + language + '\\n([\\s\\S]*?)```', 'g'))].map((match) => match[1] as string);
+}
+
+/** `omni-video` on PATH, as after `npm install -g`: the built CLI of this checkout. */
+function shimDir(): string {
+  const dir = tempDir('ov-bin-');
+  writeFileSync(join(dir, 'omni-video'), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`, { mode: 0o755 });
+  return dir;
+}
+const BIN_DIR = shimDir();
+
+interface ShellResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a script with bash, strict (-euo pipefail), as a CI step or a careful user would. */
+function bash(script: string, options: { cwd: string; sandbox: Sandbox; configDir: string; env?: Record<string, string> }): Promise<ShellResult> {
+  return new Promise((resolvePromise, reject) => {
+    const env = cliEnv({ sandbox: options.sandbox, configDir: options.configDir, cwd: options.cwd, env: options.env });
+    env.PATH = `${BIN_DIR}:${env.PATH}`;
+    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      try {
+        assertNoKey(stdout, stderr);
+        resolvePromise({ code, stdout, stderr });
+      } catch (error) {
+        reject(error);
+      }
+    });
+  });
+}
+
+function startsWithFtyp(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(8);
+    return readSync(fd, head, 0, 8, 0) === 8 && head.toString('latin1', 4, 8) === 'ftyp';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** What a user of these examples has in the current directory. */
+function workspace(prompts: number): { cwd: string; configDir: string } {
+  const cwd = tempDir('ov-pipe-');
+  writeFileSync(join(cwd, 'prompts.txt'), `${Array.from({ length: prompts }, (_, index) => `scene ${index + 1}: waves on a pebble beach`).join('\n')}\n`);
+  writeFileSync(
+    join(cwd, 'jobs.jsonl'),
+    `${[JSON.stringify({ prompt: 'a red fox running through snow' }), JSON.stringify({ prompt: 'a wide landscape', aspect_ratio: '16:9', output: 'wide/landscape.mp4', id: 'wide' })].join('\n')}\n`,
+  );
+  return { cwd, configDir: tempDir('ov-config-') };
+}
+
+async function fastPolling(configDir: string): Promise<void> {
+  // The README's commands carry no polling flags: the sandbox's short jobs are polled fast by config.
+  const set = await run(['config', 'set', 'poll-interval', '0.5'], { configDir });
+  expect(set.code, set.stderr).toBe(0);
+}
+
+const pipelineBlocks = PIPELINE_SECTIONS.flatMap((title) => fencedBlocks(section(title), 'sh').map((script, index) => ({ title, index, script })));
+
+describe.concurrent('README pipelines', () => {
+  it('the README shows the pipelines of the contract', () => {
+    const all = pipelineBlocks.map(({ script }) => script).join('\n');
+    expect(all).toContain('omni-video status - --wait --json');
+    expect(all).toContain('omni-video download - --wait');
+    expect(all).toContain('omni-video batch prompts.txt');
+  });
+
+  // Each block runs as one script, verbatim, in a directory holding prompts.txt (3 lines) and jobs.jsonl (2 jobs).
+  it.each(pipelineBlocks)('$title, block $index', async ({ title, script }) => {
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const { cwd, configDir } = workspace(3);
+    await fastPolling(configDir);
+    const result = await bash(script, { cwd, sandbox: sb, configDir });
+    expect(result.code, `${script}\n${result.stderr}`).toBe(0);
+    const lines = result.stdout.split('\n').filter(Boolean);
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) {
+      const cells = line.split('\t');
+      // Not a path: a job's status alone, or a tab-separated row: task id, status, maybe a file.
+      if (cells.length === 1 && !line.endsWith('.mp4')) expect(line).toBe('completed');
+      if (cells.length > 1) expect(cells.slice(0, 2).join(' '), line).toMatch(/^task_\w+ (completed|submitted)$/);
+      // Whatever names a video names a saved, whole mp4.
+      for (const path of cells.filter((cell) => cell.endsWith('.mp4')).map((cell) => resolve(cwd, cell))) {
+        expect(existsSync(path), path).toBe(true);
+        expect(startsWithFtyp(path), path).toBe(true);
+      }
+    }
+    // The batch block runs prompts.txt twice: the second run submits nothing.
+    if (title === 'Batch') expect(sb.stats.submissions).toBe(5);
+  });
+
+  it('the GitHub Actions matrix, shard by shard with its exact command, renders every line of prompts.txt exactly once', async () => {
+    const yaml = fencedBlocks(section(CI_SECTION), 'yaml')[0];
+    expect(yaml, 'a yaml workflow in the CI section').toBeDefined();
+    const shards = /shard: \[([\d, ]+)\]/.exec(yaml!)?.[1]?.split(',').map((value) => value.trim());
+    expect(shards).toEqual(['1', '2', '3', '4']);
+    const step = /run: (omni-video batch .*)/.exec(yaml!)?.[1];
+    expect(step).toContain('--shard ${{ matrix.shard }}/4');
+
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const total = 12;
+    // Each matrix job runs on its own runner: its own checkout, config and clips directory.
+    const results = await Promise.all(
+      shards!.map(async (shard) => {
+        const { cwd, configDir } = workspace(total);
+        await fastPolling(configDir);
+        const command = step!.replaceAll('${{ matrix.shard }}', shard);
+        const result = await bash(command, { cwd, sandbox: sb, configDir });
+        expect(result.code, `${command}\n${result.stderr}`).toBe(0);
+        const lines = readFileSync(join(cwd, `clips-${shard}.jsonl`), 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as { line: number; files: string[] });
+        for (const line of lines) expect(startsWithFtyp(line.files[0]!)).toBe(true);
+        return lines.map((line) => line.line);
+      }),
+    );
+    expect(results.every((lines) => lines.length > 0)).toBe(true);
+    expect(results.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: total }, (_, index) => index + 1));
+    expect(sb.stats.submissions).toBe(total);
+  });
+});
