@@ -1,0 +1,92 @@
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { HISTORY_FILE } from '../../src/store/history.js';
+import { run, runInProcess, sandbox, tempDir } from '../helpers/harness.js';
+
+interface JobJson {
+  job: string;
+  task_id?: string;
+  status?: string;
+  prompt?: string;
+  file?: string;
+  batch?: string;
+}
+
+/** A history of `count` jobs written as omni-video writes it: created, submitted, then an end. */
+function history(dir: string, count: number): void {
+  const lines: string[] = [];
+  for (let index = 1; index <= count; index++) {
+    const job = `job-${index}`;
+    const at = new Date(Date.UTC(2026, 0, 1) + index * 1000).toISOString();
+    lines.push(JSON.stringify({ job, at, event: 'created', prompt: `prompt ${index}` }));
+    lines.push(JSON.stringify({ job, at, event: 'submitted', task_id: `task_${index}`, status: 'submitted' }));
+    lines.push(JSON.stringify({ job, at, event: index % 10 === 0 ? 'failed' : 'completed', status: index % 10 === 0 ? 'failed' : 'completed', cost: 1 }));
+  }
+  writeFileSync(join(dir, HISTORY_FILE), `${lines.join('\n')}\n`);
+}
+
+describe.concurrent('jobs', () => {
+  it('--json prints one array, newest first; --limit and --status pick from a long history', async () => {
+    const configDir = tempDir('ov-config-');
+    history(configDir, 30_000);
+    const latest = await runInProcess(['jobs', '--limit', '3', '--json'], { configDir });
+    expect(latest.code, latest.stderr).toBe(0);
+    const jobs = JSON.parse(latest.stdout) as JobJson[];
+    expect(jobs.map((job) => [job.task_id, job.status])).toEqual([
+      ['task_30000', 'failed'],
+      ['task_29999', 'completed'],
+      ['task_29998', 'completed'],
+    ]);
+
+    const failed = await runInProcess(['jobs', '--status', 'failed', '--limit', '2', '--json'], { configDir });
+    expect((JSON.parse(failed.stdout) as JobJson[]).map((job) => job.task_id)).toEqual(['task_30000', 'task_29990']);
+
+    const all = await runInProcess(['jobs', '--status', 'failed', '--limit', '0', '--json'], { configDir });
+    expect(JSON.parse(all.stdout)).toHaveLength(3_000);
+
+    const text = await runInProcess(['jobs', '--limit', '2'], { configDir });
+    expect(text.stdout.trim().split('\n')).toHaveLength(2);
+    expect(text.stdout).toContain('task_30000  failed  "prompt 30000"  cost 1');
+  });
+
+  it('an empty history is an empty array with --json, and a hint on stderr without; a bad --limit is refused (exit 2)', async () => {
+    const configDir = tempDir('ov-config-');
+    const json = await runInProcess(['jobs', '--json'], { configDir });
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual([]);
+    const text = await runInProcess(['jobs'], { configDir });
+    expect(text.stdout).toBe('');
+    expect(text.stderr).toContain('No jobs yet');
+    const quiet = await runInProcess(['jobs', '-q'], { configDir });
+    expect(quiet.stdout + quiet.stderr).toBe('');
+    const bad = await runInProcess(['jobs', '--limit', 'many'], { configDir });
+    expect(bad.code).toBe(2);
+  });
+
+  it('a line cut short by a crash is skipped with a warning, the rest listed', async () => {
+    const configDir = tempDir('ov-config-');
+    history(configDir, 2);
+    appendFileSync(join(configDir, HISTORY_FILE), '{"job":"job-3","at":"2026-01-01T00:00:03.000Z","event":"crea');
+    const result = await runInProcess(['jobs', '--json'], { configDir });
+    expect(result.code).toBe(0);
+    expect((JSON.parse(result.stdout) as JobJson[]).map((job) => job.task_id)).toEqual(['task_2', 'task_1']);
+    expect(result.stderr).toContain('cut short by a crash');
+  });
+
+  it('batch jobs are in the history with their batch and line, their task id and file', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    writeFileSync(join(cwd, 'two.txt'), 'a heron\na crane\n');
+    const batch = await run(['batch', 'two.txt', '--poll-interval', '0.2'], { sandbox: sb, cwd, configDir });
+    expect(batch.code, batch.stderr).toBe(0);
+    const listed = await run(['jobs', '--json'], { configDir });
+    const jobs = JSON.parse(listed.stdout) as JobJson[];
+    expect(jobs.map((job) => [job.batch, job.prompt, job.file]).sort()).toEqual([
+      ['two.txt:1', 'a heron', join(cwd, '001-a-heron.mp4')],
+      ['two.txt:2', 'a crane', join(cwd, '002-a-crane.mp4')],
+    ]);
+    expect(jobs.every((job) => job.status === 'completed' && job.task_id?.startsWith('task_'))).toBe(true);
+  });
+});
