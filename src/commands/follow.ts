@@ -44,8 +44,11 @@ async function historyJob(ctx: Context, taskId: string, jobId: string | undefine
 export async function followTask(ctx: Context, client: OmniVideoClient, reporter: Reporter, options: FollowOptions): Promise<TaskJson> {
   const { taskId } = options;
   const job = await historyJob(ctx, taskId, options.jobId);
+  // One write at a time, in order: a status line written late would otherwise land after the
+  // final event (timeout, interrupted, saved) and become the job's last word.
+  let writes: Promise<void> = Promise.resolve();
   const record = (fields: Parameters<typeof appendJobRecord>[1] extends infer R ? Omit<R & object, 'job' | 'task_id'> : never) =>
-    appendJobRecord(ctx.configDir, { job, task_id: taskId, ...fields });
+    (writes = writes.catch(() => undefined).then(() => appendJobRecord(ctx.configDir, { job, task_id: taskId, ...fields })));
 
   let task: Task;
   try {
