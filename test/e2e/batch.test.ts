@@ -114,6 +114,30 @@ describe.concurrent('batch', () => {
     expect(readdirSync(join(cwd, 'clips')).filter((name) => name.endsWith('.part'))).toEqual([]);
   });
 
+  it('Ctrl-C stops it with 130, the submitted jobs kept; the same command then finishes without resubmitting', async () => {
+    const sb = await sandbox({ jobSeconds: 1 });
+    const cwd = tempDir();
+    const file = promptFile(cwd, 6);
+    const args = ['batch', file, '--concurrency', '2', ...FAST];
+    const interrupted = await run(args, {
+      sandbox: sb,
+      cwd,
+      onSpawn: (child) => void until(() => sb.stats.submissions >= 2, 'two submissions').then(() => child.kill('SIGINT')),
+    });
+    expect(interrupted.code, interrupted.stderr).toBe(130);
+    expect(interrupted.stderr).toContain('Interrupted: the jobs already submitted keep running on the service.');
+    expect(interrupted.stderr).toContain('Run the same command again');
+    const submitted = sb.stats.submissions;
+    expect(submitted).toBe(2);
+
+    const resumed = await run(args, { sandbox: sb, cwd });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain('4 to submit, 2 to wait for, 0 saved before');
+    expect(sb.stats.submissions).toBe(6);
+    expect([...submissionsPerPrompt(sb).values()].every((count) => count === 1)).toBe(true);
+    expect(mp4s(cwd)).toHaveLength(6);
+  });
+
   it('JSON Lines: each line validated; bad lines reported with their number and skipped, the rest run; explicit outputs and portrait; exit 2', async () => {
     const sb = await sandbox({ jobSeconds: 0.3 });
     const cwd = tempDir();
