@@ -1,0 +1,61 @@
+import { clearLine, cursorTo, moveCursor } from 'node:readline';
+import { PassThrough, Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { IOStreams } from '../../src/context.js';
+import { createReporter, stopLiveLines } from '../../src/io/progress.js';
+import { FakeClock } from '../helpers/harness.js';
+
+/** A terminal on fake streams: what the live line writes, as text. */
+function terminal(columns = 120) {
+  // ora hides the cursor and redraws only on a stream that is a TTY, with a TTY's methods
+  const stream = new PassThrough();
+  const stderr = Object.assign(stream, {
+    isTTY: true,
+    columns,
+    cursorTo: (x: number, callback?: () => void) => cursorTo(stream, x, callback),
+    clearLine: (dir: -1 | 0 | 1, callback?: () => void) => clearLine(stream, dir, callback),
+    moveCursor: (dx: number, dy: number, callback?: () => void) => moveCursor(stream, dx, dy, callback),
+  });
+  let written = '';
+  stderr.on('data', (chunk: Buffer) => (written += chunk.toString()));
+  const io: IOStreams = { stdin: Readable.from([]), stdout: new PassThrough(), stderr, stdinIsTTY: true, stdoutIsTTY: true, stderrIsTTY: true, color: false, columns };
+  return { io, written: () => written };
+}
+
+const MB = 1024 * 1024;
+
+describe('the live line', () => {
+  it('shows bytes / total, percentage, speed and elapsed time while downloading', async () => {
+    const { io, written } = terminal();
+    const clock = new FakeClock();
+    const reporter = await createReporter({ io, clock });
+    reporter.downloading(0, 2 * MB);
+    clock.nowMs += 1000;
+    reporter.downloading(1 * MB, 2 * MB);
+    // ora draws a new text on its next frame
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    reporter.succeed('saved');
+    expect(written()).toContain('downloading 50% · 1.0 MB / 2.0 MB · 1.0 MB/s · 1s');
+    expect(written()).toMatch(/✔ saved\n$/);
+    // the cursor, hidden while spinning, is shown again
+    expect(written().lastIndexOf('\x1b[?25h')).toBeGreaterThan(written().lastIndexOf('\x1b[?25l'));
+  });
+
+  it('never wraps: a line wider than the terminal is cut with …', async () => {
+    const { io, written } = terminal(30);
+    const reporter = await createReporter({ io, clock: new FakeClock() });
+    reporter.downloading(123_456, 98_765_432);
+    reporter.stop();
+    const line = written().split('\r').flatMap((part) => part.split('\n')).find((part) => part.includes('downloading'))!;
+    expect(line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')).toMatch(/^. downloading 0% · 121 KB \/ …$/);
+  });
+
+  it('stopLiveLines clears every spinner and shows the cursor (for errors on any path)', async () => {
+    const { io, written } = terminal();
+    const reporter = await createReporter({ io, clock: new FakeClock() });
+    reporter.update({ id: 't', status: 'processing', progress: 40, estimated_time: 10 } as never);
+    stopLiveLines();
+    expect(written()).toContain('generating · 40%');
+    expect(written().endsWith('\x1b[?25h')).toBe(true);
+  });
+});
