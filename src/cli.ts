@@ -225,7 +225,7 @@ export function buildProgram(ctx: Context): Command {
     .argument('<key>', 'api-key, base-url, output-dir, aspect-ratio, timeout or poll-interval')
     .argument('[value]')
     .addHelpText('after', examples(['omni-video config set api-key', 'omni-video config set aspect-ratio 9:16', 'omni-video config set base-url http://127.0.0.1:4010/v1']))
-    .action(async (key: string, value: string | undefined) => (await import('./commands/config.js')).runConfigSet(ctx, key, value));
+    .action(async (key: string, value: string | undefined, _options, command: Command) => (await import('./commands/config.js')).runConfigSet(ctx, key, value, globals(command)));
   config
     .command('get')
     .description('Print a value (the API key masked).')
@@ -237,7 +237,7 @@ export function buildProgram(ctx: Context): Command {
     .description('Remove a key.')
     .argument('<key>')
     .addHelpText('after', examples(['omni-video config unset output-dir', 'omni-video config unset api-key']))
-    .action(async (key: string) => (await import('./commands/config.js')).runConfigUnset(ctx, key));
+    .action(async (key: string, _options, command: Command) => (await import('./commands/config.js')).runConfigUnset(ctx, key, globals(command)));
   config
     .command('list')
     .description('Print every key set (the API key masked) and which key source is in effect.')
@@ -247,7 +247,7 @@ export function buildProgram(ctx: Context): Command {
     .command('path')
     .description('Print the config file path.')
     .addHelpText('after', examples(['omni-video config path', 'ls -l "$(omni-video config path)"']))
-    .action(async () => (await import('./commands/config.js')).runConfigPath(ctx));
+    .action(async (_options, command: Command) => (await import('./commands/config.js')).runConfigPath(ctx, globals(command)));
 
   const sandbox = program
     .command('sandbox')
@@ -331,7 +331,7 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
     }
     const code = await exitCodeFor(error);
     const verbose = argv.includes('--verbose');
-    const { makeChalk, stopLiveLines } = await import('./io/progress.js');
+    const { alreadyReported, makeChalk, stopLiveLines } = await import('./io/progress.js');
     // Whatever path the error took, no spinner frame stays above its message.
     stopLiveLines();
     const chalk = makeChalk(ctx.io);
@@ -340,7 +340,8 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
       ctx.io.stderr.write(`  This is a bug in omni-video ${VERSION}; please report it with the output of --verbose.\n`);
     } else {
       const { message, hint } = error as { message: string; hint?: string };
-      ctx.io.stderr.write(`${chalk.red('✖')} ${message}\n${hint ? `  ${hint}\n` : ''}`);
+      if (!alreadyReported(message)) ctx.io.stderr.write(`${chalk.red('✖')} ${message}\n`);
+      if (hint) ctx.io.stderr.write(`  ${hint}\n`);
     }
     if (verbose && error instanceof Error && error.stack) ctx.io.stderr.write(`${chalk.dim(error.stack)}\n`);
     return code;

@@ -42,7 +42,7 @@ async function promptHidden(ctx: Context, question: string): Promise<string> {
   }
 }
 
-export async function runConfigSet(ctx: Context, rawKey: string, value: string | undefined): Promise<void> {
+export async function runConfigSet(ctx: Context, rawKey: string, value: string | undefined, globals: GlobalOptions = {}): Promise<void> {
   const key = checkKey(rawKey);
   let text = value;
   if (text === undefined || text === '-') {
@@ -53,6 +53,7 @@ export async function runConfigSet(ctx: Context, rawKey: string, value: string |
   }
   await setConfigValue(ctx.configDir, key, text.trim());
   ctx.io.stderr.write(`Saved ${key} = ${shown(key, text.trim())} in ${configPath(ctx.configDir)}\n`);
+  if (globals.json) writeJson(ctx, { [key]: shown(key, text.trim()) });
 }
 
 export async function runConfigGet(ctx: Context, rawKey: string, globals: GlobalOptions): Promise<void> {
@@ -67,10 +68,11 @@ export async function runConfigGet(ctx: Context, rawKey: string, globals: Global
   ctx.io.stdout.write(`${shown(key, value)}\n`);
 }
 
-export async function runConfigUnset(ctx: Context, rawKey: string): Promise<void> {
+export async function runConfigUnset(ctx: Context, rawKey: string, globals: GlobalOptions = {}): Promise<void> {
   const key = checkKey(rawKey);
   await unsetConfigValue(ctx.configDir, key);
   ctx.io.stderr.write(`Removed ${key}\n`);
+  if (globals.json) writeJson(ctx, { [key]: null });
 }
 
 export async function runConfigList(ctx: Context, globals: GlobalOptions): Promise<void> {
@@ -85,6 +87,7 @@ export async function runConfigList(ctx: Context, globals: GlobalOptions): Promi
   if (active && active.source !== 'config') ctx.io.stderr.write(`The API key in use comes from ${active.source} (${maskKey(active.key)}).\n`);
 }
 
-export async function runConfigPath(ctx: Context): Promise<void> {
-  ctx.io.stdout.write(`${configPath(ctx.configDir)}\n`);
+export async function runConfigPath(ctx: Context, globals: GlobalOptions = {}): Promise<void> {
+  if (globals.json) writeJson(ctx, { path: configPath(ctx.configDir) });
+  else ctx.io.stdout.write(`${configPath(ctx.configDir)}\n`);
 }
