@@ -116,6 +116,7 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
   } catch (error) {
     reporter.stop();
     if (error instanceof InterruptedError) {
+      await record({ event: 'interrupted' });
       throw new InterruptedError(error.signalName, `${error.message} The video of task ${taskId} was not saved.`, `Save it with: omni-video download ${taskId}`);
     }
     throw error;

@@ -1,0 +1,54 @@
+import type { ChildProcess } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { run, sandbox, tempDir } from '../helpers/harness.js';
+
+/** Sends `signal` once the child's stderr shows `marker`. */
+function signalWhen(marker: RegExp, signal: NodeJS.Signals) {
+  return (child: ChildProcess) => {
+    let seen = '';
+    child.stderr?.on('data', (chunk: string | Buffer) => {
+      seen += String(chunk);
+      if (marker.test(seen)) {
+        marker = /$^/; // once
+        child.kill(signal);
+      }
+    });
+  };
+}
+
+async function lastJob(configDir: string) {
+  const { stdout } = await run(['jobs', '--json'], { configDir });
+  return (JSON.parse(stdout) as Array<Record<string, unknown>>)[0];
+}
+
+describe('interrupts', () => {
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('%s while waiting: exit %i, the task id and resume command on stderr, the job kept running and recorded', async (signal, code) => {
+    const sb = await sandbox({ jobSeconds: 60 });
+    const configDir = tempDir('ov-config-');
+    const result = await run(['generate', 'a slow one'], { sandbox: sb, configDir, onSpawn: signalWhen(/Submitted task_\w+/, signal) });
+    expect(result.code).toBe(code);
+    const [taskId] = [...sb.tasks.keys()] as string[];
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(`Task ${taskId} keeps running on the service.`);
+    expect(result.stderr).toContain(`Resume with: omni-video download ${taskId} --wait`);
+    expect(result.stderr).not.toContain('\u001b');
+    expect(sb.stats.submissions).toBe(1);
+    expect(await lastJob(configDir)).toMatchObject({ task_id: taskId, last_event: 'interrupted' });
+  });
+
+  it('SIGINT during a download: exit 130, nothing at the target, the command to save it later', async () => {
+    const sb = await sandbox({ jobSeconds: 0.2, faults: { stallAfterBytes: 1000 } });
+    const cwd = tempDir('ov-cwd-');
+    const configDir = tempDir('ov-config-');
+    const result = await run(['generate', 'x', '-o', 'clip.mp4'], { sandbox: sb, cwd, configDir, onSpawn: signalWhen(/downloading/, 'SIGINT') });
+    expect(result.code).toBe(130);
+    const [taskId] = [...sb.tasks.keys()] as string[];
+    expect(result.stderr).toContain(`Save it with: omni-video download ${taskId}`);
+    expect(await readdir(cwd)).toEqual([]);
+    expect(await lastJob(configDir)).toMatchObject({ task_id: taskId, status: 'completed', last_event: 'interrupted' });
+  });
+});
