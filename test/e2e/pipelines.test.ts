@@ -120,6 +120,33 @@ describe.concurrent('README pipelines', () => {
     if (title === 'Batch') expect(sb.stats.submissions).toBe(5);
   });
 
+  it('every command prints exactly one JSON document with --json, and nothing but results with -q', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const { cwd, configDir } = workspace(1);
+    const json = async (args: string[], stdin?: string) => {
+      const result = await run([...args, '--json'], { sandbox: sb, cwd, configDir, stdin });
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
+      return JSON.parse(result.stdout) as Record<string, unknown>;
+    };
+    expect(await json(['config', 'set', 'poll-interval', '0.5'])).toEqual({ 'poll-interval': '0.5' });
+    expect(await json(['config', 'get', 'poll-interval'])).toEqual({ 'poll-interval': '0.5' });
+    expect(await json(['config', 'path'])).toEqual({ path: join(configDir, 'config.json') });
+    expect(await json(['config', 'list'])).toMatchObject({ 'poll-interval': '0.5', api_key_source: 'OMNI_VIDEO_API_KEY' });
+    expect(await json(['balance'])).toMatchObject({ remain_balance: 100 });
+    const submitted = await json(['generate', 'a kite', '--no-wait']);
+    expect(submitted).toMatchObject({ task_id: expect.stringMatching(/^task_/), status: 'submitted' });
+    const saved = await json(['download', '-', '--wait', '-q'], JSON.stringify(submitted, null, 2));
+    expect(saved).toMatchObject({ task_id: submitted.task_id, status: 'completed', files: [join(cwd, `${String(submitted.task_id)}.mp4`)] });
+    expect(await json(['status', String(submitted.task_id)])).toMatchObject({ status: 'completed', files: [] });
+    expect(await json(['jobs'])).toHaveLength(1);
+    expect(await json(['config', 'unset', 'poll-interval'])).toEqual({ 'poll-interval': null });
+
+    const quiet = await run(['batch', 'prompts.txt', '-q', '--poll-interval', '0.2'], { sandbox: sb, cwd, configDir });
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stderr).toBe('');
+    expect(JSON.parse(quiet.stdout)).toMatchObject({ line: 1, status: 'completed' });
+  });
+
   it('the GitHub Actions matrix, shard by shard with its exact command, renders every line of prompts.txt exactly once', async () => {
     const yaml = fencedBlocks(section(CI_SECTION), 'yaml')[0];
     expect(yaml, 'a yaml workflow in the CI section').toBeDefined();
