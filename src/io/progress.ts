@@ -31,6 +31,13 @@ export interface ReporterOptions {
 /** Spinners on screen now, so that an error on any path can clear them first. */
 const liveSpinners = new Set<Ora>();
 
+/** Failures already shown with ✖, so that the final error report does not repeat them. */
+const reportedFailures = new Set<string>();
+
+export function alreadyReported(message: string): boolean {
+  return reportedFailures.has(message);
+}
+
 /** Clears every live line and shows the cursor again (ora hides it while spinning). */
 export function stopLiveLines(): void {
   for (const spinner of liveSpinners) spinner.stop();
@@ -139,7 +146,10 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
       render();
     },
     succeed: (line) => persist(chalk.green('✔'), line),
-    fail: (line) => persist(chalk.red('✖'), line),
+    fail: (line) => {
+      reportedFailures.add(line);
+      persist(chalk.red('✖'), line);
+    },
     stop: () => {
       clearInterval(ticker);
       if (spinner) liveSpinners.delete(spinner);
@@ -179,7 +189,10 @@ function plainReporter(options: ReporterOptions, chalk: ChalkInstance, started: 
       write(`${prefix}downloading ${formatBytes(received)}${total ? ` / ${formatBytes(total)}` : ''}`);
     },
     succeed: (line) => write(`${chalk.green('✔')} ${line}`),
-    fail: (line) => write(`${chalk.red('✖')} ${line}`),
+    fail: (line) => {
+      reportedFailures.add(line);
+      write(`${chalk.red('✖')} ${line}`);
+    },
     stop: () => undefined,
   };
 }

@@ -2,7 +2,7 @@ import { clearLine, cursorTo, moveCursor } from 'node:readline';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { IOStreams } from '../../src/context.js';
-import { createReporter, stopLiveLines } from '../../src/io/progress.js';
+import { alreadyReported, createReporter, stopLiveLines } from '../../src/io/progress.js';
 import { FakeClock } from '../helpers/harness.js';
 
 /** A terminal on fake streams: what the live line writes, as text. */
@@ -57,5 +57,17 @@ describe('the live line', () => {
     stopLiveLines();
     expect(written()).toContain('generating · 40%');
     expect(written().endsWith('\x1b[?25h')).toBe(true);
+  });
+});
+
+describe('a failure', () => {
+  it('is shown once with ✖, and remembered so the final error report does not repeat it', async () => {
+    const { io, written } = terminal();
+    const reporter = await createReporter({ io, clock: new FakeClock() });
+    reporter.update({ id: 't', status: 'processing', progress: 40 } as never);
+    reporter.fail('Task t failed: policy');
+    expect(written()).toMatch(/✖ Task t failed: policy\n$/);
+    expect(alreadyReported('Task t failed: policy')).toBe(true);
+    expect(alreadyReported('something else')).toBe(false);
   });
 });
