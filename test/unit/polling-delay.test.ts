@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_POLL_MS, MIN_POLL_MS, nextPollDelay, waitForTask } from '../../src/api/polling.js';
+import type { Task } from '../../src/api/schemas.js';
+import { FakeClock } from '../helpers/harness.js';
+
+/**
+ * A job as the sandbox runs it, on the fake clock: pending for min(1 s, 15 %), then progress
+ * rising linearly, completed at `jobMs`; estimated_time = the real duration × `estimateFactor`.
+ */
+function simulatedJob(clock: FakeClock, jobMs: number, estimateFactor: number) {
+  const createdMs = clock.now();
+  const queueMs = Math.min(1_000, 0.15 * jobMs);
+  let polls = 0;
+  const getTask = async (): Promise<Task> => {
+    polls += 1;
+    const elapsed = clock.now() - createdMs;
+    const base = { id: 'task_1', created: Math.floor(createdMs / 1000), estimated_time: Math.max(1, Math.round((jobMs / 1000) * estimateFactor)) };
+    if (elapsed >= jobMs) return { ...base, status: 'completed', progress: 100 } as Task;
+    if (elapsed < queueMs) return { ...base, status: 'pending', progress: 0 } as Task;
+    return { ...base, status: 'processing', progress: Math.min(99, Math.floor(((elapsed - queueMs) / (jobMs - queueMs)) * 100)) } as Task;
+  };
+  return { getTask, completedAtMs: createdMs + jobMs, polls: () => polls };
+}
+
+describe('adaptive polling against jobs of 10, 40 and 300 s with exact and ±50 % estimates', () => {
+  for (const jobSeconds of [10, 40, 300]) {
+    for (const estimateFactor of [0.5, 1, 1.5]) {
+      it(`notices a ${jobSeconds} s job estimated at ${jobSeconds * estimateFactor} s within max(1 s, 3 %), in at most 20 requests`, async () => {
+        const clock = new FakeClock();
+        const job = simulatedJob(clock, jobSeconds * 1000, estimateFactor);
+        const task = await waitForTask('task_1', { clock, getTask: job.getTask, submittedAtMs: clock.now() });
+        expect(task.status).toBe('completed');
+        expect(clock.now() - job.completedAtMs).toBeLessThanOrEqual(Math.max(1_000, jobSeconds * 30));
+        expect(job.polls()).toBeLessThanOrEqual(20);
+        // Never faster than the floor: nothing a video service does changes that quickly.
+        expect(Math.min(...clock.sleeps)).toBeGreaterThanOrEqual(MIN_POLL_MS);
+      });
+    }
+  }
+});
+
+describe('nextPollDelay', () => {
+  const state = (fields: Partial<Task>, nowMs: number, samples: { atMs: number; progress: number }[] = []) => ({
+    task: { id: 'task_1', status: 'processing', progress: 0, ...fields } as Task,
+    nowMs,
+    startedAtMs: 0,
+    samples,
+  });
+
+  it('sleeps half the expected remaining time while far from the end, at most MAX_POLL_MS', () => {
+    expect(nextPollDelay(state({ estimated_time: 40 }, 10_000))).toBe(15_000);
+    expect(nextPollDelay(state({ estimated_time: 600 }, 0))).toBe(MAX_POLL_MS);
+  });
+
+  it('follows the progress trend over a wrong estimate', () => {
+    // Estimated 60 s, but 50 % done at 10 s: the job will end near 20 s, not 60 s.
+    const delay = nextPollDelay(state({ estimated_time: 60, progress: 50 }, 10_000, [{ atMs: 10_000, progress: 50 }]));
+    expect(delay).toBe(5_000);
+  });
+
+  it('steps finely past the expected end, by 2.5 % of the job, never under MIN_POLL_MS', () => {
+    expect(nextPollDelay(state({ estimated_time: 40 }, 41_000))).toBe(1_025);
+    expect(nextPollDelay(state({ estimated_time: 4 }, 5_000))).toBe(MIN_POLL_MS);
+  });
+});
