@@ -36,7 +36,7 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
 
 /**
  * Reads the config without loading conf (start-up time matters; conf is only for writing), and
- * re-tightens the file to 0600 if its mode was loosened (unless `tighten` is false: `doctor`
+ * re-tightens the file to 0600 and its directory to 0700 if loosened (unless `tighten` is false: `doctor`
  * reports modes and changes nothing). A missing file is an empty config.
  */
 export async function readConfig(dir: string, options: { tighten?: boolean } = {}): Promise<Config> {
@@ -49,8 +49,11 @@ export async function readConfig(dir: string, options: { tighten?: boolean } = {
     throw new ConfigurationError(`Cannot read ${path}: ${(error as Error).message}`, { hint: 'Check its permissions.' });
   }
   if (process.platform !== 'win32' && options.tighten !== false) {
-    const { mode } = await stat(path);
-    if ((mode & 0o077) !== 0) await chmod(path, 0o600).catch(() => undefined);
+    // The directory too: it also holds the job history.
+    for (const [target, privateMode] of [[path, 0o600], [dir, 0o700]] as const) {
+      const { mode } = await stat(target);
+      if ((mode & 0o077) !== 0) await chmod(target, privateMode).catch(() => undefined);
+    }
   }
   let raw: unknown;
   try {
