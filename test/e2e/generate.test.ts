@@ -220,7 +220,7 @@ describe.concurrent('generate', () => {
 
     const jobs = await run(['jobs', '--json'], { configDir });
     expect(jobs.code).toBe(0);
-    const [job] = jobs.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const [job] = JSON.parse(jobs.stdout) as Record<string, unknown>[];
     expect(job).toMatchObject({ task_id: task!.id, prompt: 'a red apple', status: 'completed', cost: 1, file: join(cwd, `${task!.id}.mp4`) });
     const human = await run(['jobs'], { configDir });
     expect(human.stdout).toContain(task!.id);
