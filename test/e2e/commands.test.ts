@@ -95,7 +95,7 @@ describe.concurrent('download', () => {
   });
 
   it('refuses a job that is not completed yet (exit 2, nothing written), and with --wait waits for it', async () => {
-    const sb = await sandbox({ jobSeconds: 1.5 });
+    const sb = await sandbox({ jobSeconds: 3 });
     const configDir = tempDir();
     const cwd = tempDir();
     const id = await submitted(sb, configDir);
