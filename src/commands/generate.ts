@@ -6,7 +6,7 @@ import { MAX_IMAGES, MODEL, type GenerationRequest } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { readMediaInfo } from '../io/media.js';
 import { createReporter, type Reporter } from '../io/progress.js';
-import { appendJobRecord, FIRST_EVENT, newJobId } from '../store/history.js';
+import { appendJobRecord, FIRST_EVENT, newJobId, requestFields } from '../store/history.js';
 import type { Config } from '../store/config.js';
 import { followTask } from './follow.js';
 import { taskToJson } from './render.js';
@@ -170,12 +170,7 @@ export async function runGenerate(ctx: Context, prompt: string | undefined, rawF
   await appendJobRecord(ctx.configDir, {
     job,
     event: FIRST_EVENT,
-    prompt: body.prompt,
-    aspect_ratio: body.aspect_ratio,
-    images: body.image_urls?.length ?? 0,
-    video: body.video_urls?.[0]?.startsWith('data:') ? '(local file)' : body.video_urls?.[0],
-    extend_from_task_id: body.extend_from_task_id,
-    base_url: client.baseUrl,
+    ...requestFields(body, client.baseUrl),
   });
   reporter.update({ id: '', status: 'submitting', progress: 0 } as never);
   const submittedAtMs = ctx.clock.now();
