@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { OmniVideoClient, InsecureBaseUrlError } from '../../src/api/client.js';
@@ -173,6 +174,25 @@ describe('the paid submission', () => {
     expect(sb.submissions()).toHaveLength(1);
     expect(sb.stats.submissions).toBe(1);
     expect(clock.sleeps).toEqual([]);
+  });
+
+  it('is never resent after a 200 that cannot be read: the job may exist', async () => {
+    let posts = 0;
+    const server = createHttpServer((_request, response) => {
+      posts += 1;
+      response.writeHead(200, { 'content-type': 'text/html' }).end('<html>OK</html>');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as { port: number };
+      const clock = new FakeClock(START);
+      const error = await clientFor({ baseUrl: `http://127.0.0.1:${port}/v1` }, clock).submit(REQUEST).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(SubmissionUncertainError);
+      expect((error as Error).message).toContain('Malformed answer from POST /videos/generations (HTTP 200): an HTML page');
+      expect(posts).toBe(1);
+    } finally {
+      server.close();
+    }
   });
 
   it('is not retried on 402, and nothing is charged', async () => {
