@@ -97,7 +97,7 @@ async function planFor(job: BatchJob, state: BatchState, retryUncertain: boolean
 }
 
 /** The JSON of a job that has no task to show (never submitted, or its fate unknown). */
-function withoutTask(status: string, message: string, taskId: string | null = null): JobJson {
+function withoutTask(status: string, message: string | null, taskId: string | null = null): JobJson {
   return {
     task_id: taskId,
     status,
@@ -111,7 +111,7 @@ function withoutTask(status: string, message: string, taskId: string | null = nu
     completed: null,
     estimated_time: null,
     actual_time: null,
-    error: { message },
+    error: message === null ? null : { message },
   };
 }
 
@@ -375,10 +375,11 @@ export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags
   try {
     for (const { job, plan } of planned) {
       if (plan === 'skip') {
-        const saved = state.get(job.key)?.result as JobJson | undefined;
-        const json = saved ?? withoutTask('completed', '', state.get(job.key)?.task_id ?? null);
+        const known = state.get(job.key);
+        // Where it was saved, even if the line has moved since (its name then differs).
+        const json = { ...((known?.result as JobJson | undefined) ?? withoutTask('completed', null, known?.task_id ?? null)), files: [known?.file ?? job.output] };
         run.outcomes.set(job, { kind: 'skipped', json });
-        run.emit(job, { ...json, files: [job.output] }, { skipped: true });
+        run.emit(job, json, { skipped: true });
       } else if (plan === 'uncertain') {
         const message = `line ${job.line}: an earlier run stopped while submitting it, so the service may have the job; not resubmitted, to avoid paying twice.`;
         const error = new SubmissionUncertainError(message);

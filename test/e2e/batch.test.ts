@@ -138,6 +138,25 @@ describe.concurrent('batch', () => {
     expect(mp4s(cwd)).toHaveLength(6);
   });
 
+  it('keys jobs by content: lines added above saved ones leave them skipped, with the files they were saved as', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const cwd = tempDir();
+    writeFileSync(join(cwd, 'list.txt'), 'a heron\na crane\n');
+    const args = ['batch', 'list.txt', ...FAST];
+    expect((await run(args, { sandbox: sb, cwd })).code).toBe(0);
+    writeFileSync(join(cwd, 'list.txt'), 'a stork\na heron\na crane\n');
+    const again = await run(args, { sandbox: sb, cwd });
+    expect(again.code, again.stderr).toBe(0);
+    expect(sb.stats.submissions).toBe(3);
+    const lines = jsonLines(again.stdout).sort((a, b) => a.line - b.line);
+    expect(lines.map((line) => [line.line, line.files[0], line.skipped ?? false])).toEqual([
+      [1, join(cwd, '001-a-stork.mp4'), false],
+      [2, join(cwd, '001-a-heron.mp4'), true],
+      [3, join(cwd, '002-a-crane.mp4'), true],
+    ]);
+    expect(mp4s(cwd)).toEqual(['001-a-heron.mp4', '001-a-stork.mp4', '002-a-crane.mp4']);
+  });
+
   it('JSON Lines: each line validated; bad lines reported with their number and skipped, the rest run; explicit outputs and portrait; exit 2', async () => {
     const sb = await sandbox({ jobSeconds: 0.3 });
     const cwd = tempDir();
