@@ -71,6 +71,13 @@ describe.concurrent('batch', () => {
     expect(line7.files).toEqual([join(dir, '007-clip-number-7-a-paper-boat-on-a-pond.mp4')]);
     expect(await readMediaInfo(line7.files[0]!)).toMatchObject({ width: 1280, height: 720 });
     expect(first.stderr).toMatch(/40 completed, 0 failed, 0 skipped \(saved before\) · cost 40 \(400 credits\)/);
+    // Not a terminal: plain lines, one per status change, each prefixed by its job's line; no spinner.
+    const aboutLine7 = first.stderr.split('\n').filter((text) => text.startsWith('line 7: ') || text.startsWith('✔ line 7: '));
+    expect(aboutLine7.filter((text) => /^line 7: submitted task_\w+$/.test(text))).toHaveLength(1);
+    expect(aboutLine7.filter((text) => text.startsWith('line 7: completed · 100%'))).toHaveLength(1);
+    expect(aboutLine7.filter((text) => text.startsWith('line 7: generating'))).toHaveLength(aboutLine7.some((text) => text.includes('generating')) ? 1 : 0);
+    expect(aboutLine7.at(-1)).toMatch(/^✔ line 7: .*007-clip-number-7-a-paper-boat-on-a-pond\.mp4 \(77 KB, 3\.0 s, 1280x720, cost 1\)$/);
+    expect(first.stderr).not.toMatch(/[\u280b\u2819\u2839\u2838]|\x1b\[/);
 
     const again = await run(['batch', file, '--concurrency', '8', '--output-dir', 'clips', ...FAST], { sandbox: sb, cwd });
     expect(again.code, again.stderr).toBe(0);
