@@ -1,6 +1,5 @@
 import { createWriteStream } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import got from 'got';
 import type { Clock } from '../context.js';
@@ -213,25 +212,32 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
       received = 0;
     }
     let written = start;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        written += chunk.length;
-        callback(null, chunk);
-      },
-    });
+    let dropped: unknown;
+    // A dropped connection ends the file normally rather than destroying it, so every byte that
+    // arrived is flushed and the resume starts right after it.
+    async function* body(): AsyncGenerator<Buffer> {
+      try {
+        for await (const chunk of request as AsyncIterable<Buffer>) {
+          written += chunk.length;
+          yield chunk;
+        }
+      } catch (error) {
+        dropped = error;
+      }
+    }
     const file = createWriteStream(part, start > 0 ? { flags: 'r+', start } : { flags: 'w' });
     const progress = setInterval(() => options.onProgress?.(written, total), 200);
     try {
-      await pipeline(request, counter, file);
+      await pipeline(body, file);
     } catch (error) {
+      return new Attempt('fatal', `cannot write ${part}: ${(error as Error).message}`);
+    } finally {
       clearInterval(progress);
-      if (signal?.aborted) throw signal.reason;
-      received = (await stat(part).catch(() => ({ size: 0 }))).size;
-      return new Attempt('retry', toConnectionError(error, 'download interrupted').message);
     }
-    clearInterval(progress);
+    if (signal?.aborted) throw signal.reason;
     received = written;
     options.onProgress?.(received, total);
+    if (dropped !== undefined) return new Attempt('retry', toConnectionError(dropped, 'download interrupted').message);
     if (total !== undefined && received < total) return new Attempt('retry', `connection closed after ${received} of ${total} bytes`);
     return 'done';
   }

@@ -31,6 +31,16 @@ async function completedJob(options: SandboxOptions = {}, aspect: '16:9' | '9:16
   return { sb, client, clock, task, dir, target: join(dir, 'clip.mp4') };
 }
 
+/**
+ * The offset a resume asked for. It is where the bytes kept on disk end: at most where the cut
+ * came (got may drop a last buffered chunk when the connection breaks), never 0.
+ */
+function resumedFrom(range: unknown): number {
+  const start = Number(/^bytes=(\d+)-$/.exec(String(range))?.[1]);
+  expect(start, String(range)).toBeGreaterThan(0);
+  return start;
+}
+
 const fileRequests = (sb: Sandbox) => sb.requests.filter((request) => request.server === 'files');
 const taskPolls = (sb: Sandbox) => sb.requests.filter((request) => request.server === 'api' && request.path.startsWith('/v1/tasks/')).length;
 
@@ -51,7 +61,7 @@ describe('downloadResult', () => {
     expect((await readFile(target)).equals(LANDSCAPE)).toBe(true);
     const [first, second] = fileRequests(sb);
     expect(first?.headers.range).toBeUndefined();
-    expect(second?.headers.range).toBe('bytes=10000-');
+    expect(resumedFrom(second?.headers.range)).toBeLessThanOrEqual(10_000);
     expect(second?.headers['if-range']).toMatch(/^"/);
     expect(clock.sleeps).toEqual([500]);
   });
@@ -67,7 +77,7 @@ describe('downloadResult', () => {
     const { sb, client, task, target } = await completedJob({ faults: { stallAfterBytes: 5000 } });
     await client.downloadResult(task, target);
     expect((await readFile(target)).equals(LANDSCAPE)).toBe(true);
-    expect(fileRequests(sb)[1]?.headers.range).toBe('bytes=5000-');
+    expect(resumedFrom(fileRequests(sb)[1]?.headers.range)).toBeLessThanOrEqual(5000);
   });
 
   it('resumes a large file cut twice, ending identical to an undisturbed download', async () => {
@@ -81,16 +91,12 @@ describe('downloadResult', () => {
     const [saved, expected] = await Promise.all([readFile(target), readFile(reference)]);
     expect(saved.length).toBe(size);
     expect(saved.equals(expected)).toBe(true);
-    // Each resume starts where the bytes on disk end (at most where the cut came).
     const ranges = fileRequests(sb).map((request) => request.headers.range);
     expect(ranges.slice(0, 2)).toEqual([undefined, undefined]);
-    const starts = ranges.slice(2).map((range) => Number(/^bytes=(\d+)-$/.exec(String(range))?.[1]));
-    expect(starts).toHaveLength(2);
-    expect(starts[0]).toBeGreaterThan(0);
-    expect(starts[0]).toBeLessThanOrEqual(1_000_000);
-    expect(starts[1]).toBeGreaterThan(starts[0] as number);
-    expect(starts[1]).toBeLessThanOrEqual((starts[0] as number) + 1_000_000);
-  });
+    const [first, second] = ranges.slice(2).map(resumedFrom) as [number, number];
+    expect(first).toBeLessThanOrEqual(1_000_000);
+    expect(second).toBeGreaterThan(first);
+    expect(second).toBeLessThanOrEqual(first + 1_000_000);  });
 
   it('fetches a fresh link once when the file server answers 403, then succeeds', async () => {
     const { sb, client, task, target } = await completedJob({ faults: { downloadStatus: 403, downloadStatusCount: 1 } });
