@@ -40,6 +40,26 @@ describe('interrupts', () => {
     expect(await lastJob(configDir)).toMatchObject({ task_id: taskId, last_event: 'interrupted' });
   });
 
+  it('SIGINT while the submission is in flight: exit 130, "may have reached the service", recorded uncertain, not resent', async () => {
+    const sb = await sandbox({ faults: { submitDelayMs: 10_000 } });
+    const configDir = tempDir('ov-config-');
+    // Once the service holds the request (and is slow to answer it).
+    const onSpawn = (child: ChildProcess) => {
+      const check = setInterval(() => {
+        if (sb.submissions().length === 0) return;
+        clearInterval(check);
+        child.kill('SIGINT');
+      }, 20);
+      child.on('close', () => clearInterval(check));
+    };
+    const result = await run(['generate', 'a slow answer'], { sandbox: sb, configDir, onSpawn });
+    expect(result.code).toBe(130);
+    expect(result.stderr).toContain('The submission may have reached the service.');
+    expect(result.stderr).toContain('Check with: omni-video jobs');
+    expect(sb.submissions()).toHaveLength(1);
+    expect(await lastJob(configDir)).toMatchObject({ prompt: 'a slow answer', status: 'uncertain', last_event: 'uncertain' });
+  });
+
   it('SIGINT during a download: exit 130, nothing at the target, the command to save it later', async () => {
     const sb = await sandbox({ jobSeconds: 0.2, faults: { stallAfterBytes: 1000 } });
     const cwd = tempDir('ov-cwd-');
