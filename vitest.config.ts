@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Most tests wait on subprocesses and the sandbox's clock, not the CPU: run files side by side.
+    maxWorkers: 3,
     reporters: ['default'],
   },
 });
