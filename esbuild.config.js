@@ -2,9 +2,10 @@
  * Bundles the CLI (src/cli.ts) into dist/cli.bundle.js plus lazily loaded chunks in dist/chunks/,
  * dependencies included: one file per command instead of hundreds of modules to resolve and
  * compile makes every start faster. tsc still builds dist/ for the library and its types.
- * Run by `npm run build` after tsc.
+ * Also renders every help text into dist/help.json, which bin/omni-video.js prints without
+ * loading the CLI. Run by `npm run build` after tsc.
  */
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { build } from 'esbuild';
 
@@ -41,3 +42,8 @@ const { metafile } = await build({
 // Chunks of earlier builds go only after the new ones exist, so a CLI running meanwhile keeps working.
 const current = new Set(Object.keys(metafile.outputs).map((path) => relative('dist/chunks', path)));
 for (const name of readdirSync('dist/chunks')) if (!current.has(name)) rmSync(`dist/chunks/${name}`, { force: true });
+
+// Written aside and renamed, so a CLI starting meanwhile never reads half a file.
+const { renderHelpTexts } = await import('./dist/help-texts.js');
+writeFileSync('dist/help.json.tmp', JSON.stringify(await renderHelpTexts()));
+renameSync('dist/help.json.tmp', 'dist/help.json');

@@ -3,12 +3,35 @@ import { readFileSync } from 'node:fs';
 import module from 'node:module';
 
 const args = process.argv.slice(2);
+const help = helpText(args);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   // Scripts call --version in loops: answer it without loading the CLI at all.
   process.stdout.write(`${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`);
+} else if (help !== undefined) {
+  process.stdout.write(help);
 } else {
   // Node >= 22.1 keeps compiled code on disk between runs; older versions have no such API.
   module.enableCompileCache?.();
   const { start } = await import('../dist/cli.bundle.js');
   await start();
+}
+
+/**
+ * The help that commander would print for `[<command> [<sub>]] --help|-h` (or no arguments), read
+ * from dist/help.json, rendered by the build at the 80 columns commander uses off a terminal. On a
+ * terminal (its width), or for anything else, undefined: the CLI answers.
+ */
+function helpText(argv) {
+  const last = argv.at(-1);
+  const isHelp = argv.length === 0 || (argv.length <= 3 && (last === '--help' || last === '-h'));
+  if (!isHelp || process.stdout.isTTY) return undefined;
+  const path = argv.slice(0, -1);
+  if (!path.every((word) => /^[a-z]+$/.test(word))) return undefined;
+  try {
+    const texts = JSON.parse(readFileSync(new URL('../dist/help.json', import.meta.url), 'utf8'));
+    const key = path.join(' ');
+    return Object.hasOwn(texts, key) ? texts[key] : undefined;
+  } catch {
+    return undefined;
+  }
 }

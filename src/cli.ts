@@ -80,6 +80,9 @@ export function buildProgram(ctx: Context): Command {
     .configureOutput({
       writeOut: (text) => ctx.io.stdout.write(text),
       writeErr: (text) => ctx.io.stderr.write(text),
+      // From ctx, not process.stdout: off a terminal help is 80 columns, which the bin's
+      // pre-rendered help (dist/help.json) relies on.
+      getOutHelpWidth: () => (ctx.io.stdoutIsTTY ? ((ctx.io.stdout as NodeJS.WriteStream).columns ?? 80) : 80),
       outputError: (text, write) => write(text.replace(/^error: /, '✖ ')),
     })
     .hook('preAction', (_command, action) => {

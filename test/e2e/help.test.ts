@@ -1,9 +1,14 @@
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli.js';
 import type { Context } from '../../src/context.js';
-import { runInProcess } from '../helpers/harness.js';
+import { BIN, runInProcess, tempDir } from '../helpers/harness.js';
 
 /** Every command path the program declares ('generate', 'config set', …), read from commander itself. */
 function commandPaths(): string[][] {
@@ -71,6 +76,33 @@ describe.concurrent('help', () => {
       expect(result.code).toBe(2);
       expect(result.stderr).toBe(stderr);
       expect(result.stdout).toBe('');
+    });
+  }
+});
+
+/**
+ * The bin, package.json and dist/help.json, without the CLI bundle: whatever this copy prints
+ * came from the fast path, since nothing else can load.
+ */
+function binWithoutCli(): string {
+  const root = tempDir('ov-help-');
+  const from = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
+  for (const path of ['bin/omni-video.js', 'dist/help.json', 'package.json']) {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    copyFileSync(from(path), join(root, path));
+  }
+  return join(root, BIN.slice(from('').length));
+}
+
+describe.concurrent('help without loading the CLI (bin/omni-video.js and dist/help.json)', () => {
+  const bin = binWithoutCli();
+  const invocations = [[], ['--help'], ['-h'], ...commandPaths().map((path) => [...path, '--help']), ['config', 'set', '-h'], ['generate', '-h']];
+  for (const argv of invocations) {
+    it(`omni-video ${argv.join(' ')} prints exactly what commander prints`, async () => {
+      const [fast, commander] = await Promise.all([promisify(execFile)(process.execPath, [bin, ...argv], { env: { PATH: process.env.PATH } }), runInProcess(argv)]);
+      expect(commander.code).toBe(0);
+      expect(fast.stdout).toBe(commander.stdout);
+      expect(fast.stderr).toBe('');
     });
   }
 });
