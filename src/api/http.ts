@@ -61,7 +61,7 @@ export async function httpRequest(request: HttpRequest, env: Record<string, stri
     headers: request.headers,
     ...(request.json === undefined ? {} : { json: request.json }),
     signal: request.signal,
-    agent: agentsFor(request.url, env),
+    agent: agentsFor(request.url, env, { carriesKey: true }),
     throwHttpErrors: false,
     retry: { limit: 0 },
     responseType: 'text',

@@ -37,14 +37,21 @@ export function proxyForUrl(url: string, env: Env): string | undefined {
 
 const agents = new Map<string, HttpAgent | HttpsAgent>();
 
+/** localhost, 127.x.x.x or ::1: this machine. */
+export function isLoopbackHost(hostname: string): boolean {
+  return /^(localhost|127(?:\.\d{1,3}){3}|\[?::1\]?)$/i.test(hostname);
+}
+
 /**
  * One agent per proxy and protocol, chosen per target URL, so the API and the file server
  * are proxied alike (Node does not honour HTTPS_PROXY by itself).
  */
-export function agentsFor(url: string, env: Env): { http?: HttpAgent; https?: HttpsAgent } | undefined {
+export function agentsFor(url: string, env: Env, options: { carriesKey?: boolean } = {}): { http?: HttpAgent; https?: HttpsAgent } | undefined {
   const proxy = proxyForUrl(url, env);
   if (!proxy) return undefined;
   const https = new URL(url).protocol === 'https:';
+  // Plain http is allowed to loopback only; a remote proxy would carry the key in clear text.
+  if (options.carriesKey && !https && !isLoopbackHost(new URL(proxy).hostname)) return undefined;
   const key = `${https ? 'https' : 'http'} ${proxy}`;
   let agent = agents.get(key);
   if (!agent) {
