@@ -298,18 +298,17 @@ export function buildProgram(ctx: Context): Command {
 /** Exit codes of product.md, by error class. */
 export async function exitCodeFor(error: unknown): Promise<number> {
   const errors = await import('./api/errors.js');
-  const { SandboxUsageError } = await import('./sandbox/run.js');
+  if (error instanceof errors.IncompleteRunError) return exitCodeFor(error.cause);
   if (error instanceof errors.InterruptedError) return error.signalName === 'SIGINT' ? 130 : 143;
   if (error instanceof errors.InsufficientBalanceError) return 7;
   if (error instanceof errors.WaitTimeoutError) return 5;
-  if (error instanceof errors.JobFailedError || error instanceof errors.LinkExpiredError) return 4;
+  if (error instanceof errors.JobFailedError || error instanceof errors.JobsFailedError || error instanceof errors.LinkExpiredError) return 4;
   if (error instanceof errors.AuthenticationError || error instanceof errors.ConfigurationError) return 3;
   if (
     error instanceof errors.InvalidRequestError ||
     error instanceof errors.BadRequestError ||
     error instanceof errors.TaskNotFoundError ||
-    error instanceof errors.TaskNotReadyError ||
-    error instanceof SandboxUsageError
+    error instanceof errors.TaskNotReadyError
   ) {
     return 2;
   }
@@ -369,6 +368,15 @@ export async function start(): Promise<void> {
   };
   process.on('SIGINT', onSignal('SIGINT'));
   process.on('SIGTERM', onSignal('SIGTERM'));
+  // A reader that went away (`omni-video jobs | head -1`) is not an error: stop quietly, as
+  // cat and git do. Jobs already submitted are in the history.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+  process.stderr.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   const ctx: Context = {
     io: processIO(process.env),
     env: process.env,

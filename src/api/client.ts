@@ -12,6 +12,7 @@ import {
 } from './errors.js';
 import { downloadToFile, type DownloadOptions, type DownloadResult } from './download.js';
 import { httpRequest, toConnectionError, type HttpResponse } from './http.js';
+import { isLoopbackHost } from './proxy.js';
 import { waitForTask, type WaitOptions } from './polling.js';
 import { defaultRetryPolicy, parseRetryAfter, withRetry, type RetryDecision, type RetryEvent, type RetryPolicy } from './retry.js';
 import {
@@ -65,11 +66,10 @@ export interface RequestOptions {
   signal?: AbortSignal | undefined;
 }
 
-const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[?::1\]?)$/i;
 
 /** True when a URL may carry the key: https, or plain http to this machine only. */
 export function isSafeOrigin(url: URL): boolean {
-  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.test(url.hostname));
+  return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
 }
 
 export class InsecureBaseUrlError extends InvalidRequestError {}
@@ -157,7 +157,12 @@ export class OmniVideoClient {
 
   /** Submits one paid job. Resent only when the service provably did not take it. */
   async submit(request: GenerationRequest, options: RequestOptions = {}): Promise<{ taskId: string; status: string | undefined }> {
-    const body = GenerationRequestSchema.parse(request);
+    const checked = GenerationRequestSchema.safeParse(request);
+    if (!checked.success) {
+      const issue = checked.error.issues[0];
+      throw new InvalidRequestError(`Invalid request: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`, { hint: 'Nothing was sent.' });
+    }
+    const body = checked.data;
     const endpoint = 'POST /videos/generations';
     try {
       const parsed = await this.#call(endpoint, 'POST', '/videos/generations', SubmitResponseSchema, options.signal, body, (error) => {

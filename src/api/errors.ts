@@ -16,7 +16,7 @@ export class OmniVideoError extends Error {
 /** Input refused before anything was sent. */
 export class InvalidRequestError extends OmniVideoError {}
 
-/** No key, or a setting that cannot work (such as a plain-http base URL to a remote host). */
+/** No key, or a setting that cannot be used as it is. */
 export class ConfigurationError extends OmniVideoError {}
 
 export interface APIErrorDetails {
@@ -108,6 +108,24 @@ export class JobFailedError extends OmniVideoError {
     );
     this.taskId = taskId;
     this.status = status;
+  }
+}
+
+/** Several jobs waited for together ended failed or cancelled. */
+export class JobsFailedError extends OmniVideoError {
+  readonly taskIds: string[];
+  constructor(taskIds: string[]) {
+    super(`${taskIds.length} jobs did not complete: ${taskIds.join(', ')}`, { hint: 'See each job with: omni-video status <task_id>' });
+    this.taskIds = taskIds;
+  }
+}
+
+/** Part of a larger run (a batch) did not complete; the kind of problem is its cause's. */
+export class IncompleteRunError extends OmniVideoError {
+  override readonly cause: Error;
+  constructor(message: string, cause: Error, hint?: string) {
+    super(message, { cause, hint });
+    this.cause = cause;
   }
 }
 

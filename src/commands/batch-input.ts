@@ -21,7 +21,7 @@ export const BatchLineSchema = z
     id: z.string().trim().min(1).max(200).optional(),
   })
   .strict()
-  .refine((line) => line.prompt !== undefined || line.image_urls?.length || line.video_urls?.length || line.extend_from_task_id, {
+  .refine((line) => line.prompt !== undefined || line.image_urls?.length || line.video_urls?.length, {
     message: 'nothing to generate from: give prompt, image_urls or video_urls',
   });
 export type BatchLine = z.infer<typeof BatchLineSchema>;

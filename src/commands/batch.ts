@@ -5,6 +5,7 @@ import type { OmniVideoClient } from '../api/client.js';
 import {
   AuthenticationError,
   ConfigurationError,
+  IncompleteRunError,
   InsufficientBalanceError,
   InterruptedError,
   InvalidRequestError,
@@ -23,9 +24,9 @@ import { appendJobRecord, FIRST_EVENT, newJobId, requestFields } from '../store/
 import { inShard, parseBatch, parseShard, STATE_FILE, type BatchJob } from './batch-input.js';
 import { ConcurrencyLimiter } from './batch-limiter.js';
 import { followTask } from './follow.js';
-import { buildGenerationRequest, DEFAULT_TIMEOUT_SECONDS, GenerateFlagsSchema } from './generate.js';
+import { buildGenerationRequest, recordSubmitted } from './generate.js';
 import { taskToJson, type TaskJson } from './render.js';
-import { createApiClient, loadSettings, parseOptions, readStdinText, type GlobalOptions, type Settings } from './shared.js';
+import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, type GlobalOptions, type Settings } from './shared.js';
 
 export const DEFAULT_CONCURRENCY = 4;
 /** A job refused with 429 even after the client's own retries goes back in the queue this often. */
@@ -46,8 +47,8 @@ export const BatchFlagsSchema = z.object({
     .optional(),
   maxJobs: whole('--max-jobs', 1, 1_000_000).optional(),
   aspectRatio: z.string().optional(),
-  timeout: GenerateFlagsSchema.shape.timeout,
-  pollInterval: GenerateFlagsSchema.shape.pollInterval,
+  timeout: timeoutFlag.optional(),
+  pollInterval: pollIntervalFlag.optional(),
   force: z.boolean().default(false),
   retryUncertain: z.boolean().default(false),
   dryRun: z.boolean().default(false),
@@ -130,13 +131,6 @@ async function readInput(ctx: Context, input: string): Promise<string> {
 
 const RERUN_HINT = 'Fix what is reported above, then run the same command again: saved clips are skipped, unfinished jobs are waited for.';
 
-/**
- * The error that ends an incomplete batch: its message is the batch's, its class (which picks
- * the exit code) that of the job problem it stands for.
- */
-function batchError(cause: Error, message: string): Error {
-  return Object.assign(cause, { message, hint: RERUN_HINT });
-}
 
 class BatchRun {
   readonly outcomes = new Map<BatchJob, Outcome>();
@@ -243,8 +237,7 @@ class BatchRun {
         output: job.output,
         // The path was claimed for this job before it was submitted: a file there now is its own.
         force: this.flags.force || plan === 'wait',
-        timeoutMs: (this.flags.timeout ?? this.settings.config.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
-        pollIntervalMs: this.pollIntervalMs(),
+        ...waitLimits(this.flags, this.settings.config),
         submittedAtMs,
         print: 'none',
       });
@@ -254,11 +247,6 @@ class BatchRun {
     } catch (error) {
       return this.failure(job, taskId, last, error as Error, reporter);
     }
-  }
-
-  pollIntervalMs(): number | undefined {
-    const seconds = this.flags.pollInterval ?? this.settings.config['poll-interval'];
-    return seconds === undefined ? undefined : seconds * 1000;
   }
 
   /** Records the job (state file and job history) BEFORE the paid request, then submits it once. */
@@ -304,9 +292,9 @@ class BatchRun {
       throw error;
     }
     this.limiter.succeeded();
-    await this.writer.append({ key: job.key, event: 'submitted', task_id: taskId });
-    await appendJobRecord(this.ctx.configDir, { job: historyJob, event: 'submitted', task_id: taskId, status: 'submitted' });
     reporter.info(`line ${job.line}: submitted ${taskId}`);
+    await this.writer.append({ key: job.key, event: 'submitted', task_id: taskId });
+    await recordSubmitted(this.ctx, historyJob, taskId, reporter);
     return { taskId, historyJob, submittedAtMs };
   }
 
@@ -433,7 +421,7 @@ function finish(ctx: Context, run: BatchRun, totals: { planned: { job: BatchJob 
   // A job the service failed decides the exit code (4); otherwise the first problem's does.
   const failed = unfinished.find(([, outcome]) => outcome.kind === 'failed') ?? unfinished[0];
   const cause = failed && 'error' in failed[1] && failed[1].error ? failed[1].error : new JobFailedError('', 'failed', undefined);
-  throw batchError(cause, message);
+  throw new IncompleteRunError(message, cause, RERUN_HINT);
 }
 
 function round(value: number): number {

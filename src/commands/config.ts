@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { InvalidRequestError } from '../api/errors.js';
+import { InterruptedError, InvalidRequestError } from '../api/errors.js';
 import type { Context } from '../context.js';
 import {
   CONFIG_KEYS,
@@ -34,6 +34,8 @@ async function promptHidden(ctx: Context, question: string): Promise<string> {
   try {
     return await new Promise<string>((resolve, reject) => {
       rl.once('line', resolve);
+      // In raw mode Ctrl-C reaches readline, not the process: treat it as the interrupt it is.
+      rl.once('SIGINT', () => reject(new InterruptedError('SIGINT')));
       rl.once('close', () => reject(new InvalidRequestError('No key entered.')));
     });
   } finally {

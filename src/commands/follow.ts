@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { OmniVideoClient } from '../api/client.js';
-import { InterruptedError, JobFailedError, TaskNotReadyError, WaitTimeoutError } from '../api/errors.js';
+import { InterruptedError, JobFailedError, TaskNotFoundError, TaskNotReadyError, WaitTimeoutError } from '../api/errors.js';
 import { isTerminal, resultLinks, type Task } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { formatBytes } from '../io/format.js';
@@ -79,6 +79,7 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
       throw new InterruptedError(error.signalName, `${error.message} Task ${taskId} keeps running on the service.`, `Resume with: omni-video download ${taskId} --wait`);
     }
     if (error instanceof WaitTimeoutError) await record({ event: 'timeout' });
+    else if (!(error instanceof TaskNotFoundError)) reporter.warn(`Task ${taskId} keeps running on the service; resume with: omni-video download ${taskId} --wait`);
     throw error;
   }
 

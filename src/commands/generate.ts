@@ -1,7 +1,7 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { z } from 'zod';
-import { ConfigurationError, InvalidRequestError, OutputExistsError, SubmissionUncertainError, InterruptedError, APIError } from '../api/errors.js';
+import { ConfigurationError, InvalidRequestError, SubmissionUncertainError, InterruptedError, APIError } from '../api/errors.js';
 import { MAX_IMAGES, MODEL, type GenerationRequest } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { readMediaInfo } from '../io/media.js';
@@ -10,8 +10,8 @@ import { appendJobRecord, FIRST_EVENT, newJobId, requestFields } from '../store/
 import type { Config } from '../store/config.js';
 import { followTask } from './follow.js';
 import { taskToJson } from './render.js';
-import { explicitFileTarget } from './output-path.js';
-import { createApiClient, loadSettings, parseOptions, readStdinText, writeJson, type GlobalOptions } from './shared.js';
+import { explicitFileTarget, refuseExistingFile } from './output-path.js';
+import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, writeJson, type GlobalOptions } from './shared.js';
 
 export const VIDEO_TYPES: Record<string, string> = { '.mp4': 'video/mp4', '.mov': 'video/quicktime', '.webm': 'video/webm' };
 /** Larger clips make a request the service may refuse; hosting them is the better path. */
@@ -19,15 +19,9 @@ export const MAX_LOCAL_VIDEO_BYTES = 20 * 1024 * 1024;
 export const MIN_CLIP_SECONDS = 1;
 export const MAX_CLIP_SECONDS = 24;
 export const ADVISED_CLIP_SECONDS = 3;
-export const DEFAULT_TIMEOUT_SECONDS = 900;
 
 const ASPECT_ALIASES: Record<string, '16:9' | '9:16'> = { '16:9': '16:9', landscape: '16:9', '9:16': '9:16', portrait: '9:16' };
 
-const seconds = (flag: string, min: number) =>
-  z
-    .string()
-    .refine((value) => /^\d+(\.\d+)?$/.test(value.trim()) && Number(value) >= min, { message: `${flag} takes a number of seconds (at least ${min})` })
-    .transform(Number);
 
 /** What commander hands over for generate and extend, before any check. */
 export const GenerateFlagsSchema = z.object({
@@ -38,8 +32,8 @@ export const GenerateFlagsSchema = z.object({
   output: z.string().min(1).optional(),
   wait: z.boolean().default(true),
   download: z.boolean().default(true),
-  timeout: seconds('--timeout', 1).optional(),
-  pollInterval: seconds('--poll-interval', 0.1).optional(),
+  timeout: timeoutFlag.optional(),
+  pollInterval: pollIntervalFlag.optional(),
   dryRun: z.boolean().default(false),
   force: z.boolean().default(false),
 });
@@ -133,7 +127,7 @@ export async function buildGenerationRequest(
   const aspectRatio = normaliseAspectRatio(flags.aspectRatio ?? config['aspect-ratio'] ?? '16:9');
   const resolution = flags.resolution ?? '720p';
   if (resolution !== '720p') throw new InvalidRequestError(`Unsupported resolution '${resolution}': the API offers 720p only.`);
-  if (text === undefined && images.length === 0 && flags.video.length === 0 && !extendFrom) {
+  if (text === undefined && images.length === 0 && flags.video.length === 0) {
     throw new InvalidRequestError('Nothing to generate from: give a prompt, --image or --video.', { hint: 'Example: omni-video generate "a red apple on a table"' });
   }
   const videos = await Promise.all(flags.video.map((video) => videoReference(video, ctx.cwd, warn)));
@@ -149,6 +143,18 @@ export async function buildGenerationRequest(
   return { body, flags };
 }
 
+/**
+ * Records the paid task id. The id was already shown; a history that cannot be written (a full
+ * disk) must not cost it, so the failure is a warning that repeats the id.
+ */
+export async function recordSubmitted(ctx: Context, job: string, taskId: string, reporter: Reporter): Promise<void> {
+  try {
+    await appendJobRecord(ctx.configDir, { job, event: 'submitted', task_id: taskId, status: 'submitted' });
+  } catch (error) {
+    reporter.warn(`Task ${taskId} could not be written to the job history (${(error as Error).message}); keep this id.`);
+  }
+}
+
 /** generate and extend: validate, record, submit once, then follow the job to a saved file. */
 export async function runGenerate(ctx: Context, prompt: string | undefined, rawFlags: GenerateFlags, globals: GlobalOptions, extendFrom?: string): Promise<void> {
   const settings = await loadSettings(ctx, globals);
@@ -159,11 +165,9 @@ export async function runGenerate(ctx: Context, prompt: string | undefined, rawF
     return;
   }
   const target = await explicitFileTarget(ctx.cwd, flags.output);
-  if (target && !flags.force && flags.download && flags.wait) {
-    const exists = await stat(target).then(() => true, () => false);
-    // Refused before paying: a job whose result cannot be saved is money thrown away.
-    if (exists) throw new OutputExistsError(`${target} already exists; nothing was submitted.`, { hint: 'Use --force to overwrite it, or -o to choose another path.' });
-  }
+  // Refused before paying: a job whose result cannot be saved is money thrown away.
+  if (target && flags.download && flags.wait) await refuseExistingFile(target, flags.force, 'nothing was submitted');
+
   const { client } = await createApiClient(ctx, globals, settings);
 
   const job = newJobId();
@@ -194,8 +198,8 @@ export async function runGenerate(ctx: Context, prompt: string | undefined, rawF
     }
     throw error;
   }
-  await appendJobRecord(ctx.configDir, { job, event: 'submitted', task_id: taskId, status: 'submitted' });
   reporter.info(`Submitted ${taskId}`);
+  await recordSubmitted(ctx, job, taskId, reporter);
 
   if (!flags.wait) {
     if (globals.json) writeJson(ctx, taskToJson({ id: taskId, status: 'submitted', progress: 0 }));
@@ -210,8 +214,7 @@ export async function runGenerate(ctx: Context, prompt: string | undefined, rawF
     output: flags.output,
     outputDir: settings.config['output-dir'],
     force: flags.force,
-    timeoutMs: (flags.timeout ?? settings.config.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
-    pollIntervalMs: (flags.pollInterval ?? settings.config['poll-interval']) === undefined ? undefined : (flags.pollInterval ?? settings.config['poll-interval'] ?? 0) * 1000,
+    ...waitLimits(flags, settings.config),
     submittedAtMs,
     print: globals.json ? 'json' : 'path',
   });

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve, sep } from 'node:path';
+import { OutputExistsError } from '../api/errors.js';
 
 async function isDirectory(path: string): Promise<boolean> {
   return stat(path).then(
@@ -33,4 +34,14 @@ export async function explicitFileTarget(cwd: string, output: string | undefined
   if (!output || output.endsWith('/') || output.endsWith(sep)) return undefined;
   const target = resolve(cwd, output);
   return (await isDirectory(target)) ? undefined : target;
+}
+
+/** Refuses an existing file unless --force, saying what was (not) done about it. */
+export async function refuseExistingFile(path: string, force: boolean, consequence: string): Promise<void> {
+  if (force) return;
+  const exists = await stat(path).then(
+    () => true,
+    () => false,
+  );
+  if (exists) throw new OutputExistsError(`${path} already exists; ${consequence}.`, { hint: 'Use --force to overwrite it, or -o to choose another path.' });
 }

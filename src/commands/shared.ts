@@ -4,7 +4,7 @@ import type { Context } from '../context.js';
 import { makeChalk } from '../io/progress.js';
 import { readConfig, resolveApiKey, type Config, type KeySource } from '../store/config.js';
 import { findLastJob } from '../store/history.js';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 /** Options every command accepts (commander's globals). */
 export interface GlobalOptions {
@@ -143,4 +143,28 @@ export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.in
 
 export function writeJson(ctx: Context, value: unknown, lines = false): void {
   ctx.io.stdout.write(`${lines ? JSON.stringify(value) : JSON.stringify(value, null, 2)}\n`);
+}
+
+export const DEFAULT_TIMEOUT_SECONDS = 900;
+/** The floor of a fixed polling interval, as for the config key: no faster than the service changes. */
+export const MIN_POLL_INTERVAL_SECONDS = 0.5;
+
+/** A flag that takes a number of seconds, at least `min`. */
+export function secondsFlag(flag: string, min: number) {
+  return z
+    .string()
+    .refine((value) => /^\d+(\.\d+)?$/.test(value.trim()) && Number(value) >= min, { message: `${flag} takes a number of seconds (at least ${min})` })
+    .transform(Number);
+}
+
+export const timeoutFlag = secondsFlag('--timeout', 1);
+export const pollIntervalFlag = secondsFlag('--poll-interval', MIN_POLL_INTERVAL_SECONDS);
+
+/** How long to wait and how often to look: the flag, else the config, else the defaults. */
+export function waitLimits(flags: { timeout?: number | undefined; pollInterval?: number | undefined }, config: Config): { timeoutMs: number; pollIntervalMs: number | undefined } {
+  const pollInterval = flags.pollInterval ?? config['poll-interval'];
+  return {
+    timeoutMs: (flags.timeout ?? config.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
+    pollIntervalMs: pollInterval === undefined ? undefined : pollInterval * 1000,
+  };
 }

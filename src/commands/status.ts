@@ -1,19 +1,14 @@
 import { z } from 'zod';
-import { JobFailedError } from '../api/errors.js';
+import { JobFailedError, JobsFailedError } from '../api/errors.js';
 import { isTerminal, type Task } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { createReporter } from '../io/progress.js';
-import { DEFAULT_TIMEOUT_SECONDS } from './generate.js';
 import { statusLine, taskToJson } from './render.js';
-import { createApiClient, loadSettings, parseOptions, resolveTaskIds, type GlobalOptions } from './shared.js';
+import { createApiClient, loadSettings, parseOptions, resolveTaskIds, timeoutFlag, waitLimits, type GlobalOptions } from './shared.js';
 
 export const StatusFlagsSchema = z.object({
   wait: z.boolean().default(false),
-  timeout: z
-    .string()
-    .regex(/^\d+(\.\d+)?$/, '--timeout takes a number of seconds')
-    .transform(Number)
-    .optional(),
+  timeout: timeoutFlag.optional(),
 });
 
 /**
@@ -35,17 +30,29 @@ export async function runStatus(ctx: Context, idArgs: string[], rawFlags: z.inpu
     tasks.forEach(print);
     return;
   }
-  const timeoutMs = (flags.timeout ?? settings.config.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
-  const failures: JobFailedError[] = [];
-  await Promise.all(
+  const { timeoutMs, pollIntervalMs } = waitLimits(flags, settings.config);
+  // One job that cannot be followed (an unknown id, the service gone) stops the others' waits:
+  // the command ends with that error instead of polling on behind it.
+  const stop = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, stop.signal]);
+  const results = await Promise.allSettled(
     ids.map(async (id) => {
       const reporter = await createReporter({ io: { ...ctx.io, stderrIsTTY: ctx.io.stderrIsTTY && !many }, clock: ctx.clock, quiet: Boolean(globals.quiet), label: many ? id : undefined });
-      const task = await client.waitForTask(id, { timeoutMs, signal: ctx.signal, resolveOnFailure: true, onUpdate: (update) => reporter.update(update) });
-      reporter.stop();
-      print(task);
-      if (isTerminal(task.status) && task.status !== 'completed') failures.push(new JobFailedError(task.id, task.status, task.error?.message));
+      try {
+        const task = await client.waitForTask(id, { timeoutMs, pollIntervalMs, signal, resolveOnFailure: true, onUpdate: (update) => reporter.update(update) });
+        print(task);
+        return task;
+      } catch (error) {
+        stop.abort(error);
+        throw error;
+      } finally {
+        reporter.stop();
+      }
     }),
   );
-  if (failures.length === 1) throw failures[0];
-  if (failures.length > 1) throw new JobFailedError(failures.map((failure) => failure.taskId).join(', '), 'failed', `${failures.length} jobs did not complete`);
+  const firstError = stop.signal.aborted ? stop.signal.reason : ctx.signal.aborted ? ctx.signal.reason : undefined;
+  if (firstError !== undefined) throw firstError;
+  const failed = results.flatMap((result) => (result.status === 'fulfilled' && isTerminal(result.value.status) && result.value.status !== 'completed' ? [result.value] : []));
+  if (failed.length === 1) throw new JobFailedError(failed[0]!.id, failed[0]!.status, failed[0]!.error?.message);
+  if (failed.length > 1) throw new JobsFailedError(failed.map((task) => task.id));
 }

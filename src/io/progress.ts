@@ -82,7 +82,10 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
       update: () => undefined,
       downloading: () => undefined,
       succeed: () => undefined,
-      fail: (text) => write(`${chalk.red('✖')} ${text}`),
+      fail: (text) => {
+        reportedFailures.add(text);
+        write(`${chalk.red('✖')} ${text}`);
+      },
       stop: () => undefined,
     };
   }

@@ -4,23 +4,22 @@ import type { IOStreams } from '../context.js';
  * Colour on stderr: off for NO_COLOR, --no-color, a pipe or TERM=dumb; FORCE_COLOR turns it on
  * (FORCE_COLOR=0 off). stdout is never coloured: it carries results for pipes.
  */
-export function colorEnabled(env: NodeJS.ProcessEnv, stderrIsTTY: boolean, noColorFlag = false): boolean {
-  if (noColorFlag) return false;
+export function colorEnabled(env: NodeJS.ProcessEnv, stderrIsTTY: boolean): boolean {
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
   if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false';
   return stderrIsTTY && env.TERM !== 'dumb';
 }
 
 export function processIO(env: NodeJS.ProcessEnv): IOStreams {
-  const stderrIsTTY = Boolean(process.stderr.isTTY);
+  // CI logs are not terminals even when a runner allocates a pty: no spinner, no colour.
+  const stderrIsTTY = Boolean(process.stderr.isTTY) && !isCI(env);
   return {
     stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,
     stdinIsTTY: Boolean(process.stdin.isTTY),
     stdoutIsTTY: Boolean(process.stdout.isTTY),
-    // CI logs are not terminals even when a runner allocates a pty.
-    stderrIsTTY: stderrIsTTY && !isCI(env),
+    stderrIsTTY,
     color: colorEnabled(env, stderrIsTTY),
     columns: process.stderr.columns ?? 80,
   };

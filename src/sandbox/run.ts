@@ -4,6 +4,7 @@
  * people goes to stderr.
  */
 import type { Writable } from 'node:stream';
+import { InvalidRequestError } from '../api/errors.js';
 import { sandboxFlags } from './flags.js';
 import { startSandbox, type Faults, type SandboxLogEntry, type SandboxOptions } from './server.js';
 
@@ -22,9 +23,7 @@ export interface SandboxRunOptions extends Partial<Faults> {
 }
 
 /** A bad option value: nothing was started (the CLI maps it to exit code 2). */
-export class SandboxUsageError extends Error {
-  override name = 'SandboxUsageError';
-}
+export class SandboxUsageError extends InvalidRequestError {}
 
 const SERVER_KEYS = [
   'port',

@@ -5,7 +5,7 @@ import { readMediaInfo } from '../../src/io/media.js';
 import type { Sandbox } from '../../src/sandbox/server.js';
 import { run, sandbox, tempDir } from '../helpers/harness.js';
 
-const FAST = ['--poll-interval', '0.2'];
+const FAST = ['--poll-interval', '0.5'];
 
 interface JobLine {
   line: number;

@@ -62,6 +62,16 @@ describe.concurrent('status', () => {
     expect(byId).toEqual({ [good]: 'completed', [bad]: 'failed' });
   });
 
+  it('--wait with an unknown id among good ones stops at once with exit 2, printing nothing after the error', async () => {
+    const sb = await sandbox({ jobSeconds: 20 });
+    const configDir = tempDir();
+    const good = await submitted(sb, configDir);
+    const result = await run(['status', good, 'task_01CCCCCCCCCCCCCCCCCCCCCCCC', '--wait', '--json'], { sandbox: sb, configDir, timeoutMs: 10_000 });
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.toLowerCase()).toContain('no such task');
+  });
+
   it('an unknown task id exits 2 with "no such task"; a malformed one is refused before any request', async () => {
     const sb = await sandbox();
     const unknown = await run(['status', 'task_01AAAAAAAAAAAAAAAAAAAAAAAA'], { sandbox: sb });
@@ -109,6 +119,19 @@ describe.concurrent('download', () => {
     expect(await readMediaInfo(join(cwd, `${id}.mp4`))).toMatchObject({ width: 1280, height: 720 });
   });
 
+  it('--wait -o an existing file is refused before waiting (exit 2), not after', async () => {
+    const sb = await sandbox({ jobSeconds: 20 });
+    const configDir = tempDir();
+    const cwd = tempDir();
+    const id = await submitted(sb, configDir);
+    writeFileSync(join(cwd, 'clip.mp4'), 'mine');
+    const result = await run(['download', id, '--wait', '-o', 'clip.mp4'], { sandbox: sb, configDir, cwd, timeoutMs: 10_000 });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('clip.mp4 already exists; nothing was downloaded.');
+    expect(readFileSync(join(cwd, 'clip.mp4'), 'utf8')).toBe('mine');
+    expect(sb.requests.filter((request) => request.method === 'GET')).toHaveLength(0);
+  });
+
   it('a failed job cannot be downloaded: exit 4 with the reason', async () => {
     const sb = await sandbox({ jobSeconds: 0.2, faults: { failJobs: 1, failMessage: 'safety filter' } });
     const configDir = tempDir();
@@ -150,6 +173,16 @@ describe.concurrent('extend', () => {
     const unknown = await run(['extend', 'task_01BBBBBBBBBBBBBBBBBBBBBBBB', 'more'], { sandbox: sb });
     expect(unknown.code).toBe(2);
     expect(sb.stats.submissions).toBe(0);
+  });
+
+  it('extend with nothing to generate from is refused (exit 2) and nothing is submitted', async () => {
+    const sb = await sandbox({ jobSeconds: 20 });
+    const configDir = tempDir();
+    await submitted(sb, configDir);
+    const result = await run(['extend', 'last'], { sandbox: sb, configDir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('Nothing to generate from');
+    expect(sb.stats.submissions).toBe(1);
   });
 
   it('`extend last` with no history says so (exit 2)', async () => {

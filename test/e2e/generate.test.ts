@@ -182,6 +182,14 @@ describe.concurrent('generate', () => {
     expect(readdirSync(cwd)).toEqual([]);
   });
 
+  it('-q prints a failure once and nothing else', async () => {
+    const sb = await sandbox({ faults: { failJobs: 1, failMessage: 'policy' } });
+    const result = await run(['generate', 'something', '-q'], { sandbox: sb });
+    expect(result.code).toBe(4);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^✖ Task task_\w+ failed: policy\n  Adjust the prompt or inputs and submit again\.\n$/);
+  });
+
   it('a cancelled job exits 4 and says it was cancelled', async () => {
     const sb = await sandbox({ faults: { cancelJobs: 1 } });
     const result = await run(['generate', 'something'], { sandbox: sb });

@@ -24,7 +24,7 @@ describe('the job history under concurrency and crashes', () => {
       Array.from({ length: 8 }, (_, worker) => {
         const cwd = tempDir('ov-cwd-');
         writeFileSync(join(cwd, 'prompts.txt'), Array.from({ length: 10 }, (_, index) => `worker ${worker} clip ${index}`).join('\n'));
-        return run(['batch', 'prompts.txt', '--concurrency', '10', '--poll-interval', '0.1'], { sandbox: sb, configDir, cwd, timeoutMs: 60_000 });
+        return run(['batch', 'prompts.txt', '--concurrency', '10', '--poll-interval', '0.5'], { sandbox: sb, configDir, cwd, timeoutMs: 60_000 });
       }),
     );
     for (const result of results) expect(result.code, result.stderr).toBe(0);

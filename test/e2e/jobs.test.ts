@@ -79,7 +79,7 @@ describe.concurrent('jobs', () => {
     const cwd = tempDir();
     const configDir = tempDir('ov-config-');
     writeFileSync(join(cwd, 'two.txt'), 'a heron\na crane\n');
-    const batch = await run(['batch', 'two.txt', '--poll-interval', '0.2'], { sandbox: sb, cwd, configDir });
+    const batch = await run(['batch', 'two.txt', '--poll-interval', '0.5'], { sandbox: sb, cwd, configDir });
     expect(batch.code, batch.stderr).toBe(0);
     const listed = await run(['jobs', '--json'], { configDir });
     const jobs = JSON.parse(listed.stdout) as JobJson[];

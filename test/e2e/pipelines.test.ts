@@ -141,7 +141,7 @@ describe.concurrent('README pipelines', () => {
     expect(await json(['jobs'])).toHaveLength(1);
     expect(await json(['config', 'unset', 'poll-interval'])).toEqual({ 'poll-interval': null });
 
-    const quiet = await run(['batch', 'prompts.txt', '-q', '--poll-interval', '0.2'], { sandbox: sb, cwd, configDir });
+    const quiet = await run(['batch', 'prompts.txt', '-q', '--poll-interval', '0.5'], { sandbox: sb, cwd, configDir });
     expect(quiet.code, quiet.stderr).toBe(0);
     expect(quiet.stderr).toBe('');
     expect(JSON.parse(quiet.stdout)).toMatchObject({ line: 1, status: 'completed' });

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runInProcess, tempDir, TEST_KEY } from '../helpers/harness.js';
@@ -11,6 +11,13 @@ describe('commands in-process, on fake streams', () => {
     expect(result.stderr.startsWith('API key: \n')).toBe(true);
     expect(result.stdout).toBe('');
     expect(JSON.parse(readFileSync(join(configDir, 'config.json'), 'utf8'))).toEqual({ 'api-key': TEST_KEY });
+  });
+
+  it('Ctrl-C at the hidden key prompt is an interrupt (130), and stores nothing', async () => {
+    const configDir = tempDir();
+    const result = await runInProcess(['config', 'set', 'api-key'], { configDir, stdin: 'sk-partly\u0003', stdinIsTTY: true });
+    expect(result.code).toBe(130);
+    expect(existsSync(join(configDir, 'config.json'))).toBe(false);
   });
 
   it('refuses to wait for a prompt on a terminal stdin', async () => {

@@ -48,11 +48,10 @@ describe('output paths', () => {
 });
 
 describe('colour', () => {
-  it('is on for a terminal, off for NO_COLOR, --no-color, pipes and TERM=dumb; FORCE_COLOR forces it', () => {
+  it('is on for a terminal, off for NO_COLOR, pipes and TERM=dumb; FORCE_COLOR forces it', () => {
     expect(colorEnabled({}, true)).toBe(true);
     expect(colorEnabled({}, false)).toBe(false);
     expect(colorEnabled({ NO_COLOR: '1' }, true)).toBe(false);
-    expect(colorEnabled({}, true, true)).toBe(false);
     expect(colorEnabled({ TERM: 'dumb' }, true)).toBe(false);
     expect(colorEnabled({ FORCE_COLOR: '1' }, false)).toBe(true);
     expect(colorEnabled({ FORCE_COLOR: '0' }, true)).toBe(false);
