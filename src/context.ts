@@ -1,5 +1,8 @@
 import type { Readable, Writable } from 'node:stream';
 import type { ClientOptions, OmniVideoClient } from './api/client.js';
+import type { Clock } from './api/clock.js';
+
+export { systemClock, type Clock } from './api/clock.js';
 
 /** The streams a command talks to, with what is known about them, as gh's IOStreams. */
 export interface IOStreams {
@@ -15,11 +18,6 @@ export interface IOStreams {
   columns: number;
 }
 
-/** Time, injectable so that waits and backoff can be asserted in tests. */
-export interface Clock {
-  now(): number;
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
 
 /** The world a command runs in: passed in, never read from globals. */
 export interface Context {
@@ -34,23 +32,3 @@ export interface Context {
   /** Makes the API client; loaded lazily so that --help never pays for got. */
   createClient: (options: ClientOptions) => Promise<OmniVideoClient>;
 }
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(signal.reason);
-        return;
-      }
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(signal?.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-    }),
-};

@@ -1,5 +1,5 @@
 import type { Method } from 'got';
-import { systemClock, type Clock } from '../context.js';
+import { systemClock, type Clock } from './clock.js';
 import {
   APIConnectionError,
   APIError,
@@ -173,8 +173,8 @@ export class OmniVideoClient {
         }
         return { retry: false };
       });
-      const first = parsed.data[0];
-      if (!first) throw new MalformedResponseError(`Malformed answer from ${endpoint}: no task id`, { status: 200, endpoint, serviceMessage: undefined, body: '' });
+      // The schema requires one entry.
+      const first = parsed.data[0]!;
       return { taskId: first.task_id, status: first.status };
     } catch (error) {
       if (options.signal?.aborted) throw error;

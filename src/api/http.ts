@@ -18,7 +18,7 @@ export interface HttpRequest {
 }
 
 /** Errors raised before the request could have reached the server. */
-const NEVER_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL', 'ECONNABORTED_BEFORE_SEND']);
+const NEVER_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL']);
 const NEVER_SENT_TIMEOUTS = new Set(['lookup', 'connect', 'secureConnect']);
 
 export function toConnectionError(error: unknown, what: string): APIConnectionError {

@@ -1,4 +1,4 @@
-import type { Clock } from '../context.js';
+import type { Clock } from './clock.js';
 import { JobFailedError, WaitTimeoutError } from './errors.js';
 import { isTerminal, type Task } from './schemas.js';
 

@@ -1,4 +1,4 @@
-import type { Clock } from '../context.js';
+import type { Clock } from './clock.js';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. */

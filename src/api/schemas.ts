@@ -6,12 +6,18 @@ export const MAX_VIDEOS = 1;
 export const ASPECT_RATIOS = ['16:9', '9:16'] as const;
 export const RESOLUTIONS = ['720p'] as const;
 
-const httpUrl = z
-  .string()
-  .refine((value) => /^https?:\/\/[^\s]+$/i.test(value), { message: 'must be an http:// or https:// URL' });
+/** An http:// or https:// URL: what the API fetches media from. */
+export function isHttpUrl(value: string): boolean {
+  return /^https?:\/\/\S+$/i.test(value);
+}
+
+/** A plain task id: letters, digits, `_` and `-` (so it is also a safe file name). */
+export const TASK_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+const httpUrl = z.string().refine(isHttpUrl, { message: 'must be an http:// or https:// URL' });
 const videoUrl = z
   .string()
-  .refine((value) => /^https?:\/\/[^\s]+$/i.test(value) || /^data:video\/[\w.+-]+;base64,/.test(value), {
+  .refine((value) => isHttpUrl(value) || /^data:video\/[\w.+-]+;base64,/.test(value), {
     message: 'must be an http(s):// URL or a data:video/...;base64, URL',
   });
 

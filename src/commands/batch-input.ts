@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import { MAX_IMAGES, MAX_VIDEOS } from '../api/schemas.js';
+import { MAX_IMAGES, MAX_VIDEOS, TASK_ID_PATTERN } from '../api/schemas.js';
 
 /** One line of a JSON Lines batch: a `generate` request, plus where to save it and a stable id. */
 export const BatchLineSchema = z
@@ -16,7 +16,7 @@ export const BatchLineSchema = z
     video_urls: z.array(z.string()).max(MAX_VIDEOS, `at most ${MAX_VIDEOS} video`).optional(),
     aspect_ratio: z.string().optional(),
     resolution: z.literal('720p', 'resolution must be 720p').optional(),
-    extend_from_task_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/, 'extend_from_task_id is not a task id').optional(),
+    extend_from_task_id: z.string().regex(TASK_ID_PATTERN, 'extend_from_task_id is not a task id').optional(),
     output: z.string().min(1).optional(),
     id: z.string().trim().min(1).max(200).optional(),
   })

@@ -26,7 +26,7 @@ import { ConcurrencyLimiter } from './batch-limiter.js';
 import { followTask } from './follow.js';
 import { buildGenerationRequest, recordSubmitted } from './generate.js';
 import { taskToJson, type TaskJson } from './render.js';
-import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, type GlobalOptions, type Settings } from './shared.js';
+import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, writeJson, type GlobalOptions, type Settings } from './shared.js';
 
 export const DEFAULT_CONCURRENCY = 4;
 /** A job refused with 429 even after the client's own retries goes back in the queue this often. */
@@ -99,21 +99,7 @@ async function planFor(job: BatchJob, state: BatchState, retryUncertain: boolean
 
 /** The JSON of a job that has no task to show (never submitted, or its fate unknown). */
 function withoutTask(status: string, message: string | null, taskId: string | null = null): JobJson {
-  return {
-    task_id: taskId,
-    status,
-    progress: 0,
-    files: [],
-    urls: [],
-    expires_at: null,
-    cost: null,
-    credits_cost: null,
-    created: null,
-    completed: null,
-    estimated_time: null,
-    actual_time: null,
-    error: message === null ? null : { message },
-  };
+  return { ...taskToJson({ id: '', status, progress: 0 }), task_id: taskId, error: message === null ? null : { message } };
 }
 
 async function readInput(ctx: Context, input: string): Promise<string> {
@@ -162,7 +148,7 @@ class BatchRun {
   }
 
   emit(job: BatchJob, json: JobJson, extra: Record<string, unknown> = {}): void {
-    this.ctx.io.stdout.write(`${JSON.stringify({ line: job.line, id: job.id, ...json, ...extra })}\n`);
+    writeJson(this.ctx, { line: job.line, id: job.id, ...json, ...extra }, true);
   }
 
   /** Runs the jobs, at most `limit` at once; every job ends with an outcome, none is lost. */
@@ -345,13 +331,13 @@ export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags
   if (flags.dryRun) {
     for (const { job, plan } of planned) {
       const { body } = await buildGenerationRequest(ctx, job.request.prompt, { aspectRatio: job.request.aspect_ratio ?? flags.aspectRatio, image: job.request.image_urls ?? [], video: job.request.video_urls ?? [] }, settings.config, () => undefined, job.request.extend_from_task_id);
-      ctx.io.stdout.write(`${JSON.stringify({ line: job.line, id: job.id, output: job.output, plan, request: body })}\n`);
+      writeJson(ctx, { line: job.line, id: job.id, output: job.output, plan, request: body }, true);
     }
     if (parsed.problems.length) throw new InvalidRequestError(`${parsed.problems.length} line(s) of ${source} have problems (listed above).`);
     return;
   }
 
-  const writer = new BatchStateWriter(statePath, outputDir);
+  const writer = new BatchStateWriter(statePath);
   const run = new BatchRun(ctx, globals, settings, flags, writer, state, source, inThisShard.length === 1);
   const count = (plan: Plan) => planned.filter((item) => item.plan === plan).length;
   const todo = planned.filter((item) => item.plan === 'submit' || item.plan === 'wait');

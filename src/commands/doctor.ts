@@ -7,7 +7,7 @@ import { httpRequest, toConnectionError, type HttpResponse } from '../api/http.j
 import { proxyForUrl } from '../api/proxy.js';
 import type { Context } from '../context.js';
 import { configPath, maskKey, readConfig, resolveApiKey, type Config } from '../store/config.js';
-import type { GlobalOptions } from './shared.js';
+import { writeJson, type GlobalOptions } from './shared.js';
 
 export const MIN_NODE_MAJOR = 20;
 
@@ -176,7 +176,7 @@ export function formatCheck(check: Check): string {
 /** One line per check on stdout (the report is the result); exit 3 when any check fails. */
 export async function runDoctor(ctx: Context, globals: GlobalOptions): Promise<void> {
   const checks = await runChecks(ctx, globals);
-  if (globals.json) ctx.io.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
+  if (globals.json) writeJson(ctx, checks);
   else ctx.io.stdout.write(`${checks.map(formatCheck).join('\n')}\n`);
   const failed = checks.filter((check) => !check.ok).length;
   if (failed > 0) {

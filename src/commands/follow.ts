@@ -7,9 +7,10 @@ import type { Context } from '../context.js';
 import { formatBytes } from '../io/format.js';
 import { readMediaInfo } from '../io/media.js';
 import type { Reporter } from '../io/progress.js';
-import { appendJobRecord, FIRST_EVENT, findJobByTaskId, newJobId } from '../store/history.js';
+import { appendJobRecord, FIRST_EVENT, findJobByTaskId, newJobId, type JobRecord } from '../store/history.js';
 import { taskToJson, type TaskJson } from './render.js';
 import { resolveOutputPath } from './output-path.js';
+import { writeJson } from './shared.js';
 
 export interface FollowOptions {
   taskId: string;
@@ -47,7 +48,7 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
   // One write at a time, in order: a status line written late would otherwise land after the
   // final event (timeout, interrupted, saved) and become the job's last word.
   let writes: Promise<void> = Promise.resolve();
-  const record = (fields: Parameters<typeof appendJobRecord>[1] extends infer R ? Omit<R & object, 'job' | 'task_id'> : never) =>
+  const record = (fields: Omit<JobRecord, 'job' | 'task_id' | 'at'>) =>
     (writes = writes.catch(() => undefined).then(() => appendJobRecord(ctx.configDir, { job, task_id: taskId, ...fields })));
 
   let task: Task;
@@ -88,7 +89,7 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
   if (task.status === 'failed' || task.status === 'cancelled') {
     await record({ event: task.status, ...outcome, error: task.error?.message ?? task.status });
     const failure = new JobFailedError(taskId, task.status, task.error?.message);
-    if (options.print === 'json') ctx.io.stdout.write(`${JSON.stringify(taskToJson(task), null, 2)}\n`);
+    if (options.print === 'json') writeJson(ctx, taskToJson(task));
     reporter.fail(failure.message);
     throw failure;
   }
@@ -99,7 +100,7 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
   await record({ event: 'completed', ...outcome, url: urls[0], expires_at: expiresAt });
 
   if (!options.download) {
-    if (options.print === 'json') ctx.io.stdout.write(`${JSON.stringify(taskToJson(task), null, 2)}\n`);
+    if (options.print === 'json') writeJson(ctx, taskToJson(task));
     if (options.print === 'path') ctx.io.stdout.write(`${urls.join('\n')}\n`);
     reporter.succeed(`Task ${taskId} completed${task.cost != null ? ` · cost ${task.cost}` : ''}`);
     return taskToJson(task);
@@ -124,7 +125,7 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
   }
   await record({ event: 'saved', file: saved.path });
   const json = taskToJson(task, [saved.path]);
-  if (options.print === 'json') ctx.io.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  if (options.print === 'json') writeJson(ctx, json);
   if (options.print === 'path') ctx.io.stdout.write(`${saved.path}\n`);
   reporter.succeed(await describeSaved(saved.path, saved.bytes, task));
   return json;

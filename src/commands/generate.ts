@@ -2,7 +2,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigurationError, InvalidRequestError, SubmissionUncertainError, InterruptedError, APIError } from '../api/errors.js';
-import { MAX_IMAGES, MODEL, type GenerationRequest } from '../api/schemas.js';
+import { isHttpUrl, MAX_IMAGES, MODEL, type GenerationRequest } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { readMediaInfo } from '../io/media.js';
 import { createReporter, type Reporter } from '../io/progress.js';
@@ -50,7 +50,7 @@ function normaliseAspectRatio(value: string): '16:9' | '9:16' {
 }
 
 function checkImage(value: string): string {
-  if (/^https?:\/\/\S+$/i.test(value)) return value;
+  if (isHttpUrl(value)) return value;
   throw new InvalidRequestError(`--image '${value}' is not an http(s) URL: the API fetches reference images from a public URL.`, {
     hint: 'Upload the image somewhere reachable (a bucket, an image host) and pass its https:// link.',
   });
@@ -58,7 +58,7 @@ function checkImage(value: string): string {
 
 /** A local clip becomes a data: URL after its length and size are checked from its header. */
 async function videoReference(value: string, cwd: string, warn: (text: string) => void): Promise<string> {
-  if (/^https?:\/\/\S+$/i.test(value)) return value;
+  if (isHttpUrl(value)) return value;
   if (/^[a-z]+:\/\//i.test(value) || value.startsWith('data:')) {
     throw new InvalidRequestError(`--video '${value.slice(0, 60)}' must be an http(s) URL or a local .mp4, .mov or .webm file.`);
   }
@@ -176,7 +176,7 @@ export async function runGenerate(ctx: Context, prompt: string | undefined, rawF
     event: FIRST_EVENT,
     ...requestFields(body, client.baseUrl),
   });
-  reporter.update({ id: '', status: 'submitting', progress: 0 } as never);
+  reporter.update({ id: '', status: 'submitting', progress: 0 });
   const submittedAtMs = ctx.clock.now();
   let taskId: string;
   try {

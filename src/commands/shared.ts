@@ -1,4 +1,5 @@
 import { InvalidRequestError, ConfigurationError } from '../api/errors.js';
+import { TASK_ID_PATTERN } from '../api/schemas.js';
 import type { ClientOptions, OmniVideoClient } from '../api/client.js';
 import type { Context } from '../context.js';
 import { makeChalk } from '../io/progress.js';
@@ -76,11 +77,10 @@ export async function readStdinText(ctx: Context, what: string): Promise<string>
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
 /** Task ids become file names, so only plain ids are accepted (no path can be smuggled in). */
 export function checkTaskId(id: string): string {
-  if (!TASK_ID.test(id)) {
+  if (!TASK_ID_PATTERN.test(id)) {
     throw new InvalidRequestError(`'${id}' is not a task id.`, { hint: 'Task ids look like task_01KS1H7ZYSJWH1N779S2FSHTKA; omni-video jobs lists yours.' });
   }
   return id;

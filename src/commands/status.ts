@@ -4,7 +4,7 @@ import { isTerminal, type Task } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { createReporter } from '../io/progress.js';
 import { statusLine, taskToJson } from './render.js';
-import { createApiClient, loadSettings, parseOptions, resolveTaskIds, timeoutFlag, waitLimits, type GlobalOptions } from './shared.js';
+import { createApiClient, loadSettings, parseOptions, resolveTaskIds, timeoutFlag, waitLimits, writeJson, type GlobalOptions } from './shared.js';
 
 export const StatusFlagsSchema = z.object({
   wait: z.boolean().default(false),
@@ -22,7 +22,7 @@ export async function runStatus(ctx: Context, idArgs: string[], rawFlags: z.inpu
   const { client } = await createApiClient(ctx, globals, settings);
   const many = ids.length > 1;
   const print = (task: Task) => {
-    if (globals.json) ctx.io.stdout.write(`${JSON.stringify(taskToJson(task), null, many ? undefined : 2)}\n`);
+    if (globals.json) writeJson(ctx, taskToJson(task), many);
     else ctx.io.stdout.write(`${statusLine(task, ctx.clock.now())}\n`);
   };
   if (!flags.wait) {

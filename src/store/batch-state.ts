@@ -1,5 +1,7 @@
 import { mkdir, open, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { z } from 'zod';
+import { endsMidLine } from './jsonl.js';
 
 /**
  * A batch's memory, one JSON line per event, appended (O_APPEND) beside its videos. A job is the
@@ -66,10 +68,7 @@ export class BatchStateWriter {
   #handle: Awaited<ReturnType<typeof open>> | undefined;
   #opening: Promise<void> | undefined;
 
-  constructor(
-    readonly path: string,
-    readonly dir: string,
-  ) {}
+  constructor(readonly path: string) {}
 
   async append(event: Omit<BatchEvent, 'at'>): Promise<void> {
     this.#opening ??= this.#open();
@@ -78,15 +77,9 @@ export class BatchStateWriter {
   }
 
   async #open(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(dirname(this.path), { recursive: true });
     const handle = await open(this.path, 'a+');
-    // A line cut short by a crash gets its newline, so the next event does not merge into it.
-    const { size } = await handle.stat();
-    if (size > 0) {
-      const last = Buffer.alloc(1);
-      await handle.read(last, 0, 1, size - 1);
-      if (last[0] !== 0x0a) await handle.write('\n');
-    }
+    if (await endsMidLine(handle)) await handle.write('\n');
     this.#handle = handle;
   }
 

@@ -25,13 +25,17 @@ export function configPath(dir: string): string {
   return join(dir, CONFIG_FILE);
 }
 
+/** Takes group and other permissions away again if someone granted them (POSIX only). */
+async function tighten(path: string, privateMode: 0o600 | 0o700): Promise<void> {
+  if (process.platform === 'win32') return;
+  const { mode } = await stat(path);
+  if ((mode & 0o077) !== 0) await chmod(path, privateMode).catch(() => undefined);
+}
+
 /** Creates the directory owner-only, and tightens it back if someone loosened it. */
 export async function ensurePrivateDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  if (process.platform !== 'win32') {
-    const { mode } = await stat(dir);
-    if ((mode & 0o077) !== 0) await chmod(dir, 0o700);
-  }
+  await tighten(dir, 0o700);
 }
 
 /**
@@ -48,12 +52,10 @@ export async function readConfig(dir: string, options: { tighten?: boolean } = {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new ConfigurationError(`Cannot read ${path}: ${(error as Error).message}`, { hint: 'Check its permissions.' });
   }
-  if (process.platform !== 'win32' && options.tighten !== false) {
+  if (options.tighten !== false) {
+    await tighten(path, 0o600);
     // The directory too: it also holds the job history.
-    for (const [target, privateMode] of [[path, 0o600], [dir, 0o700]] as const) {
-      const { mode } = await stat(target);
-      if ((mode & 0o077) !== 0) await chmod(target, privateMode).catch(() => undefined);
-    }
+    await tighten(dir, 0o700);
   }
   let raw: unknown;
   try {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { GenerationRequest } from '../api/schemas.js';
 import { ensurePrivateDir } from './config.js';
+import { endsMidLine } from './jsonl.js';
 
 export const HISTORY_FILE = 'jobs.jsonl';
 
@@ -78,12 +79,7 @@ export async function appendJobRecord(dir: string, record: Omit<JobRecord, 'at'>
   try {
     let prefix = '';
     if (!terminatedFiles.has(path)) {
-      const { size } = await handle.stat();
-      if (size > 0) {
-        const last = Buffer.alloc(1);
-        await handle.read(last, 0, 1, size - 1);
-        if (last[0] !== 0x0a) prefix = '\n';
-      }
+      if (await endsMidLine(handle)) prefix = '\n';
       terminatedFiles.add(path);
     }
     const line = JSON.stringify({ ...record, at: record.at ?? new Date().toISOString() });

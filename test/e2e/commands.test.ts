@@ -105,7 +105,7 @@ describe.concurrent('download', () => {
   });
 
   it('refuses a job that is not completed yet (exit 2, nothing written), and with --wait waits for it', async () => {
-    const sb = await sandbox({ jobSeconds: 3 });
+    const sb = await sandbox({ jobSeconds: 60 });
     const configDir = tempDir();
     const cwd = tempDir();
     const id = await submitted(sb, configDir);
@@ -113,6 +113,8 @@ describe.concurrent('download', () => {
     expect(early.code).toBe(2);
     expect(early.stderr).toMatch(new RegExp(`Task ${id} is (pending|processing), not completed yet`));
     expect(early.stderr).toContain(`omni-video download ${id} --wait`);
+    // Age the job to a second before its end, so --wait has a short, certain wait however loaded the machine.
+    sb.tasks.get(id)!.createdMs -= 59_000;
     const waited = await run(['download', id, '--wait'], { sandbox: sb, configDir, cwd });
     expect(waited.code, waited.stderr).toBe(0);
     expect(waited.stdout).toBe(`${join(cwd, `${id}.mp4`)}\n`);
