@@ -39,6 +39,26 @@ async function historyJob(ctx: Context, taskId: string, jobId: string | undefine
 }
 
 /**
+ * Brings a job of this machine's history up to date with an end state seen by `status`, so
+ * `jobs` does not keep showing it as submitted. Jobs submitted elsewhere are left out.
+ */
+export async function recordEndState(ctx: Context, task: Task): Promise<void> {
+  if (!isTerminal(task.status)) return;
+  const known = await findJobByTaskId(ctx.configDir, task.id);
+  if (!known || known.status === task.status || known.last_event === 'saved') return;
+  await appendJobRecord(ctx.configDir, {
+    job: known.job,
+    task_id: task.id,
+    event: task.status,
+    status: task.status,
+    progress: task.progress,
+    cost: task.cost,
+    credits_cost: task.credits_cost,
+    ...(task.error?.message ? { error: task.error.message } : {}),
+  });
+}
+
+/**
  * What follows a submission, and what `download` and `status --wait` do: wait (adaptive
  * polling), then save the video or print its link, keeping the job history current throughout.
  */

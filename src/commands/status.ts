@@ -3,6 +3,7 @@ import { JobFailedError, JobsFailedError } from '../api/errors.js';
 import { isTerminal, type Task } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { createReporter } from '../io/progress.js';
+import { recordEndState } from './follow.js';
 import { statusLine, taskToJson } from './render.js';
 import { createApiClient, loadSettings, parseOptions, resolveTaskIds, timeoutFlag, waitLimits, writeJson, type GlobalOptions } from './shared.js';
 
@@ -40,6 +41,8 @@ export async function runStatus(ctx: Context, idArgs: string[], rawFlags: z.inpu
       const reporter = await createReporter({ io: { ...ctx.io, stderrIsTTY: ctx.io.stderrIsTTY && !many }, clock: ctx.clock, quiet: Boolean(globals.quiet), label: many ? id : undefined });
       try {
         const task = await client.waitForTask(id, { timeoutMs, pollIntervalMs, signal, resolveOnFailure: true, onUpdate: (update) => reporter.update(update) });
+        // A wait the user chose to make may also record the end in the history; a plain look stays read-only.
+        await recordEndState(ctx, task);
         print(task);
         return task;
       } catch (error) {

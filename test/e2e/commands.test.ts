@@ -60,6 +60,10 @@ describe.concurrent('status', () => {
         .map((task) => [task.task_id, task.status]),
     );
     expect(byId).toEqual({ [good]: 'completed', [bad]: 'failed' });
+    // The wait brought this machine's history up to date.
+    const jobs = await run(['jobs', '--json'], { configDir });
+    const statuses = Object.fromEntries((JSON.parse(jobs.stdout) as Array<{ task_id: string; status: string }>).map((job) => [job.task_id, job.status]));
+    expect(statuses).toEqual({ [good]: 'completed', [bad]: 'failed' });
   });
 
   it('--wait with an unknown id among good ones stops at once with exit 2, printing nothing after the error', async () => {
