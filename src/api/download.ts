@@ -1,6 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
+import { finished } from 'node:stream/promises';
 import got from 'got';
 import type { Clock } from '../context.js';
 import { DownloadError, LinkExpiredError, OutputExistsError } from './errors.js';
@@ -33,6 +33,13 @@ export interface DownloadResult {
 }
 
 const REFRESHABLE = new Set([401, 403, 404, 410]);
+
+/**
+ * The .part file's write buffer. Node's default (16 KB) is below one socket read (64 KB), so
+ * every chunk would pause the socket and cost a write of its own; 1 MiB lets chunks gather into
+ * one writev, which cut the CPU time of a 1 GiB download by about a third (see README, Performance).
+ */
+const WRITE_BUFFER_BYTES = 1024 * 1024;
 
 export function formatExpiry(expiresAt: number): string {
   return new Date(expiresAt * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
@@ -211,31 +218,29 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
       validator = first('etag') ?? first('last-modified');
       received = 0;
     }
-    let written = start;
-    let dropped: unknown;
+    const file = createWriteStream(part, { ...(start > 0 ? { flags: 'r+', start } : { flags: 'w' }), highWaterMark: WRITE_BUFFER_BYTES });
+    const onDisk = () => start + file.bytesWritten;
+    const progress = setInterval(() => options.onProgress?.(onDisk(), total), 200);
     // A dropped connection ends the file normally rather than destroying it, so every byte that
-    // arrived is flushed and the resume starts right after it.
-    async function* body(): AsyncGenerator<Buffer> {
-      try {
-        for await (const chunk of request as AsyncIterable<Buffer>) {
-          written += chunk.length;
-          yield chunk;
-        }
-      } catch (error) {
-        dropped = error;
-      }
-    }
-    const file = createWriteStream(part, start > 0 ? { flags: 'r+', start } : { flags: 'w' });
-    const progress = setInterval(() => options.onProgress?.(written, total), 200);
+    // arrived is flushed and the resume starts right after it. No per-chunk code of ours runs:
+    // the progress timer reads what the file stream has written.
+    let dropped: unknown;
+    request.on('error', (error) => {
+      dropped ??= error;
+      request.unpipe(file);
+      file.end();
+    });
+    request.pipe(file);
     try {
-      await pipeline(body, file);
+      await finished(file);
     } catch (error) {
+      request.destroy();
       return new Attempt('fatal', `cannot write ${part}: ${(error as Error).message}`);
     } finally {
       clearInterval(progress);
     }
     if (signal?.aborted) throw signal.reason;
-    received = written;
+    received = onDisk();
     options.onProgress?.(received, total);
     if (dropped !== undefined) return new Attempt('retry', toConnectionError(dropped, 'download interrupted').message);
     if (total !== undefined && received < total) return new Attempt('retry', `connection closed after ${received} of ${total} bytes`);
