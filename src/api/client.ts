@@ -24,7 +24,7 @@ import {
   type GenerationRequest,
   type Task,
 } from './schemas.js';
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 export const DEFAULT_BASE_URL = 'https://api.apimart.ai/v1';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const MODEL = 'gemini-omni-flash-preview';
 export const MAX_IMAGES = 16;

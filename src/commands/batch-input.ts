@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_IMAGES, MAX_VIDEOS, TASK_ID_PATTERN } from '../api/schemas.js';
 
 /** One line of a JSON Lines batch: a `generate` request, plus where to save it and a stable id. */

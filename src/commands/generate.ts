@@ -1,6 +1,6 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigurationError, InvalidRequestError, SubmissionUncertainError, InterruptedError, APIError } from '../api/errors.js';
 import { isHttpUrl, MAX_IMAGES, MODEL, type GenerationRequest } from '../api/schemas.js';
 import type { Context } from '../context.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Context } from '../context.js';
 import { readJobs, type Job } from '../store/history.js';
 import { parseOptions, writeJson, type GlobalOptions } from './shared.js';

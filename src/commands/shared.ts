@@ -5,7 +5,7 @@ import type { Context } from '../context.js';
 import { makeChalk } from '../io/progress.js';
 import { readConfig, resolveApiKey, type Config, type KeySource } from '../store/config.js';
 import { findLastJob } from '../store/history.js';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Options every command accepts (commander's globals). */
 export interface GlobalOptions {

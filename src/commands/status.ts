@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { JobFailedError, JobsFailedError } from '../api/errors.js';
 import { isTerminal, type Task } from '../api/schemas.js';
 import type { Context } from '../context.js';

@@ -1,6 +1,6 @@
 import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigurationError, InvalidRequestError } from '../api/errors.js';
 import { ASPECT_RATIOS } from '../api/schemas.js';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { GenerationRequest } from '../api/schemas.js';
 import { ensurePrivateDir } from './config.js';
 import { endsMidLine } from './jsonl.js';
