@@ -87,7 +87,7 @@ describe.concurrent('help', () => {
 function binWithoutCli(): string {
   const root = tempDir('ov-help-');
   const from = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
-  for (const path of ['bin/omni-video.js', 'dist/help.json', 'package.json']) {
+  for (const path of ['bin/omni-video.js', 'bin/package.json', 'dist/help.json', 'package.json']) {
     mkdirSync(join(root, path, '..'), { recursive: true });
     copyFileSync(from(path), join(root, path));
   }
