@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // CommonJS (see bin/package.json): Node starts a CommonJS entry ~10 ms sooner than an ES module,
-// which is most of what --version and --help cost. The CLI itself is ESM, loaded by import().
+// which is most of what --version and --help cost. Anything else runs the CLI, bundled into one
+// CommonJS file, with V8's code cache (bin/code-cache.js).
 'use strict';
 const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
@@ -9,13 +10,15 @@ const args = process.argv.slice(2);
 const help = helpText(args);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   // Scripts call --version in loops: answer it without loading the CLI at all.
-  process.stdout.write(`${JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).version}\n`);
+  process.stdout.write(`${packageVersion()}\n`);
 } else if (help !== undefined) {
   process.stdout.write(help);
 } else {
-  // Node >= 22.1 keeps compiled code on disk between runs; older versions have no such API.
-  require('node:module').enableCompileCache?.();
-  import('../dist/cli.bundle.js').then(({ start }) => start());
+  require('./code-cache.js').runWithCodeCache(join(__dirname, '..', 'dist', 'cli.cjs'), packageVersion());
+}
+
+function packageVersion() {
+  return JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).version;
 }
 
 /**

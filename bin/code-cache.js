@@ -1,0 +1,74 @@
+'use strict';
+/**
+ * Runs the CLI, bundled into one CommonJS file (dist/cli.cjs), through vm.Script with V8's code
+ * cache: the first run saves the compiled code, later runs skip compiling got, zod and the rest.
+ * Node 20 has no compile cache at all, and on Node 22/24 this is faster than theirs
+ * (module.enableCompileCache), as the data is saved after the run and so holds every function
+ * the run compiled, not only the top level. The cache is an optimisation only: any problem with
+ * it means running without it.
+ */
+const { createHash } = require('node:crypto');
+const { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const { tmpdir } = require('node:os');
+const { dirname, join } = require('node:path');
+const { Script } = require('node:vm');
+
+/** Runs the bundle's start() like Node's CommonJS loader would; resolves when it ends. */
+async function runWithCodeCache(bundlePath, version, env = process.env) {
+  const source = readFileSync(bundlePath, 'utf8');
+  const cacheFile = cacheFilePath(source, version, env);
+  const cachedData = cacheFile === undefined ? undefined : readIfPresent(cacheFile);
+  // The same wrapper as Node's loader, so the bundle sees require, module and __dirname.
+  const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n})`;
+  const script = new Script(wrapped, { filename: bundlePath, cachedData });
+  const bundle = { exports: {} };
+  script.runInThisContext()(bundle.exports, createRequire(bundlePath), bundle, bundlePath, dirname(bundlePath));
+  await bundle.exports.start();
+  if (cacheFile !== undefined && (cachedData === undefined || script.cachedDataRejected)) save(cacheFile, script);
+}
+
+/**
+ * One file per package version, Node version and bundle content: V8 itself checks only the
+ * source length. In $XDG_CACHE_HOME/omni-video, else a directory of this user's in the temp
+ * directory; undefined when that directory is not safely this user's (code is read from it).
+ */
+function cacheFilePath(source, version, env) {
+  const uid = process.getuid?.();
+  const dir = env.XDG_CACHE_HOME ? join(env.XDG_CACHE_HOME, 'omni-video') : join(tmpdir(), `omni-video-${uid ?? 'user'}`);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const stats = lstatSync(dir);
+    if (!stats.isDirectory() || (uid !== undefined && stats.uid !== uid) || (stats.mode & 0o022) !== 0) return undefined;
+  } catch {
+    return undefined;
+  }
+  const hash = createHash('sha1').update(source).digest('hex').slice(0, 16);
+  return join(dir, `cli-${version}-node${process.version}-${process.arch}-${hash}.v8cache`);
+}
+
+function readIfPresent(file) {
+  try {
+    return readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Written aside and renamed, so a concurrent run never reads half a file; stale builds' files go. */
+function save(cacheFile, script) {
+  const temporary = `${cacheFile}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temporary, script.createCachedData(), { mode: 0o600 });
+    renameSync(temporary, cacheFile);
+    const dir = dirname(cacheFile);
+    const sameVersion = cacheFile.slice(dir.length + 1).replace(/[0-9a-f]{16}\.v8cache$/, '');
+    for (const name of readdirSync(dir)) {
+      if (name.startsWith(sameVersion) && name.endsWith('.v8cache') && join(dir, name) !== cacheFile) rmSync(join(dir, name), { force: true });
+    }
+  } catch {
+    rmSync(temporary, { force: true });
+  }
+}
+
+module.exports = { runWithCodeCache };

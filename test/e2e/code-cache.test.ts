@@ -1,0 +1,50 @@
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { run, tempDir } from '../helpers/harness.js';
+
+/** The V8 code cache the bin keeps (bin/code-cache.js): saved once, reused, never in the way. */
+describe('code cache', () => {
+  const cacheFiles = (cacheHome: string) => readdirSync(join(cacheHome, 'omni-video')).map((name) => join(cacheHome, 'omni-video', name));
+
+  it('is saved by the first run and reused as it is by the next', async () => {
+    const cacheHome = tempDir('ov-cache-');
+    const configDir = tempDir('ov-config-');
+    const first = await run(['config', 'path'], { configDir, env: { XDG_CACHE_HOME: cacheHome } });
+    expect(first).toMatchObject({ code: 0, stdout: `${join(configDir, 'config.json')}\n`, stderr: '' });
+    const [file, ...others] = cacheFiles(cacheHome);
+    expect(others).toEqual([]);
+    expect(file).toMatch(/cli-\d+\.\d+\.\d+-nodev\d+\.\d+\.\d+-\w+-[0-9a-f]{16}\.v8cache$/);
+    const saved = statSync(file!);
+    expect(saved.size).toBeGreaterThan(10_000);
+    expect(saved.mode & 0o077).toBe(0);
+
+    const second = await run(['config', 'path'], { configDir, env: { XDG_CACHE_HOME: cacheHome } });
+    expect(second).toEqual(first);
+    // Rewritten only when V8 rejects it; a rename would give the file a new inode.
+    expect(cacheFiles(cacheHome)).toEqual([file]);
+    expect(statSync(file!).ino).toBe(saved.ino);
+  });
+
+  it('is ignored when corrupt, and replaced', async () => {
+    const cacheHome = tempDir('ov-cache-');
+    const configDir = tempDir('ov-config-');
+    await run(['config', 'path'], { configDir, env: { XDG_CACHE_HOME: cacheHome } });
+    const [file] = cacheFiles(cacheHome);
+    const garbage = Buffer.alloc(4096, 0x5a);
+    writeFileSync(file!, garbage);
+
+    const result = await run(['config', 'path'], { configDir, env: { XDG_CACHE_HOME: cacheHome } });
+    expect(result).toMatchObject({ code: 0, stdout: `${join(configDir, 'config.json')}\n`, stderr: '' });
+    expect(readFileSync(file!).equals(garbage)).toBe(false);
+    expect(statSync(file!).size).toBeGreaterThan(10_000);
+  });
+
+  it('is skipped, silently, where it cannot be written', async () => {
+    const notADirectory = join(tempDir('ov-cache-'), 'file');
+    writeFileSync(notADirectory, '');
+    const configDir = tempDir('ov-config-');
+    const result = await run(['config', 'path'], { configDir, env: { XDG_CACHE_HOME: notADirectory } });
+    expect(result).toMatchObject({ code: 0, stdout: `${join(configDir, 'config.json')}\n`, stderr: '' });
+  });
+});
