@@ -8,7 +8,7 @@
  * it means running without it.
  */
 const { createHash } = require('node:crypto');
-const { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
+const { accessSync, constants, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
 const { tmpdir } = require('node:os');
 const { dirname, join } = require('node:path');
@@ -40,6 +40,8 @@ function cacheFilePath(source, version, env) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const stats = lstatSync(dir);
     if (!stats.isDirectory() || (uid !== undefined && stats.uid !== uid) || (stats.mode & 0o022) !== 0) return undefined;
+    // Else every run would pay for serialising code it cannot save.
+    accessSync(dir, constants.W_OK);
   } catch {
     return undefined;
   }
