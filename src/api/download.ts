@@ -3,7 +3,7 @@ import { open, rename, rm, stat } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import got from 'got';
-import type { Clock } from '../context.js';
+import type { Clock } from './clock.js';
 import { DownloadError, LinkExpiredError, OutputExistsError } from './errors.js';
 import { toConnectionError } from './http.js';
 import { agentsFor } from './proxy.js';
