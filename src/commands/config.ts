@@ -63,7 +63,7 @@ export async function runConfigGet(ctx: Context, rawKey: string, globals: Global
   const config = await readConfig(ctx.configDir);
   const value = config[key];
   if (globals.json) {
-    writeJson(ctx, { [key]: value === undefined ? null : shown(key, value) });
+    writeJson(ctx, { [key]: value === undefined ? null : key === 'api-key' ? shown(key, value) : value });
     return;
   }
   if (value === undefined) throw new InvalidRequestError(`${key} is not set.`, { hint: `Set it with: omni-video config set ${key}` });

@@ -291,6 +291,7 @@ describe.concurrent('config', () => {
     const configDir = tempDir();
     expect((await run(['config', 'set', 'timeout', '120'], { configDir })).code).toBe(0);
     expect((await run(['config', 'get', 'timeout'], { configDir })).stdout).toBe('120\n');
+    expect(JSON.parse((await run(['config', 'get', 'timeout', '--json'], { configDir })).stdout)).toEqual({ timeout: 120 });
     const bad = await run(['config', 'set', 'aspect-ratio', '4:3'], { configDir });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('Invalid value for aspect-ratio');
