@@ -105,6 +105,9 @@ export interface Faults {
   stallAfterBytes: number;
 }
 
+/** The faults that count down: each applies to the next N requests of its kind. */
+type CountedFault = 'submit429' | 'submit503' | 'poll5xx' | 'pollHtml' | 'pollMalformed' | 'pollEmpty' | 'pollReset' | 'poll429' | 'pollBadShape';
+
 export interface RecordedRequest {
   server: 'api' | 'files';
   method: string;
@@ -506,6 +509,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     return n;
   }
 
+  /** Uses up one request of a "next N requests" fault; true when this request gets it. */
+  function takeFault(name: CountedFault, meta: Meta): boolean {
+    if (faults[name] <= 0) return false;
+    faults[name]--;
+    meta.note = `fault ${name}`;
+    return true;
+  }
+
   // ---- response helpers ----
 
   interface Meta {
@@ -753,17 +764,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     body: unknown,
     parses: boolean,
   ): void {
-    if (faults.submit429 > 0) {
-      faults.submit429--;
-      meta.note = 'fault submit429';
+    if (takeFault('submit429', meta)) {
       sendJson(res, 429, apiError('Rate limit exceeded, please retry later', 'rate_limit_error', 'rate_limit_exceeded'), {
         'retry-after': faults.retryAfter,
       });
       return;
     }
-    if (faults.submit503 > 0) {
-      faults.submit503--;
-      meta.note = 'fault submit503';
+    if (takeFault('submit503', meta)) {
       sendJson(res, 503, apiError('Service temporarily unavailable, please retry later', 'server_error', 'service_unavailable'));
       return;
     }
@@ -842,29 +849,21 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   }
 
   function poll(req: IncomingMessage, res: ServerResponse, meta: Meta, id: string, url: URL): void {
-    if (faults.pollReset > 0) {
-      faults.pollReset--;
-      meta.note = 'fault pollReset';
+    if (takeFault('pollReset', meta)) {
       reset(req, meta);
       return;
     }
-    if (faults.poll429 > 0) {
-      faults.poll429--;
-      meta.note = 'fault poll429';
+    if (takeFault('poll429', meta)) {
       sendJson(res, 429, apiError('Too many requests', 'rate_limit_error', 'rate_limit_exceeded'), {
         'retry-after': faults.retryAfter,
       });
       return;
     }
-    if (faults.poll5xx > 0) {
-      faults.poll5xx--;
-      meta.note = 'fault poll5xx';
+    if (takeFault('poll5xx', meta)) {
       sendJson(res, 502, { code: 502, message: 'Bad gateway: upstream service unavailable' });
       return;
     }
-    if (faults.pollHtml > 0) {
-      faults.pollHtml--;
-      meta.note = 'fault pollHtml';
+    if (takeFault('pollHtml', meta)) {
       sendRaw(
         res,
         502,
@@ -873,21 +872,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       );
       return;
     }
-    if (faults.pollMalformed > 0) {
-      faults.pollMalformed--;
-      meta.note = 'fault pollMalformed';
+    if (takeFault('pollMalformed', meta)) {
       sendRaw(res, 200, 'application/json; charset=utf-8', `{"code":200,"data":{"id":"${id}","status":"proc`);
       return;
     }
-    if (faults.pollEmpty > 0) {
-      faults.pollEmpty--;
-      meta.note = 'fault pollEmpty';
+    if (takeFault('pollEmpty', meta)) {
       sendRaw(res, 200, 'application/json; charset=utf-8', '');
       return;
     }
-    if (faults.pollBadShape > 0) {
-      faults.pollBadShape--;
-      meta.note = 'fault pollBadShape';
+    if (takeFault('pollBadShape', meta)) {
       sendJson(res, 200, { code: 200, data: { status: 3, progress: 'half' } });
       return;
     }
