@@ -26,6 +26,11 @@ function shown(key: ConfigKey, value: unknown): string {
   return key === 'api-key' ? maskKey(String(value)) : String(value);
 }
 
+/** In JSON a value keeps its type (120, not "120"); only the key is shown masked. */
+function jsonValue(key: ConfigKey, value: unknown): unknown {
+  return key === 'api-key' ? maskKey(String(value)) : value;
+}
+
 /** Asks on the terminal without echoing what is typed. */
 async function promptHidden(ctx: Context, question: string): Promise<string> {
   ctx.io.stderr.write(question);
@@ -53,9 +58,9 @@ export async function runConfigSet(ctx: Context, rawKey: string, value: string |
     text = ctx.io.stdinIsTTY && text === undefined ? await promptHidden(ctx, 'API key: ') : (await readStdinText(ctx, 'the value')).trim();
     if (!text) throw new InvalidRequestError('Nothing was read from stdin.', { hint: 'echo "$KEY" | omni-video config set api-key' });
   }
-  await setConfigValue(ctx.configDir, key, text.trim());
-  ctx.io.stderr.write(`Saved ${key} = ${shown(key, text.trim())} in ${configPath(ctx.configDir)}\n`);
-  if (globals.json) writeJson(ctx, { [key]: shown(key, text.trim()) });
+  const stored = await setConfigValue(ctx.configDir, key, text.trim());
+  ctx.io.stderr.write(`Saved ${key} = ${shown(key, stored)} in ${configPath(ctx.configDir)}\n`);
+  if (globals.json) writeJson(ctx, { [key]: jsonValue(key, stored) });
 }
 
 export async function runConfigGet(ctx: Context, rawKey: string, globals: GlobalOptions): Promise<void> {
@@ -63,7 +68,7 @@ export async function runConfigGet(ctx: Context, rawKey: string, globals: Global
   const config = await readConfig(ctx.configDir);
   const value = config[key];
   if (globals.json) {
-    writeJson(ctx, { [key]: value === undefined ? null : key === 'api-key' ? shown(key, value) : value });
+    writeJson(ctx, { [key]: value === undefined ? null : jsonValue(key, value) });
     return;
   }
   if (value === undefined) throw new InvalidRequestError(`${key} is not set.`, { hint: `Set it with: omni-video config set ${key}` });
@@ -79,13 +84,13 @@ export async function runConfigUnset(ctx: Context, rawKey: string, globals: Glob
 
 export async function runConfigList(ctx: Context, globals: GlobalOptions): Promise<void> {
   const config = await readConfig(ctx.configDir);
-  const entries = CONFIG_KEYS.filter((key) => config[key] !== undefined).map((key) => [key, shown(key, config[key])] as const);
+  const keys = CONFIG_KEYS.filter((key) => config[key] !== undefined);
   const active = resolveApiKey(globals.apiKey, ctx.env, config);
   if (globals.json) {
-    writeJson(ctx, { ...Object.fromEntries(entries), api_key_source: active?.source ?? null });
+    writeJson(ctx, { ...Object.fromEntries(keys.map((key) => [key, jsonValue(key, config[key])])), api_key_source: active?.source ?? null });
     return;
   }
-  ctx.io.stdout.write(entries.map(([key, value]) => `${key}=${value}\n`).join(''));
+  ctx.io.stdout.write(keys.map((key) => `${key}=${shown(key, config[key])}\n`).join(''));
   if (active && active.source !== 'config') ctx.io.stderr.write(`The API key in use comes from ${active.source} (${maskKey(active.key)}).\n`);
 }
 

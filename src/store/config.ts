@@ -93,10 +93,12 @@ async function openStore(dir: string) {
   return new Conf<Config>({ cwd: dir, configName: 'config', projectName: 'omni-video', configFileMode: 0o600 });
 }
 
-export async function setConfigValue(dir: string, key: ConfigKey, value: string): Promise<void> {
+/** Stores a value after checking it; returns it as stored (a number for timeout, say). */
+export async function setConfigValue(dir: string, key: ConfigKey, value: string): Promise<Config[ConfigKey]> {
   const parsed = parseConfigValue(key, value);
   const store = await openStore(dir);
   store.set(key, parsed);
+  return parsed;
 }
 
 export async function unsetConfigValue(dir: string, key: ConfigKey): Promise<void> {

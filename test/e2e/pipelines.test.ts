@@ -128,10 +128,10 @@ describe.concurrent('README pipelines', () => {
       expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
       return JSON.parse(result.stdout) as Record<string, unknown>;
     };
-    expect(await json(['config', 'set', 'poll-interval', '0.5'])).toEqual({ 'poll-interval': '0.5' });
-    expect(await json(['config', 'get', 'poll-interval'])).toEqual({ 'poll-interval': '0.5' });
+    expect(await json(['config', 'set', 'poll-interval', '0.5'])).toEqual({ 'poll-interval': 0.5 });
+    expect(await json(['config', 'get', 'poll-interval'])).toEqual({ 'poll-interval': 0.5 });
     expect(await json(['config', 'path'])).toEqual({ path: join(configDir, 'config.json') });
-    expect(await json(['config', 'list'])).toMatchObject({ 'poll-interval': '0.5', api_key_source: 'OMNI_VIDEO_API_KEY' });
+    expect(await json(['config', 'list'])).toMatchObject({ 'poll-interval': 0.5, api_key_source: 'OMNI_VIDEO_API_KEY' });
     expect(await json(['balance'])).toMatchObject({ remain_balance: 100 });
     const submitted = await json(['generate', 'a kite', '--no-wait']);
     expect(submitted).toMatchObject({ task_id: expect.stringMatching(/^task_/), status: 'submitted' });
