@@ -295,7 +295,7 @@ class BatchRun {
     }
     reporter.fail(`${error.message}${error instanceof SubmissionUncertainError ? ' Not resubmitted: run with --retry-uncertain once you know it did not.' : ''}`);
     const json = last ? { ...taskToJson(last), error: { message: error.message } } : withoutTask(taskId ? 'unknown' : 'not_submitted', error.message, taskId ?? null);
-    if (error instanceof SubmissionUncertainError) json.status = 'unknown';
+    if (error instanceof SubmissionUncertainError) json.status = 'uncertain';
     this.emit(job, json);
     return { kind: error instanceof SubmissionUncertainError ? 'uncertain' : 'error', json, error };
   }
@@ -358,7 +358,7 @@ export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags
         const message = `line ${job.line}: an earlier run stopped while submitting it, so the service may have the job; not resubmitted, to avoid paying twice.`;
         const error = new SubmissionUncertainError(message);
         ctx.io.stderr.write(`${chalk.red('✖')} ${message}\n  Check your APIMart usage; to submit it again anyway: add --retry-uncertain.\n`);
-        const json = withoutTask('unknown', message);
+        const json = withoutTask('uncertain', message);
         run.outcomes.set(job, { kind: 'uncertain', json, error });
         run.emit(job, json);
       }

@@ -266,7 +266,7 @@ describe.concurrent('batch', () => {
     expect(resumed.code).toBe(6);
     expect(resumed.stderr).toContain('line 1: an earlier run stopped while submitting it');
     expect(resumed.stderr).toContain('--retry-uncertain');
-    expect(jsonLines(resumed.stdout)).toMatchObject([{ line: 1, status: 'unknown', task_id: null }]);
+    expect(jsonLines(resumed.stdout)).toMatchObject([{ line: 1, status: 'uncertain', task_id: null }]);
     expect(sb.stats.submissions).toBe(1);
 
     const retried = await run([...args, '--retry-uncertain'], { sandbox: sb, cwd });
