@@ -18,6 +18,7 @@ import { parseRetryAfter } from '../api/retry.js';
 import type { Task } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { formatDuration } from '../io/format.js';
+import { hasFtypBox } from '../io/media.js';
 import { createReporter, makeChalk, type Reporter } from '../io/progress.js';
 import { readBatchState, BatchStateWriter, type BatchState } from '../store/batch-state.js';
 import { appendJobRecord, FIRST_EVENT, newJobId, requestFields } from '../store/history.js';
@@ -72,7 +73,7 @@ async function isSavedVideo(path: string): Promise<boolean> {
     try {
       const head = Buffer.alloc(8);
       const { bytesRead } = await handle.read(head, 0, 8, 0);
-      return bytesRead === 8 && head.toString('latin1', 4, 8) === 'ftyp';
+      return hasFtypBox(head.subarray(0, bytesRead));
     } finally {
       await handle.close();
     }

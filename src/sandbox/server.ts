@@ -559,14 +559,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     body: unknown,
     headers: Record<string, string> = {},
   ): void {
-    if (res.destroyed) return;
-    const text = JSON.stringify(body);
-    res.writeHead(status, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(text),
-      ...headers,
-    });
-    res.end(text);
+    sendRaw(res, status, 'application/json; charset=utf-8', JSON.stringify(body), headers);
   }
 
   function sendRaw(

@@ -27,6 +27,14 @@ async function writeTmp(name: string, data: Uint8Array | string): Promise<string
   return path;
 }
 
+/** Spies on FileHandle.read (on its prototype, where readMediaInfo's handle finds it) to count what is read. */
+async function spyOnFileReads(path: string) {
+  const probe = await open(path, 'r');
+  const proto = Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => Promise<unknown> };
+  await probe.close();
+  return vi.spyOn(proto, 'read');
+}
+
 function expectInfo(actual: MediaInfo, expected: MediaInfo): void {
   expect(actual.container).toBe(expected.container);
   expect(actual.width).toBe(expected.width);
@@ -262,10 +270,7 @@ describe('readMediaInfo', () => {
     }
 
     // Count what readMediaInfo asks of FileHandle.read.
-    const probe = await open(path, 'r');
-    const proto = Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => Promise<unknown> };
-    await probe.close();
-    const readSpy = vi.spyOn(proto, 'read');
+    const readSpy = await spyOnFileReads(path);
 
     const info = await readMediaInfo(path);
     expectInfo(info, FIXTURE_INFO['clip-2s.mp4']!);
@@ -304,10 +309,7 @@ describe('readMediaInfo', () => {
       await fh.close();
     }
 
-    const probe = await open(path, 'r');
-    const proto = Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => Promise<unknown> };
-    await probe.close();
-    const readSpy = vi.spyOn(proto, 'read');
+    const readSpy = await spyOnFileReads(path);
 
     expectInfo(await readMediaInfo(path), { container: 'webm', durationSeconds: 3600, width: 3840, height: 2160 });
 
