@@ -55,6 +55,8 @@ export interface SandboxOptions {
   faults?: Partial<Faults>;
   /** Called once per request when it ends (answered, reset, cut or stalled): for logging. */
   onResponse?: (entry: SandboxLogEntry) => void;
+  /** The jobs' clock (ms since the epoch); default Date.now. Tests pin it to read a status at an exact age. */
+  now?: () => number;
 }
 
 export interface Faults {
@@ -127,7 +129,7 @@ export interface SandboxTask {
   /** The submitted JSON body. */
   request: Record<string, unknown>;
   aspectRatio: '16:9' | '9:16';
-  /** Date.now() at creation; tests may move it back to age a job. */
+  /** The clock (Date.now unless `now` is given) at creation; tests may move it back to age a job. */
   createdMs: number;
   /** Time spent pending. */
   queueMs: number;
@@ -421,6 +423,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const creditsPerJob = options.creditsPerJob ?? 10;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const onResponse = options.onResponse;
+  const clock = options.now ?? Date.now;
 
   const assetsDir = findAssetsDir();
   const landscape = loadAsset(join(assetsDir, 'landscape.mp4'));
@@ -799,7 +802,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     }
 
     // Create the job.
-    const now = Date.now();
+    const now = clock();
     let outcome: TaskOutcome = 'completed';
     if (faults.failJobs > 0) {
       faults.failJobs--;
@@ -887,7 +890,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       sendJson(res, 404, { code: 404, message: `${NOT_FOUND[lang]}${id}` });
       return;
     }
-    const data = taskView(task, Date.now(), lang);
+    const data = taskView(task, clock(), lang);
     meta.note = `${data.status} ${data.progress}%`;
     sendJson(res, 200, { code: 200, data });
   }
@@ -930,7 +933,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const expiresText = url.searchParams.get('expires') ?? '';
     const sig = url.searchParams.get('sig') ?? '';
     const expires = /^-?\d+$/.test(expiresText) ? Number(expiresText) : NaN;
-    const now = Date.now();
+    const now = clock();
     if (
       !task ||
       !Number.isFinite(expires) ||
@@ -1150,7 +1153,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       ),
     statusOf: (taskId) => {
       const task = tasks.get(taskId);
-      return task ? statusAt(task, Date.now()).status : undefined;
+      return task ? statusAt(task, clock()).status : undefined;
     },
     stop,
   };

@@ -234,8 +234,11 @@ describe('submit', () => {
 
 describe('task status', () => {
   it('goes pending -> processing (rising progress) -> completed, computed from timestamps', async () => {
-    const sb = await start({ jobSeconds: 10, queueSeconds: 1 });
+    let now = Date.now();
+    const sb = await start({ jobSeconds: 10, queueSeconds: 1, now: () => now });
     const id = await submitOk(sb, { prompt: 'x' });
+    const createdMs = sb.tasks.get(id)!.createdMs;
+    expect(createdMs).toBe(now);
     const p0 = await poll(sb, id);
     expect(p0.status).toBe(200);
     expect(p0.json.code).toBe(200);
@@ -244,11 +247,11 @@ describe('task status', () => {
     expect(p0.json.data).not.toHaveProperty('result');
     expect(p0.json.data).not.toHaveProperty('completed');
 
-    age(sb, id, 3_000);
+    now = createdMs + 3_000;
     const p1 = (await poll(sb, id)).json.data;
-    age(sb, id, 7_000);
+    now = createdMs + 7_000;
     const p2 = (await poll(sb, id)).json.data;
-    age(sb, id, 9_990);
+    now = createdMs + 9_990;
     const p3 = (await poll(sb, id)).json.data;
     expect([p1.status, p2.status, p3.status]).toEqual(['processing', 'processing', 'processing']);
     expect(Number.isInteger(p1.progress)).toBe(true);
@@ -256,7 +259,7 @@ describe('task status', () => {
     expect(p2.progress).toBeGreaterThan(p1.progress);
     expect(p3.progress).toBe(99);
 
-    age(sb, id, 10_000);
+    now = createdMs + 10_000;
     const done = (await poll(sb, id)).json.data;
     const task = sb.tasks.get(id)!;
     expect(done).toMatchObject({ status: 'completed', progress: 100, model: MODEL });
@@ -593,7 +596,7 @@ describe('faults', () => {
     const t0 = Date.now();
     await sb.stop();
     const r = await got;
-    expect(Date.now() - t0).toBeLessThan(500);
+    expect(Date.now() - t0).toBeLessThan(5_000);
     expect(r.complete).toBe(false);
     expect(r.body.length).toBe(2000);
   });
@@ -619,7 +622,7 @@ describe('lifecycle', () => {
     await sleep(50);
     const t0 = Date.now();
     await Promise.all([sb.stop(), sb.stop()]);
-    expect(Date.now() - t0).toBeLessThan(500);
+    expect(Date.now() - t0).toBeLessThan(5_000);
     expect(await answer).toBeInstanceOf(Error);
     await expect(fetch(`${sb.baseUrl}/balance`)).rejects.toThrow();
   });
