@@ -65,7 +65,8 @@ export async function httpRequest(request: HttpRequest, env: Record<string, stri
     throwHttpErrors: false,
     retry: { limit: 0 },
     responseType: 'text',
-    decompress: true,
+    // No Accept-Encoding: the API's answers are a few hundred bytes, and zlib stays unloaded.
+    decompress: false,
     timeout: { lookup: 10_000, connect: 15_000, secureConnect: 15_000, send: 120_000, response: request.timeoutMs ?? 60_000 },
     hooks: {
       beforeRedirect: [

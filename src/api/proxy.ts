@@ -1,6 +1,9 @@
 import type { Agent as HttpAgent } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
-import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
+import { createRequire } from 'node:module';
+
+/** hpagent loads https and tls as it starts; most runs use no proxy, so it is loaded for one. */
+const loadHpagent = () => createRequire(import.meta.url)('hpagent') as typeof import('hpagent');
 
 type Env = Record<string, string | undefined>;
 
@@ -56,6 +59,7 @@ export function agentsFor(url: string, env: Env, options: { carriesKey?: boolean
   let agent = agents.get(key);
   if (!agent) {
     const options = { proxy, keepAlive: true, keepAliveMsecs: 1000, maxSockets: 64, maxFreeSockets: 8, scheduling: 'lifo' as const };
+    const { HttpProxyAgent, HttpsProxyAgent } = loadHpagent();
     agent = https ? new HttpsProxyAgent(options) : new HttpProxyAgent(options);
     agents.set(key, agent);
   }

@@ -1,3 +1,4 @@
+import { isatty } from 'node:tty';
 import type { IOStreams } from '../context.js';
 
 /**
@@ -14,10 +15,13 @@ export function processIO(env: NodeJS.ProcessEnv): IOStreams {
   // CI logs are not terminals even when a runner allocates a pty: no spinner, no colour.
   const stderrIsTTY = Boolean(process.stderr.isTTY) && !isCI(env);
   return {
-    stdin: process.stdin,
+    // process.stdin builds its stream when first read (~4 ms): most commands never need it.
+    get stdin() {
+      return process.stdin;
+    },
     stdout: process.stdout,
     stderr: process.stderr,
-    stdinIsTTY: Boolean(process.stdin.isTTY),
+    stdinIsTTY: isatty(0),
     stdoutIsTTY: Boolean(process.stdout.isTTY),
     stderrIsTTY,
     color: colorEnabled(env, stderrIsTTY),
