@@ -1,10 +1,9 @@
-import { close, createWriteStream, fdatasync, type WriteStream } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
-import { finished } from 'node:stream/promises';
-import { promisify } from 'node:util';
 import got from 'got';
 import type { Clock } from './clock.js';
 import { DownloadError, LinkExpiredError, OutputExistsError } from './errors.js';
+import { sinkToFile } from './file-sink.js';
 import { toConnectionError } from './http.js';
 import { agentsFor } from './proxy.js';
 import { backoffDelay, parseRetryAfter, type RetryEvent, type RetryPolicy } from './retry.js';
@@ -34,57 +33,6 @@ export interface DownloadResult {
 }
 
 const REFRESHABLE = new Set([401, 403, 404, 410]);
-
-/**
- * The .part file's write buffer. Node's default (16 KB) is below one socket read (64 KB), so
- * every chunk would pause the socket and cost a write of its own; 1 MiB lets chunks gather into
- * one writev, which cut the CPU time of a 1 GiB download by about a third (see README, Performance).
- */
-const WRITE_BUFFER_BYTES = 1024 * 1024;
-
-/**
- * Flush to disk every this many bytes while the transfer runs, so that the final fsync has only
- * the tail left: an fsync of 1 GiB at the end costs ~0.5 s that otherwise overlaps the transfer.
- */
-const SYNC_EVERY_BYTES = 32 * 1024 * 1024;
-const SYNC_CHECK_MS = 50;
-
-/**
- * Owns the descriptor of a file stream opened with autoClose off: starts a datasync whenever
- * SYNC_EVERY_BYTES more have been written and none is in flight, and `close()` waits for the one in
- * flight, closes the descriptor and returns the first failure. A failed flush must fail the
- * download: Linux reports a write-back error once, to the flush that meets it, so the final fsync
- * (on another descriptor) would not see it.
- */
-function syncWhileWriting(file: WriteStream): { close: () => Promise<Error | undefined> } {
-  let fd: number | undefined;
-  file.once('open', (opened: number) => (fd = opened));
-  let synced = 0;
-  let inFlight: Promise<void> | undefined;
-  let failure: Error | undefined;
-  const timer = setInterval(() => {
-    const at = file.bytesWritten;
-    if (fd === undefined || inFlight || failure || at - synced < SYNC_EVERY_BYTES) return;
-    inFlight = promisify(fdatasync)(fd).then(
-      () => {
-        synced = at;
-        inFlight = undefined;
-      },
-      (error: Error) => {
-        failure = error;
-        inFlight = undefined;
-      },
-    );
-  }, SYNC_CHECK_MS);
-  return {
-    close: async () => {
-      clearInterval(timer);
-      await inFlight;
-      if (fd !== undefined) await promisify(close)(fd);
-      return failure;
-    },
-  };
-}
 
 export function formatExpiry(expiresAt: number): string {
   return new Date(expiresAt * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
@@ -263,41 +211,30 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
       validator = first('etag') ?? first('last-modified');
       received = 0;
     }
-    // A dropped connection ends the file normally rather than destroying it, so every byte that
-    // arrived is flushed and the resume starts right after it. Listening from before the file is
-    // open: a cut can come while it opens. No per-chunk code of ours runs: the progress timer
-    // reads what the file stream has written.
-    // The stream opens the file itself, so piping starts at once and no byte waits for the open;
-    // syncWhileWriting closes it, as it may be flushing it when the stream finishes.
-    const file = createWriteStream(part, { ...(start > 0 ? { flags: 'r+', start } : { flags: 'w' }), highWaterMark: WRITE_BUFFER_BYTES, autoClose: false });
-    const onDisk = () => start + file.bytesWritten;
-    const progress = setInterval(() => options.onProgress?.(onDisk(), total), 200);
-    const syncing = syncWhileWriting(file);
-    // A dropped connection ends the file normally rather than destroying it, so every byte that
-    // arrived is flushed and the resume starts right after it. No per-chunk code of ours runs:
-    // the progress timer reads what the file stream has written.
-    let dropped: unknown;
-    request.on('error', (error) => {
-      dropped ??= error;
-      request.unpipe(file);
-      file.end();
-    });
-    request.pipe(file);
-    let syncFailure: Error | undefined;
+    // Opened synchronously, so the sink listens before anything else can happen: a cut while an
+    // asynchronous open ran would destroy the stream, and the bytes got holds, with it.
+    let fd: number;
     try {
-      await finished(file);
+      fd = openSync(part, start > 0 ? 'r+' : 'w');
     } catch (error) {
       request.destroy();
       return new Attempt('fatal', `cannot write ${part}: ${(error as Error).message}`);
+    }
+    let written = 0;
+    const progress = setInterval(() => options.onProgress?.(start + written, total), 200);
+    let outcome: { written: number; sourceError?: unknown };
+    try {
+      outcome = await sinkToFile(request, fd, start, (bytes) => (written = bytes));
+    } catch (error) {
+      return new Attempt('fatal', `cannot write ${part}: ${(error as Error).message}`);
     } finally {
       clearInterval(progress);
-      syncFailure = await syncing.close();
+      closeSync(fd);
     }
-    if (syncFailure) return new Attempt('fatal', `cannot write ${part}: ${syncFailure.message}`);
     if (signal?.aborted) throw signal.reason;
-    received = onDisk();
+    received = start + outcome.written;
     options.onProgress?.(received, total);
-    if (dropped !== undefined) return new Attempt('retry', toConnectionError(dropped, 'download interrupted').message);
+    if (outcome.sourceError !== undefined) return new Attempt('retry', toConnectionError(outcome.sourceError, 'download interrupted').message);
     if (total !== undefined && received < total) return new Attempt('retry', `connection closed after ${received} of ${total} bytes`);
     return 'done';
   }
