@@ -76,10 +76,28 @@ const SOURCE_PATCHES = [
   ['got/dist/source/core/diagnostics-channel.js', 'return randomUUID();', 'return `${process.pid}-${Date.now()}-${++requestCount}`;'],
   ['got/dist/source/core/diagnostics-channel.js', 'export function generateRequestId', 'let requestCount = 0;\nexport function generateRequestId'],
 ];
+/**
+ * `import x from 'node:m'`, `import { f, g } from 'node:m'` (type-only names dropped) and
+ * `require('node:m')` of the listed built-ins, turned into proxies that load the module on first use.
+ */
+function deferImports(source, builtins) {
+  const names = builtins.join('|');
+  return source
+    .replaceAll(new RegExp(`import (\\w+) from 'node:(${names})';`, 'g'), "const $1 = __omniLazyBuiltin('node:$2');")
+    .replaceAll(new RegExp(`import \\{([\\w\\s,]+)\\} from 'node:(${names})';`, 'g'), (_, list, name) =>
+      list
+        .split(',')
+        .map((fn) => fn.trim())
+        .filter((fn) => fn && !fn.startsWith('type '))
+        .map((fn) => `const ${fn} = (...args) => __omniLazyBuiltin('node:${name}').${fn}(...args);`)
+        .join(' '),
+    )
+    .replaceAll(new RegExp(`require\\('(?:node:)?(${names})'\\)`, 'g'), "__omniLazyBuiltin('node:$1')");
+}
+
 const deferBuiltins = {
   name: 'defer-builtins',
   setup(builder) {
-    const names = DEFERRED_BUILTINS.join('|');
     builder.onLoad({ filter: /[\\/]node_modules[\\/](got|decompress-response|commander)[\\/].*\.js$/ }, (args) => {
       let source = readFileSync(args.path, 'utf8');
       for (const [file, from, to] of SOURCE_PATCHES) {
@@ -87,18 +105,7 @@ const deferBuiltins = {
         if (!source.includes(from)) throw new Error(`${file} changed: cannot defer its built-in (${from})`);
         source = source.replace(from, to);
       }
-      source = source
-        .replaceAll(new RegExp(`import (\\w+) from 'node:(${names})';`, 'g'), "const $1 = __omniLazyBuiltin('node:$2');")
-        .replaceAll(new RegExp(`import \\{([\\w\\s,]+)\\} from 'node:(${names})';`, 'g'), (_, list, name) =>
-          list
-            .split(',')
-            .map((fn) => fn.trim())
-            .filter(Boolean)
-            .map((fn) => `const ${fn} = (...args) => __omniLazyBuiltin('node:${name}').${fn}(...args);`)
-            .join(' '),
-        )
-        .replaceAll(new RegExp(`require\\('(?:node:)?(${names})'\\)`, 'g'), "__omniLazyBuiltin('node:$1')");
-      return { contents: source, loader: 'js' };
+      return { contents: deferImports(source, DEFERRED_BUILTINS), loader: 'js' };
     });
   },
 };
@@ -106,7 +113,8 @@ const deferBuiltins = {
 /**
  * CommonJS has no import.meta.url: each of our modules gets the URL of its tsc-compiled twin in
  * dist/ instead (dist/cli.js, dist/sandbox/server.js), so paths relative to it (../package.json,
- * the sandbox's assets) resolve as they do from there.
+ * the sandbox's assets) resolve as they do from there. Our modules' imports of node:fs/promises
+ * and node:crypto are deferred too: a status call uses neither (~3 ms).
  */
 const moduleUrlOfDistTwin = {
   name: 'module-url-of-dist-twin',
@@ -115,7 +123,8 @@ const moduleUrlOfDistTwin = {
     builder.onLoad({ filter: /\.ts$/ }, (args) => {
       if (!args.path.startsWith(src)) return undefined;
       const twin = relative(src, args.path).replace(/\.ts$/, '.js').split(sep).join('/');
-      return { contents: readFileSync(args.path, 'utf8').replaceAll('import.meta.url', `__omniDistUrl(${JSON.stringify(twin)})`), loader: 'ts' };
+      const source = readFileSync(args.path, 'utf8').replaceAll('import.meta.url', `__omniDistUrl(${JSON.stringify(twin)})`);
+      return { contents: deferImports(source, ['fs/promises', 'crypto']), loader: 'ts' };
     });
   },
 };

@@ -1,4 +1,5 @@
-import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod';
 import { ConfigurationError, InvalidRequestError } from '../api/errors.js';
@@ -26,20 +27,26 @@ export function configPath(dir: string): string {
 }
 
 /** Takes group and other permissions away again if someone granted them (POSIX only). */
-async function tighten(path: string, privateMode: 0o600 | 0o700): Promise<void> {
+function tighten(path: string, privateMode: 0o600 | 0o700): void {
   if (process.platform === 'win32') return;
-  const { mode } = await stat(path);
-  if ((mode & 0o077) !== 0) await chmod(path, privateMode).catch(() => undefined);
+  const { mode } = statSync(path);
+  if ((mode & 0o077) === 0) return;
+  try {
+    chmodSync(path, privateMode);
+  } catch {
+    // Not ours to change (another owner): doctor reports it.
+  }
 }
 
 /** Creates the directory owner-only, and tightens it back if someone loosened it. */
 export async function ensurePrivateDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await tighten(dir, 0o700);
+  tighten(dir, 0o700);
 }
 
 /**
  * Reads the config without loading conf (start-up time matters; conf is only for writing), and
+ * synchronously (a file of a few hundred bytes: no thread-pool round trip, no fs/promises), and
  * re-tightens the file to 0600 and its directory to 0700 if loosened (unless `tighten` is false: `doctor`
  * reports modes and changes nothing). A missing file is an empty config.
  */
@@ -47,15 +54,15 @@ export async function readConfig(dir: string, options: { tighten?: boolean } = {
   const path = configPath(dir);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new ConfigurationError(`Cannot read ${path}: ${(error as Error).message}`, { hint: 'Check its permissions.' });
   }
   if (options.tighten !== false) {
-    await tighten(path, 0o600);
+    tighten(path, 0o600);
     // The directory too: it also holds the job history.
-    await tighten(dir, 0o700);
+    tighten(dir, 0o700);
   }
   let raw: unknown;
   try {

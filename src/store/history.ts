@@ -10,29 +10,32 @@ export const HISTORY_FILE = 'jobs.jsonl';
 /**
  * One line of the history. The file is append-only JSON Lines: each process appends whole lines
  * with O_APPEND, so concurrent runs never overwrite each other, and a crash costs at most the
- * line being written. A job is the fold of its lines, later fields winning.
+ * line being written. A job is the fold of its lines, later fields winning. Built on first use,
+ * as the API's schemas are (src/api/schemas.ts).
  */
-export const JobRecordSchema = z.object({
-  job: z.string().min(1),
-  at: z.string(),
-  event: z.string(),
-  task_id: z.string().optional(),
-  prompt: z.string().optional(),
-  aspect_ratio: z.string().optional(),
-  images: z.number().optional(),
-  video: z.string().optional(),
-  extend_from_task_id: z.string().optional(),
-  base_url: z.string().optional(),
-  status: z.string().optional(),
-  progress: z.number().optional(),
-  cost: z.number().nullish(),
-  credits_cost: z.number().nullish(),
-  file: z.string().optional(),
-  url: z.string().optional(),
-  expires_at: z.number().nullish(),
-  error: z.string().optional(),
-  batch: z.string().optional(),
-});
+export const JobRecordSchema = z.lazy(() =>
+  z.object({
+    job: z.string().min(1),
+    at: z.string(),
+    event: z.string(),
+    task_id: z.string().optional(),
+    prompt: z.string().optional(),
+    aspect_ratio: z.string().optional(),
+    images: z.number().optional(),
+    video: z.string().optional(),
+    extend_from_task_id: z.string().optional(),
+    base_url: z.string().optional(),
+    status: z.string().optional(),
+    progress: z.number().optional(),
+    cost: z.number().nullish(),
+    credits_cost: z.number().nullish(),
+    file: z.string().optional(),
+    url: z.string().optional(),
+    expires_at: z.number().nullish(),
+    error: z.string().optional(),
+    batch: z.string().optional(),
+  }),
+);
 export type JobRecord = z.infer<typeof JobRecordSchema>;
 
 /** What the first record of a job says about its request (inline videos are not copied). */
