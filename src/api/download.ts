@@ -24,6 +24,8 @@ export interface DownloadOptions {
   /** Give up on a connection that delivers no byte for this long (not a total limit). */
   idleTimeoutMs?: number;
   overwrite?: boolean;
+  /** See ClientOptions.reclaimMemory. */
+  reclaimMemory?: (() => void) | undefined;
 }
 
 export interface DownloadResult {
@@ -224,7 +226,7 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
     const progress = setInterval(() => options.onProgress?.(start + written, total), 200);
     let outcome: { written: number; sourceError?: unknown };
     try {
-      outcome = await sinkToFile(request, fd, start, (bytes) => (written = bytes));
+      outcome = await sinkToFile(request, fd, start, { onWritten: (bytes) => (written = bytes), reclaimMemory: options.reclaimMemory });
     } catch (error) {
       return new Attempt('fatal', `cannot write ${part}: ${(error as Error).message}`);
     } finally {

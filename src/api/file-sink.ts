@@ -16,6 +16,13 @@ const BATCH_BYTES = 256 * 1024;
  */
 const SYNC_EVERY_BYTES = 32 * 1024 * 1024;
 
+/**
+ * How often the caller's reclaimMemory runs. With the CLI's young-generation collection (~0.7 ms
+ * each), a 1 GiB download peaked at 78 MB every 4 MiB, 89 MB every 8, 102 MB every 16, at the
+ * same speed within the noise of 5 interleaved runs.
+ */
+const RECLAIM_EVERY_BYTES = 4 * 1024 * 1024;
+
 /** writev takes at most IOV_MAX (1024) buffers, and may write less than it was given. */
 const MAX_BUFFERS_PER_WRITE = 1024;
 
@@ -26,13 +33,20 @@ export interface SinkResult {
   sourceError?: unknown;
 }
 
+export interface SinkOptions {
+  /** Sees the running total after each write. */
+  onWritten?: (written: number) => void;
+  /** Runs every RECLAIM_EVERY_BYTES written, once the chunks written are no longer referenced. */
+  reclaimMemory?: (() => void) | undefined;
+}
+
 /**
  * Writes what `source` delivers into the file `fd` from `position`, in batches, and datasyncs as it
  * goes. A source error ends the sink normally (every byte that arrived is written, so a resume
  * starts right after it); a write or flush error rejects, after the source is destroyed.
- * `onWritten` sees the running total after each write.
  */
-export function sinkToFile(source: Readable, fd: number, position: number, onWritten?: (written: number) => void): Promise<SinkResult> {
+export function sinkToFile(source: Readable, fd: number, position: number, options: SinkOptions = {}): Promise<SinkResult> {
+  const { onWritten, reclaimMemory } = options;
   // Cut before the sink was attached: what was buffered went with it.
   if (source.destroyed) return Promise.resolve({ written: 0, sourceError: source.errored ?? new Error('the connection closed early') });
   return new Promise((resolve, reject) => {
@@ -40,6 +54,7 @@ export function sinkToFile(source: Readable, fd: number, position: number, onWri
     let batched = 0;
     let written = 0;
     let synced = 0;
+    let reclaimed = 0;
     let syncing: Promise<void> | undefined;
     let syncError: Error | undefined;
     let settled = false;
@@ -66,6 +81,10 @@ export function sinkToFile(source: Readable, fd: number, position: number, onWri
       batch = [];
       batched = 0;
       onWritten?.(written);
+      if (reclaimMemory && written - reclaimed >= RECLAIM_EVERY_BYTES) {
+        reclaimed = written;
+        reclaimMemory();
+      }
       if (!syncing && written - synced >= SYNC_EVERY_BYTES) {
         const at = written;
         syncing = new Promise<void>((done) =>

@@ -108,6 +108,24 @@ describe.concurrent('download', () => {
     expect(JSON.parse(forced.stdout)).toMatchObject({ task_id: id, status: 'completed', files: [join(cwd, 'clip.mp4')] });
   });
 
+  it('saves a file of many MiB whole (the CLI collects written chunks as it goes)', async () => {
+    const size = 9 * 1024 * 1024 + 5;
+    const sb = await sandbox({ jobSeconds: 0.1, largeFileBytes: size });
+    const configDir = tempDir();
+    const cwd = tempDir();
+    const id = await submitted(sb, configDir);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const saved = await run(['download', id, '-o', 'big.mp4'], { sandbox: sb, configDir, cwd });
+    expect(saved.code, saved.stderr).toBe(0);
+    const bytes = readFileSync(join(cwd, 'big.mp4'));
+    expect(bytes.length).toBe(size);
+    expect(bytes.toString('latin1', 4, 8)).toBe('ftyp');
+    // The sandbox's filler repeats with a prime period: any lost or repeated chunk would shift it.
+    const path = sb.requests.find((request) => request.server === 'files')!.path;
+    const reference = Buffer.from(await (await fetch(`${sb.fileBaseUrl}${path}`)).arrayBuffer());
+    expect(bytes.equals(reference)).toBe(true);
+  });
+
   it('refuses a job that is not completed yet (exit 2, nothing written), and with --wait waits for it', async () => {
     const sb = await sandbox({ jobSeconds: 60 });
     const configDir = tempDir();

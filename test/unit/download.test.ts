@@ -96,7 +96,8 @@ describe('downloadResult', () => {
     const [first, second] = ranges.slice(2).map(resumedFrom) as [number, number];
     expect(first).toBeLessThanOrEqual(1_000_000);
     expect(second).toBeGreaterThan(first);
-    expect(second).toBeLessThanOrEqual(first + 1_000_000);  });
+    expect(second).toBeLessThanOrEqual(first + 1_000_000);
+  });
 
   it('fetches a fresh link once when the file server answers 403, then succeeds', async () => {
     const { sb, client, task, target } = await completedJob({ faults: { downloadStatus: 403, downloadStatusCount: 1 } });

@@ -16,7 +16,7 @@ async function sinkInto(path: string, source: Readable, position = 0, flags = 'w
   const fd = openSync(path, flags);
   const totals: number[] = [];
   try {
-    return { result: await sinkToFile(source, fd, position, (written) => totals.push(written)), totals };
+    return { result: await sinkToFile(source, fd, position, { onWritten: (written) => totals.push(written) }), totals };
   } finally {
     closeSync(fd);
   }
@@ -32,6 +32,21 @@ describe('sinkToFile', () => {
     // One write per 256 KiB gathered (four chunks), then the tail: not one per chunk.
     const batches = Array.from({ length: 12 }, (_, index) => (index + 1) * 256 * 1024);
     expect(totals).toEqual([...batches, data.length]);
+  });
+
+  it('calls reclaimMemory after every 4 MiB written', async () => {
+    const data = randomBytes(10 * 1024 * 1024);
+    const path = join(tempDir(), 'clip.mp4.part');
+    const fd = openSync(path, 'w');
+    const reclaimedAt: number[] = [];
+    let written = 0;
+    try {
+      await sinkToFile(Readable.from(chunksOf(data, 65_536)), fd, 0, { onWritten: (total) => (written = total), reclaimMemory: () => reclaimedAt.push(written) });
+    } finally {
+      closeSync(fd);
+    }
+    expect(reclaimedAt).toEqual([4 * 1024 * 1024, 8 * 1024 * 1024]);
+    expect(readFileSync(path).equals(data)).toBe(true);
   });
 
   it('writes more chunks than one writev takes (IOV_MAX) without losing or reordering any', async () => {
