@@ -31,7 +31,8 @@ export async function startup({ runs }) {
         'node:http GET': run([node, getScript, `${sandbox.baseUrl}/tasks/${taskId}`]),
         'status --json': run([node, BIN, 'status', taskId, '--json']),
       },
-      runs,
+      // Each run is ~50-100 ms: three times the runs cost seconds and steady medians of a few ms.
+      runs * 3,
     );
     const ms = Object.fromEntries(Object.entries(samples).map(([name, results]) => [name, median(results.map((result) => result.ms))]));
     const detail = (name, base) => `${ms[name].toFixed(0)} ms vs ${base} ${ms[base].toFixed(0)} ms`;
