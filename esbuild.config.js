@@ -2,7 +2,8 @@
  * Bundles the CLI (src/cli.ts) into one CommonJS file, dist/cli.cjs, dependencies included:
  * bin/code-cache.js runs it with V8's code cache, which makes a status call faster than an ES
  * module bundle with Node's compile cache (see README, Performance). tsc still builds dist/ for
- * the library and its types. Also renders every help text into dist/help.json, which
+ * the library and its types. The plugins below also trim what a run does as the bundle starts
+ * (README, Performance). Also renders every help text into dist/help.json, which
  * bin/omni-video.js prints without loading the CLI. Run by `npm run build` after tsc.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
