@@ -6,7 +6,9 @@
  * (README, Performance). Also renders every help text into dist/help.json, which
  * bin/omni-video.js prints without loading the CLI. Run by `npm run build` after tsc.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { relative, resolve, sep } from 'node:path';
 import { build } from 'esbuild';
 
@@ -78,11 +80,13 @@ const SOURCE_PATCHES = [
   ['got/dist/source/core/diagnostics-channel.js', 'export function generateRequestId', 'let requestCount = 0;\nexport function generateRequestId'],
 ];
 /**
- * `import x from 'node:m'`, `import { f, g } from 'node:m'` (type-only names dropped) and
- * `require('node:m')` of the listed built-ins, turned into proxies that load the module on first use.
+ * `import x from 'node:m'` and `require('node:m')` of the listed built-ins become proxies that load
+ * the module on first use; `import { f, g } from 'node:m'` becomes wrappers calling through one
+ * (type-only names dropped; anything but a plain function fails the build).
  */
 function deferImports(source, builtins) {
   const names = builtins.join('|');
+  const requireBuiltin = createRequire(import.meta.url);
   return source
     .replaceAll(new RegExp(`import (\\w+) from 'node:(${names})';`, 'g'), "const $1 = __omniLazyBuiltin('node:$2');")
     .replaceAll(new RegExp(`import \\{([\\w\\s,]+)\\} from 'node:(${names})';`, 'g'), (_, list, name) =>
@@ -90,7 +94,13 @@ function deferImports(source, builtins) {
         .split(',')
         .map((fn) => fn.trim())
         .filter((fn) => fn && !fn.startsWith('type '))
-        .map((fn) => `const ${fn} = (...args) => __omniLazyBuiltin('node:${name}').${fn}(...args);`)
+        .map((fn) => {
+          // Called through a wrapper: a constant, a class or `a as b` would compile and then break.
+          if (!/^[a-z]\w*$/.test(fn) || typeof requireBuiltin(`node:${name}`)[fn] !== 'function') {
+            throw new Error(`cannot defer \`${fn}\` of node:${name}: only plain functions are called through`);
+          }
+          return `const ${fn} = (...args) => __omniLazyBuiltin('node:${name}').${fn}(...args);`;
+        })
         .join(' '),
     )
     .replaceAll(new RegExp(`require\\('(?:node:)?(${names})'\\)`, 'g'), "__omniLazyBuiltin('node:$1')");
@@ -154,6 +164,10 @@ if (bundled.includes('import(')) throw new Error('dist/cli.cjs calls import(); b
 // Start-up costs the plugins above remove; a dependency update could bring them back unnoticed.
 if (/new \w+\.TLSSocket\(/.test(bundled)) throw new Error('dist/cli.cjs builds a TLS socket as it loads (http2-wrapper is back?)');
 if (/=\s*new Intl\.ListFormat\(/.test(bundled)) throw new Error('dist/cli.cjs builds an Intl.ListFormat as it loads');
+// The content's hash on the first line: bin/code-cache.js keys the V8 code cache by it, as V8
+// itself checks only the source length, and hashing 0.6 MB on every run would cost node:crypto.
+const contentHash = createHash('sha256').update(bundled).digest('hex').slice(0, 32);
+writeFileSync('dist/cli.cjs.tmp', `// omni-video bundle ${contentHash}\n${bundled}`);
 renameSync('dist/cli.cjs.tmp', 'dist/cli.cjs');
 
 const { renderHelpTexts } = await import('./dist/help-texts.js');

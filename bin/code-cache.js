@@ -7,7 +7,7 @@
  * the run compiled, not only the top level. The cache is an optimisation only: any problem with
  * it means running without it.
  */
-const { accessSync, constants, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
+const { accessSync, constants, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
 const { tmpdir } = require('node:os');
 const { dirname, join } = require('node:path');
@@ -16,7 +16,7 @@ const { Script } = require('node:vm');
 /** Runs the bundle's start() like Node's CommonJS loader would; resolves when it ends. */
 async function runWithCodeCache(bundlePath, version, env = process.env) {
   const source = readFileSync(bundlePath, 'utf8');
-  const cacheFile = cacheFilePath(bundlePath, version, env);
+  const cacheFile = cacheFilePath(source, version, env);
   const cachedData = cacheFile === undefined ? undefined : readIfPresent(cacheFile);
   // The same wrapper as Node's loader, so the bundle sees require, module and __dirname.
   const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n})`;
@@ -28,13 +28,15 @@ async function runWithCodeCache(bundlePath, version, env = process.env) {
 }
 
 /**
- * One file per package version, Node version and bundle file: V8 itself checks only the source
- * length, so the bundle's size, mtime and inode stand in for its content (a build writes a new
- * file and renames it; hashing the source would cost loading node:crypto, ~5 ms a run). In
+ * One file per package version, Node version and bundle content: V8 itself checks only the source
+ * length, so the key is the content hash the build writes on the bundle's first line (taken from
+ * the very source compiled, so a build renamed into place meanwhile cannot mismatch them). In
  * $XDG_CACHE_HOME/omni-video, else a directory of this user's in the temp directory; undefined
- * when that directory is not safely this user's (code is read from it).
+ * when that directory is not safely this user's (code is read from it), or the hash is missing.
  */
-function cacheFilePath(bundlePath, version, env) {
+function cacheFilePath(source, version, env) {
+  const hash = /^\/\/ omni-video bundle ([0-9a-f]{32})\n/.exec(source)?.[1];
+  if (hash === undefined) return undefined;
   const uid = process.getuid?.();
   const dir = env.XDG_CACHE_HOME ? join(env.XDG_CACHE_HOME, 'omni-video') : join(tmpdir(), `omni-video-${uid ?? 'user'}`);
   try {
@@ -46,14 +48,7 @@ function cacheFilePath(bundlePath, version, env) {
   } catch {
     return undefined;
   }
-  let bundle;
-  try {
-    bundle = statSync(bundlePath, { bigint: true });
-  } catch {
-    return undefined;
-  }
-  const id = `${bundle.size.toString(36)}-${bundle.mtimeNs.toString(36)}-${bundle.ino.toString(36)}`;
-  return join(dir, `cli-${version}-node${process.version}-${process.arch}-${id}.v8cache`);
+  return join(dir, `cli-${version}-node${process.version}-${process.arch}-${hash}.v8cache`);
 }
 
 function readIfPresent(file) {
@@ -71,7 +66,7 @@ function save(cacheFile, script) {
     writeFileSync(temporary, script.createCachedData(), { mode: 0o600 });
     renameSync(temporary, cacheFile);
     const dir = dirname(cacheFile);
-    const sameVersion = cacheFile.slice(dir.length + 1).replace(/[0-9a-z]+-[0-9a-z]+-[0-9a-z]+\.v8cache$/, '');
+    const sameVersion = cacheFile.slice(dir.length + 1).replace(/[0-9a-f]{32}\.v8cache$/, '');
     for (const name of readdirSync(dir)) {
       if (name.startsWith(sameVersion) && name.endsWith('.v8cache') && join(dir, name) !== cacheFile) rmSync(join(dir, name), { force: true });
     }

@@ -1,7 +1,11 @@
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { run, sandbox, tempDir } from '../helpers/harness.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The V8 code cache the bin keeps (bin/code-cache.js): saved once, reused, never in the way. */
 describe('code cache', () => {
@@ -14,7 +18,7 @@ describe('code cache', () => {
     expect(first).toMatchObject({ code: 0, stdout: `${join(configDir, 'config.json')}\n`, stderr: '' });
     const [file, ...others] = cacheFiles(cacheHome);
     expect(others).toEqual([]);
-    expect(file).toMatch(/cli-\d+\.\d+\.\d+-nodev\d+\.\d+\.\d+-\w+-[0-9a-z]+-[0-9a-z]+-[0-9a-z]+\.v8cache$/);
+    expect(file).toMatch(/cli-\d+\.\d+\.\d+-nodev\d+\.\d+\.\d+-\w+-[0-9a-f]{32}\.v8cache$/);
     const saved = statSync(file!);
     expect(saved.size).toBeGreaterThan(10_000);
     expect(saved.mode & 0o077).toBe(0);
@@ -24,6 +28,36 @@ describe('code cache', () => {
     // Rewritten only when V8 rejects it; a rename would give the file a new inode.
     expect(cacheFiles(cacheHome)).toEqual([file]);
     expect(statSync(file!).ino).toBe(saved.ino);
+  });
+
+  it('is keyed by the bundle content: a same-length rebuild in place, mtime kept, runs its own code', async () => {
+    // A copy of the installed package, run once (the cache is saved), then its bundle rewritten in
+    // place (same inode, same length, mtime put back) with one message changed and the content
+    // hash the build would write: V8 alone would accept the old cache for it.
+    const copy = tempDir('ov-build-');
+    for (const file of ['package.json', 'bin/omni-video.js', 'bin/code-cache.js', 'bin/package.json', 'dist/help.json', 'dist/cli.cjs']) {
+      cpSync(join(ROOT, file), join(copy, file));
+    }
+    const bundle = join(copy, 'dist/cli.cjs');
+    // A whole second, so that it can be put back exactly (as npm's fixed tarball mtimes are).
+    utimesSync(bundle, 1_000_000_000, 1_000_000_000);
+    const env = { XDG_CACHE_HOME: tempDir('ov-cache-') };
+    const runCopy = () => run(['config', 'get', 'nope'], { env, bin: join(copy, 'bin/omni-video.js') });
+    expect((await runCopy()).stderr).toContain('Unknown config key');
+
+    const before = statSync(bundle);
+    const body = readFileSync(bundle, 'utf8').replace(/^[^\n]*\n/, '').replace('Unknown config key', 'UNKNOWN CONFIG KEY');
+    const hash = createHash('sha256').update(body).digest('hex').slice(0, 32);
+    writeFileSync(bundle, `// omni-video bundle ${hash}\n${body}`);
+    utimesSync(bundle, 1_000_000_000, 1_000_000_000);
+    const after = statSync(bundle, { bigint: true });
+    expect([after.ino, after.size, after.mtimeNs]).toEqual([BigInt(before.ino), BigInt(before.size), 1_000_000_000_000_000_000n]);
+
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const result = await runCopy();
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('UNKNOWN CONFIG KEY');
+    }
   });
 
   it('is ignored when corrupt, and replaced', async () => {

@@ -33,6 +33,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Called with the child once it is spawned (to send signals). */
   onSpawn?: (child: import('node:child_process').ChildProcess) => void;
+  /** Another copy of the bin to run (default: this repository's). */
+  bin?: string;
 }
 
 const dirs: string[] = [];
@@ -83,7 +85,7 @@ export function cliEnv(options: RunOptions): Record<string, string> {
 /** Runs the built CLI as a subprocess, as a user's shell would. */
 export function run(args: string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [options.bin ?? BIN, ...args], {
       cwd: options.cwd ?? tempDir('ov-cwd-'),
       env: cliEnv(options),
       stdio: ['pipe', 'pipe', 'pipe'],
