@@ -359,7 +359,7 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
  * changes; set up on the first call, as a new context costs a few ms. Only the CLI does this: it
  * owns its process, a library user's program does not belong to us.
  */
-function youngGenerationCollector(): () => void {
+export function youngGenerationCollector(): () => void {
   let collect: (() => void) | null | undefined;
   return () => {
     if (collect === undefined) {

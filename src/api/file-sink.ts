@@ -63,7 +63,8 @@ export function sinkToFile(source: Readable, fd: number, position: number, optio
       if (settled) return;
       settled = true;
       source.destroy();
-      reject(error);
+      // As in end(): the caller closes the file, which must not happen under a flush in flight.
+      void Promise.resolve(syncing).then(() => reject(error));
     };
 
     const flush = (): boolean => {
@@ -80,10 +81,16 @@ export function sinkToFile(source: Readable, fd: number, position: number, optio
       written += batched;
       batch = [];
       batched = 0;
-      onWritten?.(written);
-      if (reclaimMemory && written - reclaimed >= RECLAIM_EVERY_BYTES) {
-        reclaimed = written;
-        reclaimMemory();
+      try {
+        onWritten?.(written);
+        if (reclaimMemory && written - reclaimed >= RECLAIM_EVERY_BYTES) {
+          reclaimed = written;
+          reclaimMemory();
+        }
+      } catch (error) {
+        // The caller's hooks run inside the source's 'data' event: thrown there, it would be uncaught.
+        fail(error);
+        return false;
       }
       if (!syncing && written - synced >= SYNC_EVERY_BYTES) {
         const at = written;

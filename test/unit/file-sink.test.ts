@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { sinkToFile } from '../../src/api/file-sink.js';
+import { youngGenerationCollector } from '../../src/cli.js';
 import { tempDir } from '../helpers/harness.js';
 
 function chunksOf(data: Buffer, size: number): Buffer[] {
@@ -47,6 +49,39 @@ describe('sinkToFile', () => {
     }
     expect(reclaimedAt).toEqual([4 * 1024 * 1024, 8 * 1024 * 1024]);
     expect(readFileSync(path).equals(data)).toBe(true);
+  });
+
+  it('a hook that throws rejects the sink and destroys the source, instead of escaping as uncaught', async () => {
+    const path = join(tempDir(), 'clip.mp4.part');
+    const source = new PassThrough();
+    const fd = openSync(path, 'w');
+    try {
+      const sunk = sinkToFile(source, fd, 0, {
+        onWritten: () => {
+          throw new Error('progress display broke');
+        },
+      });
+      source.write(randomBytes(300 * 1024));
+      await expect(sunk).rejects.toThrow('progress display broke');
+      expect(source.destroyed).toBe(true);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('the CLI\'s reclaimMemory runs a young-generation collection', async () => {
+    const kinds: number[] = [];
+    const observer = new PerformanceObserver((list) => kinds.push(...list.getEntries().map((entry) => (entry.detail as { kind: number }).kind)));
+    observer.observe({ entryTypes: ['gc'] });
+    try {
+      const collect = youngGenerationCollector();
+      collect();
+      collect();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      observer.disconnect();
+    }
+    expect(kinds.filter((kind) => kind === constants.NODE_PERFORMANCE_GC_MINOR).length).toBeGreaterThanOrEqual(2);
   });
 
   it('writes more chunks than one writev takes (IOV_MAX) without losing or reordering any', async () => {
