@@ -17,5 +17,9 @@ describe('the npm package', () => {
     const library = await import('../../src/index.js');
     expect(typeof library.OmniVideoClient).toBe('function');
     expect(typeof library.startSandbox).toBe('function');
+    // Object schemas, not the CLI's lazy wrappers: a library user can extend or pick from them.
+    expect(Object.keys(library.TaskSchema.shape)).toContain('status');
+    expect(Object.keys(library.GenerationRequestSchema.extend({ seed: library.BalanceSchema.shape.used_balance }).shape)).toContain('seed');
+    expect(library.TaskSchema.parse({ id: 'task_1', status: 'completed', result: { videos: [{ url: 'https://x/1.mp4' }] } }).result?.videos[0]?.url).toEqual(['https://x/1.mp4']);
   });
 });
