@@ -84,9 +84,9 @@ const SOURCE_PATCHES = [
  * the module on first use; `import { f, g } from 'node:m'` becomes wrappers calling through one
  * (type-only names dropped; anything but a plain function fails the build).
  */
+const requireBuiltin = createRequire(import.meta.url);
 function deferImports(source, builtins) {
   const names = builtins.join('|');
-  const requireBuiltin = createRequire(import.meta.url);
   return source
     .replaceAll(new RegExp(`import (\\w+) from 'node:(${names})';`, 'g'), "const $1 = __omniLazyBuiltin('node:$2');")
     .replaceAll(new RegExp(`import \\{([\\w\\s,]+)\\} from 'node:(${names})';`, 'g'), (_, list, name) =>

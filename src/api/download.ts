@@ -3,7 +3,7 @@ import { open, rename, rm, stat } from 'node:fs/promises';
 import got from 'got';
 import type { Clock } from './clock.js';
 import { DownloadError, LinkExpiredError, OutputExistsError } from './errors.js';
-import { sinkToFile } from './file-sink.js';
+import { sinkToFile, type SinkResult } from './file-sink.js';
 import { toConnectionError } from './http.js';
 import { agentsFor } from './proxy.js';
 import { backoffDelay, parseRetryAfter, type RetryEvent, type RetryPolicy } from './retry.js';
@@ -224,7 +224,7 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
     }
     let written = 0;
     const progress = setInterval(() => options.onProgress?.(start + written, total), 200);
-    let outcome: { written: number; sourceError?: unknown };
+    let outcome: SinkResult;
     try {
       outcome = await sinkToFile(request, fd, start, { onWritten: (bytes) => (written = bytes), reclaimMemory: options.reclaimMemory });
     } catch (error) {

@@ -59,36 +59,32 @@ export function sinkToFile(source: Readable, fd: number, position: number, optio
     let syncError: Error | undefined;
     let settled = false;
 
+    // The caller closes the file once the promise settles, which must not happen under a flush in flight.
+    const settle = (outcome: () => void) => {
+      settled = true;
+      void Promise.resolve(syncing).then(outcome);
+    };
+
     const fail = (error: unknown) => {
       if (settled) return;
-      settled = true;
       source.destroy();
-      // As in end(): the caller closes the file, which must not happen under a flush in flight.
-      void Promise.resolve(syncing).then(() => reject(error));
+      settle(() => reject(error));
     };
 
     const flush = (): boolean => {
-      if (syncError) {
-        fail(syncError);
-        return false;
-      }
       try {
+        if (syncError) throw syncError;
         writeAll(fd, batch, position + written);
-      } catch (error) {
-        fail(error);
-        return false;
-      }
-      written += batched;
-      batch = [];
-      batched = 0;
-      try {
+        written += batched;
+        batch = [];
+        batched = 0;
+        // The caller's hooks run inside the source's 'data' event: thrown there, it would be uncaught.
         onWritten?.(written);
         if (reclaimMemory && written - reclaimed >= RECLAIM_EVERY_BYTES) {
           reclaimed = written;
           reclaimMemory();
         }
       } catch (error) {
-        // The caller's hooks run inside the source's 'data' event: thrown there, it would be uncaught.
         fail(error);
         return false;
       }
@@ -110,9 +106,7 @@ export function sinkToFile(source: Readable, fd: number, position: number, optio
     const end = (sourceError?: unknown) => {
       if (settled) return;
       if (batched > 0 && !flush()) return;
-      settled = true;
-      // The file is closed by the caller: the flush in flight must end first.
-      void Promise.resolve(syncing).then(() => {
+      settle(() => {
         if (syncError) reject(syncError);
         else resolve(sourceError === undefined ? { written } : { written, sourceError });
       });
