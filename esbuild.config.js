@@ -125,7 +125,8 @@ const deferBuiltins = {
  * CommonJS has no import.meta.url: each of our modules gets the URL of its tsc-compiled twin in
  * dist/ instead (dist/cli.js, dist/sandbox/server.js), so paths relative to it (../package.json,
  * the sandbox's assets) resolve as they do from there. Our modules' imports of node:fs/promises,
- * node:crypto and node:v8 are deferred too: a status call uses none of them (~3 ms).
+ * node:crypto and node:tls are deferred too: a status call over http uses none of them (~3 ms,
+ * and tls builds its root certificate store).
  */
 const moduleUrlOfDistTwin = {
   name: 'module-url-of-dist-twin',
@@ -135,7 +136,7 @@ const moduleUrlOfDistTwin = {
       if (!args.path.startsWith(src)) return undefined;
       const twin = relative(src, args.path).replace(/\.ts$/, '.js').split(sep).join('/');
       const source = readFileSync(args.path, 'utf8').replaceAll('import.meta.url', `__omniDistUrl(${JSON.stringify(twin)})`);
-      return { contents: deferImports(source, ['fs/promises', 'crypto', 'v8']), loader: 'ts' };
+      return { contents: deferImports(source, ['fs/promises', 'crypto', 'tls']), loader: 'ts' };
     });
   },
 };

@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Argument, Command, CommanderError, Option, type ErrorOptions } from 'commander';
 import type { Context } from './context.js';
 import { systemClock } from './context.js';
@@ -352,29 +350,6 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
   }
 }
 
-/**
- * A young-generation collection, for downloads to free the chunks they have written (see
- * ClientOptions.reclaimMemory): a 1 GiB download peaked at ~102 MB without it, ~80 MB with it, at
- * the same speed. --expose-gc set at run time exposes gc() to a new context only, so nothing global
- * changes; set up on the first call, as a new context costs a few ms. Only the CLI does this: it
- * owns its process, a library user's program does not belong to us.
- */
-export function youngGenerationCollector(): () => void {
-  let collect: (() => void) | null | undefined;
-  return () => {
-    if (collect === undefined) {
-      try {
-        setFlagsFromString('--expose-gc');
-        const gc = runInNewContext('gc') as (options: { type: 'minor' }) => void;
-        collect = () => gc({ type: 'minor' });
-      } catch {
-        collect = null;
-      }
-    }
-    collect?.();
-  };
-}
-
 /** The real process: its streams, environment and signals. */
 export async function start(): Promise<void> {
   // Small modules that load no zod, got or conf, so --help and --version stay cheap.
@@ -402,7 +377,6 @@ export async function start(): Promise<void> {
   process.stderr.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE') throw error;
   });
-  const reclaimMemory = youngGenerationCollector();
   const ctx: Context = {
     io: processIO(process.env),
     env: process.env,
@@ -410,7 +384,7 @@ export async function start(): Promise<void> {
     cwd: process.cwd(),
     configDir: defaultConfigDir(process.env),
     signal: controller.signal,
-    createClient: async (options) => new (await import('./api/client.js')).OmniVideoClient({ userAgent: `omni-video/${VERSION}`, reclaimMemory, ...options }),
+    createClient: async (options) => new (await import('./api/client.js')).OmniVideoClient({ userAgent: `omni-video/${VERSION}`, ...options }),
   };
   process.exitCode = await runCli(process.argv.slice(2), ctx);
 }

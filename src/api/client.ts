@@ -42,12 +42,6 @@ export interface ClientOptions {
   userAgent?: string;
   /** A download that delivers no byte for this long is dropped and resumed (default 30 s). */
   downloadIdleTimeoutMs?: number | undefined;
-  /**
-   * Called after every few MiB a download writes, to free the chunks already on disk. A program
-   * that owns its process can pass a young-generation collection (the CLI does: V8 otherwise frees
-   * them under memory pressure only, and a 1 GiB download peaked ~25 MB higher).
-   */
-  reclaimMemory?: (() => void) | undefined;
 }
 
 /**
@@ -133,7 +127,6 @@ export class OmniVideoClient {
   readonly #userAgent: string;
   readonly #origin: string;
   readonly #idleTimeoutMs: number | undefined;
-  readonly #reclaimMemory: (() => void) | undefined;
 
   constructor(options: ClientOptions = {}) {
     const base = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
@@ -156,7 +149,6 @@ export class OmniVideoClient {
     const tuning = testTuning(this.#env);
     this.#policy = { ...defaultRetryPolicy, ...tuning.retryPolicy, ...options.retryPolicy };
     this.#idleTimeoutMs = options.downloadIdleTimeoutMs ?? tuning.idleTimeoutMs;
-    this.#reclaimMemory = options.reclaimMemory;
     this.#log = options.log;
     this.#onRetry = options.onRetry;
     this.#random = options.random ?? Math.random;
@@ -222,7 +214,6 @@ export class OmniVideoClient {
   downloadResult(task: Task, destination: string, options: Omit<DownloadOptions, 'clock' | 'env' | 'policy' | 'refreshTask' | 'log' | 'random'> = {}): Promise<DownloadResult> {
     return downloadToFile(task, destination, {
       idleTimeoutMs: this.#idleTimeoutMs,
-      reclaimMemory: this.#reclaimMemory,
       ...options,
       clock: this.#clock,
       env: this.#env,

@@ -1,11 +1,11 @@
 import { closeSync, openSync } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
-import got from 'got';
 import type { Clock } from './clock.js';
 import { DownloadError, LinkExpiredError, OutputExistsError } from './errors.js';
-import { sinkToFile, type SinkResult } from './file-sink.js';
+import { getFile, type BodyEnd, type FileResponse } from './file-get.js';
+import { FileSink } from './file-sink.js';
 import { toConnectionError } from './http.js';
-import { agentsFor } from './proxy.js';
+import { proxyForUrl } from './proxy.js';
 import { backoffDelay, parseRetryAfter, type RetryEvent, type RetryPolicy } from './retry.js';
 import { resultLinks, type Task } from './schemas.js';
 
@@ -24,8 +24,6 @@ export interface DownloadOptions {
   /** Give up on a connection that delivers no byte for this long (not a total limit). */
   idleTimeoutMs?: number;
   overwrite?: boolean;
-  /** See ClientOptions.reclaimMemory. */
-  reclaimMemory?: (() => void) | undefined;
 }
 
 export interface DownloadResult {
@@ -161,45 +159,32 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
     }
     log?.(`→ GET ${url.replace(/\?.*$/, '?…')}${resuming ? ` (resuming at ${received})` : ''}`);
     // No Authorization here, ever: the file server is another origin and signed URLs need none.
-    const request = got.stream(url, {
-      headers,
-      agent: agentsFor(url, options.env),
-      throwHttpErrors: false,
-      retry: { limit: 0 },
-      decompress: false,
-      signal,
-      timeout: { lookup: 10_000, connect: 15_000, socket: options.idleTimeoutMs ?? 30_000 },
-    });
-    let status: number;
-    let responseHeaders: Record<string, string | string[] | undefined>;
+    let response: FileResponse;
     try {
-      const response = await new Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
-        request.once('response', resolve);
-        request.once('error', reject);
+      response = await getFile(url, {
+        headers,
+        proxy: proxyForUrl(url, options.env),
+        signal,
+        connectTimeoutMs: 15_000,
+        idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
       });
-      status = response.statusCode;
-      responseHeaders = response.headers;
     } catch (error) {
-      request.destroy();
       if (signal?.aborted) throw signal.reason;
       return new Attempt('retry', toConnectionError(error, 'download').message);
     }
+    const { status, headers: responseHeaders } = response;
     log?.(`← ${status} download${responseHeaders['content-length'] ? ` (${responseHeaders['content-length']} bytes)` : ''}`);
     if (status !== 200 && status !== 206) {
-      request.destroy();
+      response.discard();
       if (REFRESHABLE.has(status)) return new Attempt('refresh', `the file server answered HTTP ${status}`);
       if (status === 429 || status >= 500) return new Attempt('retry', `the file server answered HTTP ${status}`, parseRetryAfter(responseHeaders, clock.now()));
       return new Attempt('fatal', `the file server answered HTTP ${status}`);
     }
-    const first = (name: string) => {
-      const value = responseHeaders[name];
-      return Array.isArray(value) ? value[0] : value;
-    };
     let start = 0;
     if (status === 206) {
-      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(first('content-range') ?? '');
+      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(responseHeaders['content-range'] ?? '');
       if (!range || Number(range[1]) !== received) {
-        request.destroy();
+        response.discard();
         received = 0;
         validator = undefined;
         return new Attempt('retry', 'the server answered a range that does not match; starting over');
@@ -208,33 +193,33 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
       if (range[3] !== '*') total = Number(range[3]);
     } else {
       // A 200 is the whole file from byte 0: appending it to what we have would corrupt the video.
-      const length = first('content-length');
+      const length = responseHeaders['content-length'];
       total = length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined;
-      validator = first('etag') ?? first('last-modified');
+      validator = responseHeaders.etag ?? responseHeaders['last-modified'];
       received = 0;
     }
-    // Opened synchronously, so the sink listens before anything else can happen: a cut while an
-    // asynchronous open ran would destroy the stream, and the bytes got holds, with it.
     let fd: number;
     try {
       fd = openSync(part, start > 0 ? 'r+' : 'w');
     } catch (error) {
-      request.destroy();
+      response.discard();
       return new Attempt('fatal', `cannot write ${part}: ${(error as Error).message}`);
     }
-    let written = 0;
-    const progress = setInterval(() => options.onProgress?.(start + written, total), 200);
-    let outcome: SinkResult;
+    const sink = new FileSink(fd, start);
+    const progress = setInterval(() => options.onProgress?.(start + sink.written, total), 200);
+    let outcome: BodyEnd;
     try {
-      outcome = await sinkToFile(request, fd, start, { onWritten: (bytes) => (written = bytes), reclaimMemory: options.reclaimMemory });
+      outcome = await response.readBody((bytes) => sink.write(bytes));
+      await sink.settle();
     } catch (error) {
+      await sink.settle().catch(() => undefined);
       return new Attempt('fatal', `cannot write ${part}: ${(error as Error).message}`);
     } finally {
       clearInterval(progress);
       closeSync(fd);
     }
     if (signal?.aborted) throw signal.reason;
-    received = start + outcome.written;
+    received = start + sink.written;
     options.onProgress?.(received, total);
     if (outcome.sourceError !== undefined) return new Attempt('retry', toConnectionError(outcome.sourceError, 'download interrupted').message);
     if (total !== undefined && received < total) return new Attempt('retry', `connection closed after ${received} of ${total} bytes`);

@@ -1,5 +1,6 @@
 import got, { type Headers, type Method, RequestError, TimeoutError } from 'got';
 import { APIConnectionError, APITimeoutError } from './errors.js';
+import { SocketTimeoutError } from './file-get.js';
 import { agentsFor } from './proxy.js';
 
 export interface HttpResponse {
@@ -25,6 +26,13 @@ export function toConnectionError(error: unknown, what: string): APIConnectionEr
   if (error instanceof TimeoutError) {
     const neverSent = NEVER_SENT_TIMEOUTS.has(error.event);
     return new APITimeoutError(`${what}: timed out (${error.event})`, { code: error.code, neverSent, cause: error });
+  }
+  if (error instanceof SocketTimeoutError) {
+    return new APITimeoutError(`${what}: ${error.message}`, { code: 'ETIMEDOUT', neverSent: error.phase === 'connect', cause: error });
+  }
+  const errno = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (error instanceof Error && !(error instanceof RequestError) && typeof errno === 'string') {
+    return new APIConnectionError(`${what}: ${describeCode(errno, error.message)}`, { code: errno, neverSent: NEVER_SENT_CODES.has(errno), cause: error });
   }
   if (error instanceof RequestError) {
     const code = error.code;
