@@ -24,61 +24,10 @@ const dropZodLocales = {
 };
 
 /**
- * got's optional features the CLI never turns on (http2, cache, dnsCache), replaced by stubs that
- * throw if ever used. http2-wrapper alone builds a TLS socket when it loads, and so a TLS context
- * with every root certificate: ~50 ms of each `status` call, for plain http too.
+ * child_process, which commander loads as it starts for external subcommands (the CLI has none),
+ * becomes a proxy that loads it on first use.
  */
-const GOT_EXTRAS = {
-  'http2-wrapper': "const off = () => { throw new Error('omni-video is built without HTTP/2'); }; export default { auto: off, globalAgent: undefined };",
-  'cacheable-request':
-    "export class CacheError extends Error {} export default class CacheableRequest { constructor() { throw new Error('omni-video is built without an HTTP cache'); } }",
-  'cacheable-lookup': "export default class CacheableLookup { constructor() { throw new Error('omni-video is built without a DNS cache'); } }",
-};
-const stubGotExtras = {
-  name: 'stub-got-extras',
-  setup(builder) {
-    builder.onResolve({ filter: /^(http2-wrapper|cacheable-request|cacheable-lookup)$/ }, (args) =>
-      /[\\/]got[\\/]/.test(args.importer) ? { path: args.path, namespace: 'got-extra' } : undefined,
-    );
-    builder.onLoad({ filter: /.*/, namespace: 'got-extra' }, (args) => ({ contents: GOT_EXTRAS[args.path], loader: 'js' }));
-  },
-};
-
-/**
- * @sindresorhus/is (got's type checks) builds two Intl.ListFormat objects as it loads, for its
- * error messages; the first Intl object costs ~30 ms of ICU set-up. Built on first use instead.
- */
-const lazyListFormat = {
-  name: 'lazy-list-format',
-  setup(builder) {
-    builder.onLoad({ filter: /[\\/]@sindresorhus[\\/]is[\\/].*\.js$/ }, (args) => {
-      const source = readFileSync(args.path, 'utf8');
-      const lazy = source.replaceAll(/new Intl\.ListFormat\(([^)]*)\)/g, '{ format(list) { return new Intl.ListFormat($1).format(list); } }');
-      return { contents: lazy, loader: 'js' };
-    });
-  },
-};
-
-/**
- * Node built-ins that dependencies load as they start but a run seldom needs (https and tls for an
- * http:// call, zlib with decompression off, crypto for got's diagnostics ids, child_process for
- * commander's external subcommands): each becomes a proxy that loads the module on first use.
- * Together ~15 ms of a `status` call. Named imports must be functions (they are called through).
- */
-const DEFERRED_BUILTINS = ['https', 'tls', 'zlib', 'crypto', 'child_process'];
-/** Where a module touches one of them as it loads, or on every request, anyway. */
-const SOURCE_PATCHES = [
-  // Read once as it loads; only decompressResponse(), which decompress: false never calls, needs it.
-  [
-    'decompress-response/index.js',
-    "const supportsZstd = typeof zlib.createZstdDecompress === 'function';",
-    "const supportsZstd = () => typeof zlib.createZstdDecompress === 'function';",
-  ],
-  ['decompress-response/index.js', 'if (supportsZstd) {', 'if (supportsZstd()) {'],
-  // An id per request for diagnostics_channel subscribers (the CLI has none): unique without crypto.
-  ['got/dist/source/core/diagnostics-channel.js', 'return randomUUID();', 'return `${process.pid}-${Date.now()}-${++requestCount}`;'],
-  ['got/dist/source/core/diagnostics-channel.js', 'export function generateRequestId', 'let requestCount = 0;\nexport function generateRequestId'],
-];
+const DEFERRED_BUILTINS = ['child_process'];
 /**
  * `import x from 'node:m'` and `require('node:m')` of the listed built-ins become proxies that load
  * the module on first use; `import { f, g } from 'node:m'` becomes wrappers calling through one
@@ -109,15 +58,10 @@ function deferImports(source, builtins) {
 const deferBuiltins = {
   name: 'defer-builtins',
   setup(builder) {
-    builder.onLoad({ filter: /[\\/]node_modules[\\/](got|decompress-response|commander)[\\/].*\.js$/ }, (args) => {
-      let source = readFileSync(args.path, 'utf8');
-      for (const [file, from, to] of SOURCE_PATCHES) {
-        if (!args.path.endsWith(file)) continue;
-        if (!source.includes(from)) throw new Error(`${file} changed: cannot defer its built-in (${from})`);
-        source = source.replace(from, to);
-      }
-      return { contents: deferImports(source, DEFERRED_BUILTINS), loader: 'js' };
-    });
+    builder.onLoad({ filter: /[\\/]node_modules[\\/]commander[\\/].*\.js$/ }, (args) => ({
+      contents: deferImports(readFileSync(args.path, 'utf8'), DEFERRED_BUILTINS),
+      loader: 'js',
+    }));
   },
 };
 
@@ -125,8 +69,7 @@ const deferBuiltins = {
  * CommonJS has no import.meta.url: each of our modules gets the URL of its tsc-compiled twin in
  * dist/ instead (dist/cli.js, dist/sandbox/server.js), so paths relative to it (../package.json,
  * the sandbox's assets) resolve as they do from there. Our modules' imports of node:fs/promises,
- * node:crypto and node:tls are deferred too: a status call over http uses none of them (~3 ms,
- * and tls builds its root certificate store).
+ * node:crypto, node:https and node:tls are deferred too: a status call over http uses none of them.
  */
 const moduleUrlOfDistTwin = {
   name: 'module-url-of-dist-twin',
@@ -136,7 +79,7 @@ const moduleUrlOfDistTwin = {
       if (!args.path.startsWith(src)) return undefined;
       const twin = relative(src, args.path).replace(/\.ts$/, '.js').split(sep).join('/');
       const source = readFileSync(args.path, 'utf8').replaceAll('import.meta.url', `__omniDistUrl(${JSON.stringify(twin)})`);
-      return { contents: deferImports(source, ['fs/promises', 'crypto', 'tls']), loader: 'ts' };
+      return { contents: deferImports(source, ['fs/promises', 'crypto', 'https', 'tls']), loader: 'ts' };
     });
   },
 };
@@ -156,15 +99,12 @@ await build({
       'const __omniLazyBuiltin=(id)=>{let m;return new Proxy({},{get:(_,key)=>(m??=require(id))[key]});};',
     ].join('\n'),
   },
-  plugins: [dropZodLocales, stubGotExtras, lazyListFormat, deferBuiltins, moduleUrlOfDistTwin],
+  plugins: [dropZodLocales, deferBuiltins, moduleUrlOfDistTwin],
   logLevel: 'warning',
 });
 const bundled = readFileSync('dist/cli.cjs.tmp', 'utf8');
 // vm.Script is given no loader for import(): the bundle must hold every module it loads.
 if (bundled.includes('import(')) throw new Error('dist/cli.cjs calls import(); bin/code-cache.js cannot run it');
-// Start-up costs the plugins above remove; a dependency update could bring them back unnoticed.
-if (/new \w+\.TLSSocket\(/.test(bundled)) throw new Error('dist/cli.cjs builds a TLS socket as it loads (http2-wrapper is back?)');
-if (/=\s*new Intl\.ListFormat\(/.test(bundled)) throw new Error('dist/cli.cjs builds an Intl.ListFormat as it loads');
 // The content's hash on the first line: bin/code-cache.js keys the V8 code cache by it, as V8
 // itself checks only the source length, and hashing 0.6 MB on every run would cost node:crypto.
 const contentHash = createHash('sha256').update(bundled).digest('hex').slice(0, 32);

@@ -29,6 +29,6 @@ export interface Context {
   configDir: string;
   /** Aborted on Ctrl-C / SIGTERM; commands stop waiting and report the task id. */
   signal: AbortSignal;
-  /** Makes the API client; loaded lazily so that --help never pays for got. */
+  /** Makes the API client; loaded lazily so that --help never pays for zod and the client. */
   createClient: (options: ClientOptions) => Promise<OmniVideoClient>;
 }

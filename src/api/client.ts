@@ -1,4 +1,3 @@
-import type { Method } from 'got';
 import { systemClock, type Clock } from './clock.js';
 import {
   APIConnectionError,
@@ -11,7 +10,7 @@ import {
   SubmissionUncertainError,
 } from './errors.js';
 import { downloadToFile, type DownloadOptions, type DownloadResult } from './download.js';
-import { httpRequest, toConnectionError, type HttpResponse } from './http.js';
+import { httpRequest, toConnectionError, type HttpResponse, type Method } from './http.js';
 import { isLoopbackHost } from './proxy.js';
 import { waitForTask, type WaitOptions } from './polling.js';
 import { defaultRetryPolicy, parseRetryAfter, withRetry, type RetryDecision, type RetryEvent, type RetryPolicy } from './retry.js';

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
+import { HttpProtocolError, SocketTimeoutError } from './transport-errors.js';
 
 /**
  * One HTTP/1.1 GET of a file, over a socket of its own, for downloads. Written for speed: the
@@ -45,19 +46,6 @@ export interface FileResponse {
   readBody(onBytes: (bytes: Uint8Array) => void): Promise<BodyEnd>;
   /** Drops the connection, body unread. */
   discard(): void;
-}
-
-/** A connection that timed out; `phase` says whether a request can have been sent. */
-export class SocketTimeoutError extends Error {
-  constructor(readonly phase: 'connect' | 'idle') {
-    super(`timed out (${phase})`);
-    this.name = 'SocketTimeoutError';
-  }
-}
-
-/** The server's answer broke HTTP/1.1. */
-export class HttpProtocolError extends Error {
-  override name = 'HttpProtocolError';
 }
 
 /** GETs `url`, following up to 10 redirects; resolves once the response head has arrived. */

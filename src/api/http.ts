@@ -1,7 +1,10 @@
-import got, { type Headers, type Method, RequestError, TimeoutError } from 'got';
+import http from 'node:http';
+import https from 'node:https';
 import { APIConnectionError, APITimeoutError } from './errors.js';
-import { SocketTimeoutError } from './file-get.js';
-import { agentsFor } from './proxy.js';
+import { HttpProtocolError, SocketTimeoutError } from './transport-errors.js';
+import { proxyAgentFor } from './proxy.js';
+
+export type Method = 'GET' | 'POST';
 
 export interface HttpResponse {
   status: number;
@@ -12,35 +15,27 @@ export interface HttpResponse {
 export interface HttpRequest {
   method: Method;
   url: string;
-  headers?: Headers;
+  headers?: Record<string, string>;
   json?: unknown;
   signal?: AbortSignal | undefined;
+  /** For the answer, once the request is sent (default 60 s). */
   timeoutMs?: number;
 }
 
 /** Errors raised before the request could have reached the server. */
 const NEVER_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL']);
-const NEVER_SENT_TIMEOUTS = new Set(['lookup', 'connect', 'secureConnect']);
+const CONNECT_TIMEOUT_MS = 15_000;
+/** A large inline video is sent in one body; on a slow uplink that takes a while. */
+const SEND_TIMEOUT_MS = 120_000;
+const MAX_REDIRECTS = 10;
 
 export function toConnectionError(error: unknown, what: string): APIConnectionError {
-  if (error instanceof TimeoutError) {
-    const neverSent = NEVER_SENT_TIMEOUTS.has(error.event);
-    return new APITimeoutError(`${what}: timed out (${error.event})`, { code: error.code, neverSent, cause: error });
-  }
   if (error instanceof SocketTimeoutError) {
     return new APITimeoutError(`${what}: ${error.message}`, { code: 'ETIMEDOUT', neverSent: error.phase === 'connect', cause: error });
   }
-  const errno = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (error instanceof Error && !(error instanceof RequestError) && typeof errno === 'string') {
-    return new APIConnectionError(`${what}: ${describeCode(errno, error.message)}`, { code: errno, neverSent: NEVER_SENT_CODES.has(errno), cause: error });
-  }
-  if (error instanceof RequestError) {
-    const code = error.code;
-    return new APIConnectionError(`${what}: ${describeCode(code, error.message)}`, {
-      code,
-      neverSent: NEVER_SENT_CODES.has(code),
-      cause: error,
-    });
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string') {
+    return new APIConnectionError(`${what}: ${describeCode(code, (error as Error).message)}`, { code, neverSent: NEVER_SENT_CODES.has(code), cause: error });
   }
   return new APIConnectionError(`${what}: ${error instanceof Error ? error.message : String(error)}`, { neverSent: false, cause: error });
 }
@@ -61,31 +56,75 @@ function describeCode(code: string, message: string): string {
 
 /**
  * One HTTP exchange, no retries (they live in retry.ts, with an injectable clock) and no
- * status-code exceptions (errors.ts decides). The proxy is chosen per target URL.
+ * status-code exceptions (errors.ts decides). node:http itself, not a client library: a status
+ * call is mostly start-up, and got's loading and per-request set-up were a third of it. Redirects
+ * are followed as got did (303 becomes a GET), the key dropped on any that leaves `apiOrigin`;
+ * the proxy is chosen per target URL.
  */
 export async function httpRequest(request: HttpRequest, env: Record<string, string | undefined>, apiOrigin: string): Promise<HttpResponse> {
-  const response = await got(request.url, {
-    method: request.method,
-    headers: { 'accept-encoding': 'identity', ...request.headers },
-    ...(request.json === undefined ? {} : { json: request.json }),
-    signal: request.signal,
-    agent: agentsFor(request.url, env, { carriesKey: true }),
-    throwHttpErrors: false,
-    retry: { limit: 0 },
-    responseType: 'text',
-    // Identity asked for explicitly (with no Accept-Encoding any coding would be allowed): the
-    // API's answers are a few hundred bytes, and zlib stays unloaded.
-    decompress: false,
-    timeout: { lookup: 10_000, connect: 15_000, secureConnect: 15_000, send: 120_000, response: request.timeoutMs ?? 60_000 },
-    hooks: {
-      beforeRedirect: [
-        (options) => {
-          // The key belongs to the API origin alone: never carry it across a redirect elsewhere.
-          const target = options.url instanceof URL ? options.url.origin : undefined;
-          if (target !== apiOrigin) delete options.headers.authorization;
-        },
-      ],
-    },
+  let url = new URL(request.url);
+  let method: Method = request.method;
+  let body = request.json === undefined ? undefined : JSON.stringify(request.json);
+  // Identity asked for explicitly (with no Accept-Encoding any coding would be allowed): the
+  // API's answers are a few hundred bytes, and zlib stays unloaded.
+  const headers: Record<string, string> = { 'accept-encoding': 'identity', ...request.headers };
+  for (let redirects = 0; ; redirects++) {
+    const response = await exchange(url, method, headers, body, request, env);
+    const location = response.headers.location;
+    if (![301, 302, 303, 307, 308].includes(response.status) || typeof location !== 'string') return response;
+    if (redirects === MAX_REDIRECTS) throw new HttpProtocolError(`more than ${MAX_REDIRECTS} redirects`);
+    url = new URL(location, url);
+    // The key belongs to the API origin alone: never carried across a redirect elsewhere.
+    if (url.origin !== apiOrigin) delete headers.authorization;
+    if (response.status === 303) {
+      method = 'GET';
+      body = undefined;
+    }
+  }
+}
+
+function exchange(url: URL, method: Method, headers: Record<string, string>, body: string | undefined, request: HttpRequest, env: Record<string, string | undefined>): Promise<HttpResponse> {
+  const transport = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
+  if (transport === undefined) return Promise.reject(new HttpProtocolError(`cannot call a ${url.protocol} URL`));
+  return new Promise((resolve, reject) => {
+    const outgoing = transport.request(url, {
+      method,
+      headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
+      agent: proxyAgentFor(url.href, env),
+      signal: request.signal,
+    });
+    let timer = setTimeout(() => outgoing.destroy(new SocketTimeoutError('connect')), CONNECT_TIMEOUT_MS);
+    const phase = (name: 'send' | 'response', ms: number) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => outgoing.destroy(new SocketTimeoutError(name)), ms);
+    };
+    outgoing.on('socket', (socket) => {
+      // A kept-alive socket is connected already.
+      if (!socket.connecting) phase('send', SEND_TIMEOUT_MS);
+      else socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => phase('send', SEND_TIMEOUT_MS));
+    });
+    outgoing.on('finish', () => phase('response', request.timeoutMs ?? 60_000));
+    outgoing.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    outgoing.on('response', (incoming) => {
+      const chunks: Buffer[] = [];
+      incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+      incoming.on('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      // Cut before its end: Node 20 may report neither 'end' nor an error.
+      incoming.on('close', () => {
+        clearTimeout(timer);
+        if (!incoming.complete) reject(Object.assign(new Error('connection reset'), { code: 'ECONNRESET' }));
+      });
+      incoming.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    outgoing.end(body);
   });
-  return { status: response.statusCode, headers: response.headers, body: response.body };
 }

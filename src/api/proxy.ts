@@ -46,15 +46,15 @@ export function isLoopbackHost(hostname: string): boolean {
 }
 
 /**
- * One agent per proxy and protocol, chosen per target URL, so the API and the file server
- * are proxied alike (Node does not honour HTTPS_PROXY by itself).
+ * The proxy's agent for an API call to this URL, or undefined for none: one per proxy and
+ * protocol, so every call reuses its tunnels (Node does not honour HTTPS_PROXY by itself).
+ * Plain http goes through a loopback proxy only: a remote one would carry the key in clear text.
  */
-export function agentsFor(url: string, env: Env, options: { carriesKey?: boolean } = {}): { http?: HttpAgent; https?: HttpsAgent } | undefined {
+export function proxyAgentFor(url: string, env: Env): HttpAgent | HttpsAgent | undefined {
   const proxy = proxyForUrl(url, env);
   if (!proxy) return undefined;
   const https = new URL(url).protocol === 'https:';
-  // Plain http is allowed to loopback only; a remote proxy would carry the key in clear text.
-  if (options.carriesKey && !https && !isLoopbackHost(new URL(proxy).hostname)) return undefined;
+  if (!https && !isLoopbackHost(new URL(proxy).hostname)) return undefined;
   const key = `${https ? 'https' : 'http'} ${proxy}`;
   let agent = agents.get(key);
   if (!agent) {
@@ -63,5 +63,5 @@ export function agentsFor(url: string, env: Env, options: { carriesKey?: boolean
     agent = https ? new HttpsProxyAgent(options) : new HttpProxyAgent(options);
     agents.set(key, agent);
   }
-  return https ? { https: agent as HttpsAgent } : { http: agent };
+  return agent;
 }

@@ -6,7 +6,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChunkedDecoder, getFile, HttpProtocolError, SocketTimeoutError, type FileResponse } from '../../src/api/file-get.js';
+import { ChunkedDecoder, getFile, type FileResponse } from '../../src/api/file-get.js';
+import { HttpProtocolError, SocketTimeoutError } from '../../src/api/transport-errors.js';
 
 const servers: { close(): void }[] = [];
 afterEach(() => {

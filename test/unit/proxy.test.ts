@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { agentsFor, bypassesProxy, proxyForUrl } from '../../src/api/proxy.js';
+import { bypassesProxy, proxyAgentFor, proxyForUrl } from '../../src/api/proxy.js';
 
 const PROXY = 'http://proxy.corp:3128';
 
@@ -63,12 +63,12 @@ describe('bypassesProxy', () => {
   });
 });
 
-describe('agentsFor', () => {
-  it('never hands the key to a remote proxy over plain http, but proxies key-less downloads and loopback proxies', () => {
+describe('proxyAgentFor', () => {
+  it('never hands the key to a remote proxy over plain http, but to loopback proxies and over https', () => {
     const remote = { HTTP_PROXY: 'http://proxy.example.com:3128' };
-    expect(agentsFor('http://127.0.0.1:4010/v1/tasks/x', remote, { carriesKey: true })).toBeUndefined();
-    expect(agentsFor('http://127.0.0.1:4010/files/x.mp4', remote)?.http).toBeDefined();
-    expect(agentsFor('http://127.0.0.1:4010/v1/tasks/x', { HTTP_PROXY: 'http://127.0.0.1:8080' }, { carriesKey: true })?.http).toBeDefined();
-    expect(agentsFor('https://api.apimart.ai/v1/tasks/x', { HTTPS_PROXY: 'http://proxy.example.com:3128' }, { carriesKey: true })?.https).toBeDefined();
+    expect(proxyAgentFor('http://127.0.0.1:4010/v1/tasks/x', remote)).toBeUndefined();
+    expect(proxyAgentFor('http://127.0.0.1:4010/v1/tasks/x', { HTTP_PROXY: 'http://127.0.0.1:8080' })).toBeDefined();
+    expect(proxyAgentFor('https://api.apimart.ai/v1/tasks/x', { HTTPS_PROXY: 'http://proxy.example.com:3128' })).toBeDefined();
+    expect(proxyAgentFor('https://api.apimart.ai/v1/tasks/x', { HTTPS_PROXY: 'http://proxy.example.com:3128', NO_PROXY: '.apimart.ai' })).toBeUndefined();
   });
 });
