@@ -91,7 +91,7 @@ await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  minify: true,
+  minify: process.env.OMNI_VIDEO_NO_MINIFY !== "1",
   outfile: 'dist/cli.cjs.tmp',
   banner: {
     js: [

@@ -19,7 +19,7 @@ import type { Task } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { formatDuration } from '../io/format.js';
 import { hasFtypBox } from '../io/media.js';
-import { createReporter, makeChalk, type Reporter } from '../io/progress.js';
+import { createReporter, colorsFor, type Reporter } from '../io/progress.js';
 import { readBatchState, BatchStateWriter, type BatchState } from '../store/batch-state.js';
 import { appendJobRecord, FIRST_EVENT, newJobId, requestFields } from '../store/history.js';
 import { inShard, parseBatch, parseShard, STATE_FILE, type BatchJob } from './batch-input.js';
@@ -122,7 +122,7 @@ const RERUN_HINT = 'Fix what is reported above, then run the same command again:
 class BatchRun {
   readonly outcomes = new Map<BatchJob, Outcome>();
   readonly limiter: ConcurrencyLimiter;
-  readonly chalk;
+  readonly colors;
   client: OmniVideoClient | undefined;
   fatal: Error | undefined;
   readonly #requeues = new Map<BatchJob, number>();
@@ -137,9 +137,9 @@ class BatchRun {
     readonly source: string,
     readonly single: boolean,
   ) {
-    this.chalk = makeChalk(ctx.io);
+    this.colors = colorsFor(ctx.io);
     this.limiter = new ConcurrencyLimiter(flags.concurrency ?? DEFAULT_CONCURRENCY, ctx.clock, ({ from, to, reason }) => {
-      if (reason === 'rate-limited') this.note(`${this.chalk.yellow('!')} Rate limited: at most ${to} jobs at once for now (was ${from}).`);
+      if (reason === 'rate-limited') this.note(`${this.colors.yellow('!')} Rate limited: at most ${to} jobs at once for now (was ${from}).`);
       else this.note(`Concurrency back up to ${to}.`);
     });
   }
@@ -315,8 +315,8 @@ export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags
   const outputDir = resolve(ctx.cwd, flags.outputDir ?? settings.config['output-dir'] ?? '.');
   const source = input === '-' ? 'stdin' : basename(input);
   const parsed = parseBatch(await readInput(ctx, input), outputDir);
-  const chalk = makeChalk(ctx.io);
-  for (const problem of parsed.problems) ctx.io.stderr.write(`${chalk.red('✖')} ${source} line ${problem.line}: ${problem.message} (skipped)\n`);
+  const colors = colorsFor(ctx.io);
+  for (const problem of parsed.problems) ctx.io.stderr.write(`${colors.red('✖')} ${source} line ${problem.line}: ${problem.message} (skipped)\n`);
   if (parsed.jobs.length === 0) {
     throw new InvalidRequestError(`No job to run in ${source}${parsed.problems.length ? ': every line has a problem' : ': it is empty'}.`, {
       hint: 'One prompt per line, or JSON Lines such as {"prompt": "a red fox", "aspect_ratio": "9:16"}.',
@@ -326,7 +326,7 @@ export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags
   const inThisShard = shard ? parsed.jobs.filter((job) => inShard(job.key, shard)) : parsed.jobs;
   const statePath = join(outputDir, STATE_FILE);
   const { state, damaged } = await readBatchState(statePath);
-  if (damaged) ctx.io.stderr.write(`${chalk.yellow('!')} Skipped ${damaged} damaged line(s) of ${statePath} (cut short by a crash?).\n`);
+  if (damaged) ctx.io.stderr.write(`${colors.yellow('!')} Skipped ${damaged} damaged line(s) of ${statePath} (cut short by a crash?).\n`);
   const planned = await Promise.all(inThisShard.map(async (job) => ({ job, plan: await planFor(job, state, flags.retryUncertain) })));
 
   if (flags.dryRun) {
@@ -358,7 +358,7 @@ export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags
       } else if (plan === 'uncertain') {
         const message = `line ${job.line}: an earlier run stopped while submitting it, so the service may have the job; not resubmitted, to avoid paying twice.`;
         const error = new SubmissionUncertainError(message);
-        ctx.io.stderr.write(`${chalk.red('✖')} ${message}\n  Check your APIMart usage; to submit it again anyway: add --retry-uncertain.\n`);
+        ctx.io.stderr.write(`${colors.red('✖')} ${message}\n  Check your APIMart usage; to submit it again anyway: add --retry-uncertain.\n`);
         const json = withoutTask('uncertain', message);
         run.outcomes.set(job, { kind: 'uncertain', json, error });
         run.emit(job, json);

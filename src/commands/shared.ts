@@ -2,7 +2,7 @@ import { InvalidRequestError, ConfigurationError } from '../api/errors.js';
 import { TASK_ID_PATTERN } from '../api/schemas.js';
 import type { ClientOptions, OmniVideoClient } from '../api/client.js';
 import type { Context } from '../context.js';
-import { makeChalk } from '../io/progress.js';
+import { colorsFor } from '../io/progress.js';
 import { readConfig, resolveApiKey, type Config, type KeySource } from '../store/config.js';
 import { findLastJob } from '../store/history.js';
 import * as z from 'zod';
@@ -37,10 +37,10 @@ export async function loadSettings(ctx: Context, globals: GlobalOptions): Promis
 /** Prints a line to stderr with --verbose, the key replaced wherever it might appear. */
 export function verboseLogger(ctx: Context, globals: GlobalOptions, apiKey: string | undefined): ((line: string) => void) | undefined {
   if (!globals.verbose) return undefined;
-  const chalk = makeChalk(ctx.io);
+  const colors = colorsFor(ctx.io);
   return (line) => {
     const safe = apiKey ? line.split(apiKey).join('***') : line;
-    ctx.io.stderr.write(`${chalk.dim(safe)}\n`);
+    ctx.io.stderr.write(`${colors.dim(safe)}\n`);
   };
 }
 

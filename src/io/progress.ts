@@ -1,4 +1,4 @@
-import { Chalk, type ChalkInstance } from 'chalk';
+import { makeColors, type Colors } from './colors.js';
 import type { Ora } from 'ora';
 import type { Task } from '../api/schemas.js';
 import type { Clock, IOStreams } from '../context.js';
@@ -50,8 +50,8 @@ function fit(text: string, columns: number): string {
   return text.length > room ? `${text.slice(0, room - 1)}…` : text;
 }
 
-export function makeChalk(io: IOStreams): ChalkInstance {
-  return new Chalk({ level: io.color ? 1 : 0 });
+export function colorsFor(io: IOStreams): Colors {
+  return makeColors(io.color);
 }
 
 /** Remaining time from the progress so far, else from the service's estimate. */
@@ -72,24 +72,24 @@ function describe(task: Task, elapsedMs: number): string {
 /** stderr progress: an ora spinner on a terminal, plain lines at each change elsewhere. */
 export async function createReporter(options: ReporterOptions): Promise<Reporter> {
   const { io, clock } = options;
-  const chalk = makeChalk(io);
+  const colors = colorsFor(io);
   const started = options.startedAtMs ?? clock.now();
   const write = (line: string) => io.stderr.write(`${line}\n`);
   if (options.quiet) {
     return {
       info: () => undefined,
-      warn: (text) => write(`${chalk.yellow('!')} ${text}`),
+      warn: (text) => write(`${colors.yellow('!')} ${text}`),
       update: () => undefined,
       downloading: () => undefined,
       succeed: () => undefined,
       fail: (text) => {
         reportedFailures.add(text);
-        write(`${chalk.red('✖')} ${text}`);
+        write(`${colors.red('✖')} ${text}`);
       },
       stop: () => undefined,
     };
   }
-  if (!io.stderrIsTTY) return plainReporter(options, chalk, started, write);
+  if (!io.stderrIsTTY) return plainReporter(options, colors, started, write);
 
   const { default: ora } = await import('ora');
   let spinner: Ora | undefined;
@@ -136,7 +136,7 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
     },
     warn: (line) => {
       if (spinner) spinner.clear();
-      write(`${chalk.yellow('!')} ${line}`);
+      write(`${colors.yellow('!')} ${line}`);
       spinner?.render();
     },
     update: (next) => {
@@ -148,10 +148,10 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
       download = { received, total, since: download?.since ?? now };
       render();
     },
-    succeed: (line) => persist(chalk.green('✔'), line),
+    succeed: (line) => persist(colors.green('✔'), line),
     fail: (line) => {
       reportedFailures.add(line);
-      persist(chalk.red('✖'), line);
+      persist(colors.red('✖'), line);
     },
     stop: () => {
       clearInterval(ticker);
@@ -162,7 +162,7 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
   };
 }
 
-function plainReporter(options: ReporterOptions, chalk: ChalkInstance, started: number, write: (line: string) => void): Reporter {
+function plainReporter(options: ReporterOptions, colors: Colors, started: number, write: (line: string) => void): Reporter {
   const { clock } = options;
   const prefix = options.label ? `${options.label}: ` : '';
   let lastKey = '';
@@ -170,7 +170,7 @@ function plainReporter(options: ReporterOptions, chalk: ChalkInstance, started: 
   let downloadStarted = false;
   return {
     info: (line) => write(line),
-    warn: (line) => write(`${chalk.yellow('!')} ${line}`),
+    warn: (line) => write(`${colors.yellow('!')} ${line}`),
     update: (task) => {
       const now = clock.now();
       // A new status always gets a line; progress within one status at most every 10 s.
@@ -191,10 +191,10 @@ function plainReporter(options: ReporterOptions, chalk: ChalkInstance, started: 
       lastAt = now;
       write(`${prefix}downloading ${formatBytes(received)}${total ? ` / ${formatBytes(total)}` : ''}`);
     },
-    succeed: (line) => write(`${chalk.green('✔')} ${line}`),
+    succeed: (line) => write(`${colors.green('✔')} ${line}`),
     fail: (line) => {
       reportedFailures.add(line);
-      write(`${chalk.red('✖')} ${line}`);
+      write(`${colors.red('✖')} ${line}`);
     },
     stop: () => undefined,
   };
