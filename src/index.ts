@@ -1,13 +1,13 @@
 /** The library: `import { OmniVideoClient } from 'omni-video'`. */
 export { OmniVideoClient, DEFAULT_BASE_URL, isSafeOrigin, InsecureBaseUrlError, type ClientOptions, type RequestOptions } from './api/client.js';
 export * from './api/errors.js';
-import { BalanceSchema as lazyBalance, GenerationRequestSchema as lazyGenerationRequest, TaskSchema as lazyTask } from './api/schemas.js';
+import { buildBalanceSchema, buildGenerationRequestSchema, buildTaskSchema } from './api/schemas.js';
 
 // The CLI builds these on first use (z.lazy, for start-up); a library gets the object schemas
-// themselves, with .shape, .extend and the rest.
-export const GenerationRequestSchema = lazyGenerationRequest.unwrap();
-export const TaskSchema = lazyTask.unwrap();
-export const BalanceSchema = lazyBalance.unwrap();
+// themselves (zod/mini), with .shape, for z.extend and the rest.
+export const GenerationRequestSchema = buildGenerationRequestSchema();
+export const TaskSchema = buildTaskSchema();
+export const BalanceSchema = buildBalanceSchema();
 export {
   MODEL,
   MAX_IMAGES,

@@ -23,7 +23,7 @@ import {
   type GenerationRequest,
   type Task,
 } from './schemas.js';
-import type * as z from 'zod';
+import type * as z from 'zod/mini';
 
 export const DEFAULT_BASE_URL = 'https://api.apimart.ai/v1';
 
@@ -232,7 +232,7 @@ export class OmniVideoClient {
     return { retry: false };
   }
 
-  async #call<S extends z.ZodType>(
+  async #call<S extends z.ZodMiniType>(
     endpoint: string,
     method: Method,
     path: string,
@@ -288,7 +288,7 @@ export class OmniVideoClient {
     );
   }
 
-  #parse<S extends z.ZodType>(endpoint: string, response: HttpResponse, schema: S): z.infer<S> {
+  #parse<S extends z.ZodMiniType>(endpoint: string, response: HttpResponse, schema: S): z.infer<S> {
     const details = {
       status: response.status,
       endpoint,

@@ -1,4 +1,9 @@
-import * as z from 'zod';
+import en from 'zod/v4/locales/en.js';
+import * as z from 'zod/mini';
+
+// zod/mini sets no locale: without one every message reads "Invalid input". English, unless the
+// program chose another (as zod's classic build does on its first schema).
+if (!z.core.globalConfig.localeError) z.config(en());
 
 export const MODEL = 'gemini-omni-flash-preview';
 export const MAX_IMAGES = 16;
@@ -20,31 +25,36 @@ export const TASK_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
  */
 
 /** The body of POST /videos/generations. */
-export const GenerationRequestSchema = z.lazy(() => {
-  const httpUrl = z.string().refine(isHttpUrl, { message: 'must be an http:// or https:// URL' });
-  const videoUrl = z.string().refine((value) => isHttpUrl(value) || /^data:video\/[\w.+-]+;base64,/.test(value), {
-    message: 'must be an http(s):// URL or a data:video/...;base64, URL',
-  });
+export function buildGenerationRequestSchema() {
+  const httpUrl = z.string().check(z.refine(isHttpUrl, { message: 'must be an http:// or https:// URL' }));
+  const videoUrl = z.string().check(
+    z.refine((value) => isHttpUrl(value) || /^data:video\/[\w.+-]+;base64,/.test(value), {
+      message: 'must be an http(s):// URL or a data:video/...;base64, URL',
+    }),
+  );
   return z
     .object({
       model: z.literal(MODEL),
-      prompt: z.string().min(1).optional(),
-      image_urls: z.array(httpUrl).max(MAX_IMAGES, `at most ${MAX_IMAGES} images`).optional(),
-      video_urls: z.array(videoUrl).max(MAX_VIDEOS, `at most ${MAX_VIDEOS} video`).optional(),
+      prompt: z.optional(z.string().check(z.minLength(1))),
+      image_urls: z.optional(z.array(httpUrl).check(z.maxLength(MAX_IMAGES, `at most ${MAX_IMAGES} images`))),
+      video_urls: z.optional(z.array(videoUrl).check(z.maxLength(MAX_VIDEOS, `at most ${MAX_VIDEOS} video`))),
       aspect_ratio: z.enum(ASPECT_RATIOS),
       resolution: z.enum(RESOLUTIONS),
-      extend_from_task_id: z.string().min(1).optional(),
+      extend_from_task_id: z.optional(z.string().check(z.minLength(1))),
     })
-    .refine((body) => body.prompt !== undefined || (body.image_urls?.length ?? 0) > 0 || (body.video_urls?.length ?? 0) > 0, {
-      message: 'a prompt, an image or a video is required',
-    });
-});
+    .check(
+      z.refine((body) => body.prompt !== undefined || (body.image_urls?.length ?? 0) > 0 || (body.video_urls?.length ?? 0) > 0, {
+        message: 'a prompt, an image or a video is required',
+      }),
+    );
+}
+export const GenerationRequestSchema = z.lazy(buildGenerationRequestSchema);
 export type GenerationRequest = z.infer<typeof GenerationRequestSchema>;
 
 export const SubmitResponseSchema = z.lazy(() =>
   z.object({
-    code: z.number().optional(),
-    data: z.array(z.object({ task_id: z.string().min(1), status: z.string().optional() })).min(1),
+    code: z.optional(z.number()),
+    data: z.array(z.object({ task_id: z.string().check(z.minLength(1)), status: z.optional(z.string()) })).check(z.minLength(1)),
   }),
 );
 export type SubmitResponse = z.infer<typeof SubmitResponseSchema>;
@@ -52,40 +62,49 @@ export type SubmitResponse = z.infer<typeof SubmitResponseSchema>;
 export const TERMINAL_STATUSES = ['completed', 'failed', 'cancelled'] as const;
 export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 
-export const TaskSchema = z.lazy(() => {
+export function buildTaskSchema() {
   /** Both shapes occur: a single string, or alternative links to the same file. */
-  const urlList = z.union([z.string(), z.array(z.string())]).transform((value) => (typeof value === 'string' ? [value] : value));
+  const urlList = z.pipe(
+    z.union([z.string(), z.array(z.string())]),
+    z.transform((value: string | string[]) => (typeof value === 'string' ? [value] : value)),
+  );
+  const count = z.nullish(z.number());
   return z.object({
-    id: z.string().min(1),
+    id: z.string().check(z.minLength(1)),
     // Statuses are kept open: a new one must not break waiting, only be treated as "not finished".
-    status: z.string().min(1),
-    progress: z.number().nullish().transform((value) => value ?? 0),
-    created: z.number().nullish(),
-    completed: z.number().nullish(),
-    actual_time: z.number().nullish(),
-    estimated_time: z.number().nullish(),
-    cost: z.number().nullish(),
-    credits_cost: z.number().nullish(),
-    result: z
-      .object({
-        videos: z.array(z.object({ url: urlList, expires_at: z.number().nullish() })).default([]),
-      })
-      .nullish(),
-    error: z.object({ message: z.string().optional() }).loose().nullish(),
+    status: z.string().check(z.minLength(1)),
+    progress: z.pipe(
+      count,
+      z.transform((value: number | null | undefined) => value ?? 0),
+    ),
+    created: count,
+    completed: count,
+    actual_time: count,
+    estimated_time: count,
+    cost: count,
+    credits_cost: count,
+    result: z.nullish(
+      z.object({
+        videos: z._default(z.array(z.object({ url: urlList, expires_at: count })), []),
+      }),
+    ),
+    error: z.nullish(z.looseObject({ message: z.optional(z.string()) })),
   });
-});
+}
+export const TaskSchema = z.lazy(buildTaskSchema);
 export type Task = z.infer<typeof TaskSchema>;
 
-export const TaskResponseSchema = z.lazy(() => z.object({ code: z.number().optional(), data: TaskSchema }));
+export const TaskResponseSchema = z.lazy(() => z.object({ code: z.optional(z.number()), data: TaskSchema }));
 
-export const BalanceSchema = z.lazy(() =>
-  z.object({
-    success: z.boolean().optional(),
+export function buildBalanceSchema() {
+  return z.object({
+    success: z.optional(z.boolean()),
     remain_balance: z.number(),
     used_balance: z.number(),
-    unlimited_quota: z.boolean().default(false),
-  }),
-);
+    unlimited_quota: z._default(z.boolean(), false),
+  });
+}
+export const BalanceSchema = z.lazy(buildBalanceSchema);
 export type Balance = z.infer<typeof BalanceSchema>;
 
 export function isTerminal(status: string): status is TerminalStatus {

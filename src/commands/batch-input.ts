@@ -1,29 +1,33 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { MAX_IMAGES, MAX_VIDEOS, TASK_ID_PATTERN } from '../api/schemas.js';
 
 /** One line of a JSON Lines batch: a `generate` request, plus where to save it and a stable id. */
 export const BatchLineSchema = z
-  .object({
-    prompt: z
-      .string()
-      .trim()
-      .min(1, 'prompt is empty')
-      .refine((text) => text !== '-', 'prompt "-" would read stdin; a batch line carries its prompt itself')
-      .optional(),
-    image_urls: z.array(z.string()).max(MAX_IMAGES, `at most ${MAX_IMAGES} images`).optional(),
-    video_urls: z.array(z.string()).max(MAX_VIDEOS, `at most ${MAX_VIDEOS} video`).optional(),
-    aspect_ratio: z.string().optional(),
-    resolution: z.literal('720p', 'resolution must be 720p').optional(),
-    extend_from_task_id: z.string().regex(TASK_ID_PATTERN, 'extend_from_task_id is not a task id').optional(),
-    output: z.string().min(1).optional(),
-    id: z.string().trim().min(1).max(200).optional(),
+  .strictObject({
+    prompt: z.optional(
+      z
+        .string()
+        .check(
+          z.trim(),
+          z.minLength(1, 'prompt is empty'),
+          z.refine((text) => text !== '-', 'prompt "-" would read stdin; a batch line carries its prompt itself'),
+        ),
+    ),
+    image_urls: z.optional(z.array(z.string()).check(z.maxLength(MAX_IMAGES, `at most ${MAX_IMAGES} images`))),
+    video_urls: z.optional(z.array(z.string()).check(z.maxLength(MAX_VIDEOS, `at most ${MAX_VIDEOS} video`))),
+    aspect_ratio: z.optional(z.string()),
+    resolution: z.optional(z.literal('720p', 'resolution must be 720p')),
+    extend_from_task_id: z.optional(z.string().check(z.regex(TASK_ID_PATTERN, 'extend_from_task_id is not a task id'))),
+    output: z.optional(z.string().check(z.minLength(1))),
+    id: z.optional(z.string().check(z.trim(), z.minLength(1), z.maxLength(200))),
   })
-  .strict()
-  .refine((line) => line.prompt !== undefined || line.image_urls?.length || line.video_urls?.length, {
-    message: 'nothing to generate from: give prompt, image_urls or video_urls',
-  });
+  .check(
+    z.refine((line) => line.prompt !== undefined || Boolean(line.image_urls?.length) || Boolean(line.video_urls?.length), {
+      message: 'nothing to generate from: give prompt, image_urls or video_urls',
+    }),
+  );
 export type BatchLine = z.infer<typeof BatchLineSchema>;
 
 export interface BatchJob {
@@ -94,7 +98,7 @@ function detectFormat(lines: string[]): ParsedBatch['format'] {
   return first?.trim().startsWith('{') ? 'jsonl' : 'text';
 }
 
-function firstIssue(error: z.ZodError): string {
+function firstIssue(error: z.core.$ZodError): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid line';
   if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;

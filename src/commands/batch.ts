@@ -1,6 +1,6 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { OmniVideoClient } from '../api/client.js';
 import {
   AuthenticationError,
@@ -34,25 +34,27 @@ export const DEFAULT_CONCURRENCY = 4;
 const MAX_REQUEUES = 3;
 
 const whole = (flag: string, min: number, max: number) =>
-  z
-    .string()
-    .refine((value) => /^\d+$/.test(value.trim()) && Number(value) >= min && Number(value) <= max, { message: `${flag} takes a whole number from ${min} to ${max}` })
-    .transform(Number);
+  z.pipe(
+    z.string().check(z.refine((value) => /^\d+$/.test(value.trim()) && Number(value) >= min && Number(value) <= max, { message: `${flag} takes a whole number from ${min} to ${max}` })),
+    z.transform(Number),
+  );
 
 export const BatchFlagsSchema = z.object({
-  concurrency: whole('--concurrency', 1, 64).optional(),
-  outputDir: z.string().min(1).optional(),
-  shard: z
-    .string()
-    .transform((value, context) => parseShard(value) ?? (context.addIssue({ code: 'custom', message: `--shard takes i/n with 1 <= i <= n, e.g. 2/4 (got '${value}')` }), z.NEVER))
-    .optional(),
-  maxJobs: whole('--max-jobs', 1, 1_000_000).optional(),
-  aspectRatio: z.string().optional(),
-  timeout: timeoutFlag.optional(),
-  pollInterval: pollIntervalFlag.optional(),
-  force: z.boolean().default(false),
-  retryUncertain: z.boolean().default(false),
-  dryRun: z.boolean().default(false),
+  concurrency: z.optional(whole('--concurrency', 1, 64)),
+  outputDir: z.optional(z.string().check(z.minLength(1))),
+  shard: z.optional(
+    z.pipe(
+      z.string(),
+      z.transform((value: string, context) => parseShard(value) ?? (context.issues.push({ code: 'custom', message: `--shard takes i/n with 1 <= i <= n, e.g. 2/4 (got '${value}')`, input: value }), z.NEVER)),
+    ),
+  ),
+  maxJobs: z.optional(whole('--max-jobs', 1, 1_000_000)),
+  aspectRatio: z.optional(z.string()),
+  timeout: z.optional(timeoutFlag),
+  pollInterval: z.optional(pollIntervalFlag),
+  force: z._default(z.boolean(), false),
+  retryUncertain: z._default(z.boolean(), false),
+  dryRun: z._default(z.boolean(), false),
 });
 export type BatchFlags = z.input<typeof BatchFlagsSchema>;
 

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { Context } from '../context.js';
 import { createReporter } from '../io/progress.js';
 import { followTask } from './follow.js';
@@ -6,10 +6,10 @@ import { refuseExistingFile, resolveOutputPath } from './output-path.js';
 import { createApiClient, loadSettings, parseOptions, resolveTaskIds, timeoutFlag, waitLimits, type GlobalOptions } from './shared.js';
 
 export const DownloadFlagsSchema = z.object({
-  output: z.string().min(1).optional(),
-  force: z.boolean().default(false),
-  wait: z.boolean().default(false),
-  timeout: timeoutFlag.optional(),
+  output: z.optional(z.string().check(z.minLength(1))),
+  force: z._default(z.boolean(), false),
+  wait: z._default(z.boolean(), false),
+  timeout: z.optional(timeoutFlag),
 });
 
 /** Saves the result of a completed job; with --wait, waits for it first. */

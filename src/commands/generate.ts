@@ -1,6 +1,6 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ConfigurationError, InvalidRequestError, SubmissionUncertainError, InterruptedError, APIError } from '../api/errors.js';
 import { isHttpUrl, MAX_IMAGES, MODEL, type GenerationRequest } from '../api/schemas.js';
 import type { Context } from '../context.js';
@@ -25,17 +25,17 @@ const ASPECT_ALIASES: Record<string, '16:9' | '9:16'> = { '16:9': '16:9', landsc
 
 /** What commander hands over for generate and extend, before any check. */
 export const GenerateFlagsSchema = z.object({
-  image: z.array(z.string()).default([]),
-  video: z.array(z.string()).default([]),
-  aspectRatio: z.string().optional(),
-  resolution: z.string().optional(),
-  output: z.string().min(1).optional(),
-  wait: z.boolean().default(true),
-  download: z.boolean().default(true),
-  timeout: timeoutFlag.optional(),
-  pollInterval: pollIntervalFlag.optional(),
-  dryRun: z.boolean().default(false),
-  force: z.boolean().default(false),
+  image: z._default(z.array(z.string()), []),
+  video: z._default(z.array(z.string()), []),
+  aspectRatio: z.optional(z.string()),
+  resolution: z.optional(z.string()),
+  output: z.optional(z.string().check(z.minLength(1))),
+  wait: z._default(z.boolean(), true),
+  download: z._default(z.boolean(), true),
+  timeout: z.optional(timeoutFlag),
+  pollInterval: z.optional(pollIntervalFlag),
+  dryRun: z._default(z.boolean(), false),
+  force: z._default(z.boolean(), false),
 });
 export type GenerateFlags = z.input<typeof GenerateFlagsSchema>;
 

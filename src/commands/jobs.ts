@@ -1,15 +1,11 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { Context } from '../context.js';
 import { readJobs, type Job } from '../store/history.js';
 import { parseOptions, writeJson, type GlobalOptions } from './shared.js';
 
 export const JobsFlagsSchema = z.object({
-  limit: z
-    .string()
-    .regex(/^\d+$/, '--limit takes a whole number')
-    .transform(Number)
-    .default(20),
-  status: z.string().optional(),
+  limit: z._default(z.pipe(z.string().check(z.regex(/^\d+$/, '--limit takes a whole number')), z.transform(Number)), 20),
+  status: z.optional(z.string()),
 });
 
 function summary(job: Job): string {

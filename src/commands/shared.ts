@@ -5,7 +5,7 @@ import type { Context } from '../context.js';
 import { colorsFor } from '../io/progress.js';
 import { readConfig, resolveApiKey, type Config, type KeySource } from '../store/config.js';
 import { findLastJob } from '../store/history.js';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 
 /** Options every command accepts (commander's globals). */
 export interface GlobalOptions {
@@ -131,7 +131,7 @@ export function idsFromText(text: string): string[] {
 }
 
 /** Validates raw options with a zod schema; the first problem becomes a usage error. */
-export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
+export function parseOptions<S extends z.ZodMiniType>(schema: S, raw: unknown): z.infer<S> {
   const result = schema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -151,10 +151,10 @@ export const MIN_POLL_INTERVAL_SECONDS = 0.5;
 
 /** A flag that takes a number of seconds, at least `min`. */
 export function secondsFlag(flag: string, min: number) {
-  return z
-    .string()
-    .refine((value) => /^\d+(\.\d+)?$/.test(value.trim()) && Number(value) >= min, { message: `${flag} takes a number of seconds (at least ${min})` })
-    .transform(Number);
+  return z.pipe(
+    z.string().check(z.refine((value) => /^\d+(\.\d+)?$/.test(value.trim()) && Number(value) >= min, { message: `${flag} takes a number of seconds (at least ${min})` })),
+    z.transform(Number),
+  );
 }
 
 export const timeoutFlag = secondsFlag('--timeout', 1);

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { JobFailedError, JobsFailedError } from '../api/errors.js';
 import { isTerminal, type Task } from '../api/schemas.js';
 import type { Context } from '../context.js';
@@ -8,8 +8,8 @@ import { statusLine, taskToJson } from './render.js';
 import { createApiClient, loadSettings, parseOptions, resolveTaskIds, timeoutFlag, waitLimits, writeJson, type GlobalOptions } from './shared.js';
 
 export const StatusFlagsSchema = z.object({
-  wait: z.boolean().default(false),
-  timeout: timeoutFlag.optional(),
+  wait: z._default(z.boolean(), false),
+  timeout: z.optional(timeoutFlag),
 });
 
 /**

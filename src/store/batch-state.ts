@@ -1,6 +1,6 @@
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { endsMidLine } from './jsonl.js';
 
 /**
@@ -14,16 +14,16 @@ import { endsMidLine } from './jsonl.js';
  * - `saved` / `failed`: the end, with the job's JSON object.
  */
 export const BatchEventSchema = z.object({
-  key: z.string().min(1),
+  key: z.string().check(z.minLength(1)),
   event: z.enum(['submitting', 'submitted', 'not_submitted', 'uncertain', 'saved', 'failed']),
   at: z.string(),
-  line: z.number().optional(),
+  line: z.optional(z.number()),
   /** The job's id in the job history, so a re-run keeps updating the same record. */
-  job: z.string().optional(),
-  task_id: z.string().optional(),
-  file: z.string().optional(),
-  error: z.string().optional(),
-  result: z.record(z.string(), z.unknown()).optional(),
+  job: z.optional(z.string()),
+  task_id: z.optional(z.string()),
+  file: z.optional(z.string()),
+  error: z.optional(z.string()),
+  result: z.optional(z.record(z.string(), z.unknown())),
 });
 export type BatchEvent = z.infer<typeof BatchEventSchema>;
 

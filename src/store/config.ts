@@ -1,7 +1,7 @@
 import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ConfigurationError, InvalidRequestError } from '../api/errors.js';
 import { ASPECT_RATIOS } from '../api/schemas.js';
 
@@ -9,12 +9,12 @@ export const CONFIG_FILE = 'config.json';
 
 /** Every key `config set` accepts, with the rule its value must follow. */
 export const ConfigSchema = z.object({
-  'api-key': z.string().trim().min(8, 'an API key is at least 8 characters').optional(),
-  'base-url': z.url({ protocol: /^https?$/ }).optional(),
-  'output-dir': z.string().min(1).optional(),
-  'aspect-ratio': z.enum(ASPECT_RATIOS).optional(),
-  timeout: z.coerce.number().positive().optional(),
-  'poll-interval': z.coerce.number().min(0.5).optional(),
+  'api-key': z.optional(z.string().check(z.trim(), z.minLength(8, 'an API key is at least 8 characters'))),
+  'base-url': z.optional(z.url({ protocol: /^https?$/ })),
+  'output-dir': z.optional(z.string().check(z.minLength(1))),
+  'aspect-ratio': z.optional(z.enum(ASPECT_RATIOS)),
+  timeout: z.optional(z.coerce.number().check(z.positive())),
+  'poll-interval': z.optional(z.coerce.number().check(z.gte(0.5))),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigKey = keyof Config;

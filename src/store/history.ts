@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { GenerationRequest } from '../api/schemas.js';
 import { ensurePrivateDir } from './config.js';
 import { endsMidLine } from './jsonl.js';
@@ -15,25 +15,25 @@ export const HISTORY_FILE = 'jobs.jsonl';
  */
 export const JobRecordSchema = z.lazy(() =>
   z.object({
-    job: z.string().min(1),
+    job: z.string().check(z.minLength(1)),
     at: z.string(),
     event: z.string(),
-    task_id: z.string().optional(),
-    prompt: z.string().optional(),
-    aspect_ratio: z.string().optional(),
-    images: z.number().optional(),
-    video: z.string().optional(),
-    extend_from_task_id: z.string().optional(),
-    base_url: z.string().optional(),
-    status: z.string().optional(),
-    progress: z.number().optional(),
-    cost: z.number().nullish(),
-    credits_cost: z.number().nullish(),
-    file: z.string().optional(),
-    url: z.string().optional(),
-    expires_at: z.number().nullish(),
-    error: z.string().optional(),
-    batch: z.string().optional(),
+    task_id: z.optional(z.string()),
+    prompt: z.optional(z.string()),
+    aspect_ratio: z.optional(z.string()),
+    images: z.optional(z.number()),
+    video: z.optional(z.string()),
+    extend_from_task_id: z.optional(z.string()),
+    base_url: z.optional(z.string()),
+    status: z.optional(z.string()),
+    progress: z.optional(z.number()),
+    cost: z.nullish(z.number()),
+    credits_cost: z.nullish(z.number()),
+    file: z.optional(z.string()),
+    url: z.optional(z.string()),
+    expires_at: z.nullish(z.number()),
+    error: z.optional(z.string()),
+    batch: z.optional(z.string()),
   }),
 );
 export type JobRecord = z.infer<typeof JobRecordSchema>;

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import * as z from 'zod/mini';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -17,9 +18,9 @@ describe('the npm package', () => {
     const library = await import('../../src/index.js');
     expect(typeof library.OmniVideoClient).toBe('function');
     expect(typeof library.startSandbox).toBe('function');
-    // Object schemas, not the CLI's lazy wrappers: a library user can extend or pick from them.
-    expect(Object.keys(library.TaskSchema.shape)).toContain('status');
-    expect(Object.keys(library.GenerationRequestSchema.extend({ seed: library.BalanceSchema.shape.used_balance }).shape)).toContain('seed');
+    // Object schemas (zod/mini), not the CLI's lazy wrappers: a library user can extend or pick from them.
+    expect(Object.keys(library.GenerationRequestSchema.shape)).toContain('prompt');
+    expect(Object.keys(z.extend(library.TaskSchema, { seed: library.BalanceSchema.shape.used_balance }).shape)).toContain('seed');
     expect(library.TaskSchema.parse({ id: 'task_1', status: 'completed', result: { videos: [{ url: 'https://x/1.mp4' }] } }).result?.videos[0]?.url).toEqual(['https://x/1.mp4']);
   });
 });
