@@ -374,7 +374,7 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
 
 /** The real process: its streams, environment and signals. */
 export async function start(): Promise<void> {
-  // Small modules that load no zod or conf, so --help and --version stay cheap.
+  // Small modules that load no zod, so --help and --version stay cheap.
   const [{ processIO }, { defaultConfigDir }, { InterruptedError }] = await Promise.all([
     import('./io/streams.js'),
     import('./store/paths.js'),

@@ -1,5 +1,5 @@
 import { chmodSync, readFileSync, statSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { ConfigurationError, InvalidRequestError } from '../api/errors.js';
@@ -45,8 +45,8 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
 }
 
 /**
- * Reads the config without loading conf (start-up time matters; conf is only for writing), and
- * synchronously (a file of a few hundred bytes: no thread-pool round trip, no fs/promises), and
+ * Reads the config synchronously (a file of a few hundred bytes: no thread-pool round trip, no
+ * fs/promises), and
  * re-tightens the file to 0600 and its directory to 0700 if loosened (unless `tighten` is false: `doctor`
  * reports modes and changes nothing). A missing file is an empty config.
  */
@@ -94,23 +94,52 @@ export function parseConfigValue(key: ConfigKey, value: string): Config[ConfigKe
   return parsed.data;
 }
 
-async function openStore(dir: string) {
+/**
+ * Changes the stored config: the file is replaced in one step (written aside at 0600, flushed,
+ * renamed over it), so a crash or a reader meanwhile never sees half a file. Keys it does not
+ * know are kept.
+ */
+async function updateConfigFile(dir: string, change: (stored: Record<string, unknown>) => void): Promise<void> {
   await ensurePrivateDir(dir);
-  const { default: Conf } = await import('conf');
-  return new Conf<Config>({ cwd: dir, configName: 'config', projectName: 'omni-video', configFileMode: 0o600 });
+  const path = configPath(dir);
+  let stored: Record<string, unknown> = {};
+  try {
+    stored = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new ConfigurationError(`Cannot update ${path}: ${(error as Error).message}`, { hint: 'Fix or delete it; omni-video config list shows what it holds.' });
+    }
+  }
+  change(stored);
+  const temporary = `${path}.${process.pid}.tmp`;
+  try {
+    const handle = await open(temporary, 'w', 0o600);
+    try {
+      await handle.writeFile(`${JSON.stringify(stored, null, '\t')}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
 }
 
 /** Stores a value after checking it; returns it as stored (a number for timeout, say). */
 export async function setConfigValue(dir: string, key: ConfigKey, value: string): Promise<Config[ConfigKey]> {
   const parsed = parseConfigValue(key, value);
-  const store = await openStore(dir);
-  store.set(key, parsed);
+  await updateConfigFile(dir, (stored) => {
+    stored[key] = parsed;
+  });
   return parsed;
 }
 
 export async function unsetConfigValue(dir: string, key: ConfigKey): Promise<void> {
-  const store = await openStore(dir);
-  store.delete(key);
+  await updateConfigFile(dir, (stored) => {
+    delete stored[key];
+  });
 }
 
 /** `sk-…abcd`: enough to recognise a key, never enough to use it. */

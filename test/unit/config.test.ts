@@ -1,5 +1,8 @@
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultConfigDir, maskKey, parseConfigValue, resolveApiKey } from '../../src/store/config.js';
+import { defaultConfigDir, maskKey, parseConfigValue, readConfig, resolveApiKey, setConfigValue, unsetConfigValue } from '../../src/store/config.js';
+import { tempDir } from '../helpers/harness.js';
 import { resolveOutputPath, safeFileName } from '../../src/commands/output-path.js';
 import { colorEnabled } from '../../src/io/streams.js';
 
@@ -17,6 +20,25 @@ describe('config', () => {
     expect(resolveApiKey(undefined, { APIMART_API_KEY: 'b' }, config)).toEqual({ key: 'b', source: 'APIMART_API_KEY' });
     expect(resolveApiKey(undefined, {}, config)).toEqual({ key: 'sk-store-key', source: 'config' });
     expect(resolveApiKey(undefined, {}, {})).toBeUndefined();
+  });
+
+  it('stores a value by replacing the file whole, 0600, keeping keys it does not know', async () => {
+    const dir = join(tempDir(), 'config');
+    expect(await setConfigValue(dir, 'timeout', '90')).toBe(90);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ timeout: 90, 'from-a-newer-version': true }));
+    await setConfigValue(dir, 'aspect-ratio', '9:16');
+    await unsetConfigValue(dir, 'timeout');
+    expect(readFileSync(join(dir, 'config.json'), 'utf8')).toBe('{\n\t"from-a-newer-version": true,\n\t"aspect-ratio": "9:16"\n}\n');
+    expect(await readConfig(dir)).toEqual({ 'aspect-ratio': '9:16' });
+    if (process.platform !== 'win32') expect(statSync(join(dir, 'config.json')).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dir)).toEqual(['config.json']);
+  });
+
+  it('refuses to update a config file it cannot read as JSON, and leaves it as it was', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'config.json'), '{"timeout": 9');
+    await expect(setConfigValue(dir, 'timeout', '90')).rejects.toThrow(/Cannot update .*config\.json/);
+    expect(readFileSync(join(dir, 'config.json'), 'utf8')).toBe('{"timeout": 9');
   });
 
   it('validates values per key', () => {
