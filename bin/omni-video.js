@@ -14,7 +14,7 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
 } else if (help !== undefined) {
   process.stdout.write(help);
 } else {
-  require('./code-cache.js').runWithCodeCache(join(__dirname, '..', 'dist', 'cli.cjs'), packageVersion());
+  require('./code-cache.js').runWithCodeCache(join(__dirname, '..', 'dist', 'cli.cjs'), packageVersion(), args[0]);
 }
 
 function packageVersion() {

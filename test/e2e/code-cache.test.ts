@@ -18,7 +18,7 @@ describe('code cache', () => {
     expect(first).toMatchObject({ code: 0, stdout: `${join(configDir, 'config.json')}\n`, stderr: '' });
     const [file, ...others] = cacheFiles(cacheHome);
     expect(others).toEqual([]);
-    expect(file).toMatch(/cli-\d+\.\d+\.\d+-nodev\d+\.\d+\.\d+-\w+-[0-9a-f]{32}\.v8cache$/);
+    expect(file).toMatch(/cli-\d+\.\d+\.\d+-nodev\d+\.\d+\.\d+-\w+-[0-9a-f]{32}-config\.v8cache$/);
     const saved = statSync(file!);
     expect(saved.size).toBeGreaterThan(10_000);
     expect(saved.mode & 0o077).toBe(0);
@@ -27,6 +27,11 @@ describe('code cache', () => {
     expect(second).toEqual(first);
     // Rewritten only when V8 rejects it; a rename would give the file a new inode.
     expect(cacheFiles(cacheHome)).toEqual([file]);
+    expect(statSync(file!).ino).toBe(saved.ino);
+
+    // Another command keeps its own, holding what it compiled; the first one's stays as it was.
+    expect((await run(['jobs'], { configDir, env: { XDG_CACHE_HOME: cacheHome } })).code).toBe(0);
+    expect(cacheFiles(cacheHome).sort()).toEqual([file, file!.replace(/-config\.v8cache$/, '-jobs.v8cache')].sort());
     expect(statSync(file!).ino).toBe(saved.ino);
   });
 
@@ -58,6 +63,8 @@ describe('code cache', () => {
       expect(result.code).toBe(2);
       expect(result.stderr).toContain('UNKNOWN CONFIG KEY');
     }
+    // The old build's cache went when the new one's was saved.
+    expect(cacheFiles(env.XDG_CACHE_HOME).map((name) => name.slice(-47))).toEqual([`${hash}-config.v8cache`]);
   });
 
   it('is ignored when corrupt, and replaced', async () => {
