@@ -11,7 +11,7 @@ import { HttpProtocolError, SocketTimeoutError } from './transport-errors.js';
  * Authorization (signed file links carry none), identity encoding only.
  */
 
-/** Bytes read from the socket at most at once (TLS or not). 256 KiB read fewer times than 64 KiB, at the same speed as 1 MiB. */
+/** Bytes read from the socket at most at once (TLS reads come a record at a time anyway). 1 MiB was no faster on a 1 GiB download (0.942 vs 0.935 of curl, one bench run each). */
 const READ_BUFFER_BYTES = 256 * 1024;
 /** A response head larger than this is not a file server's. */
 const MAX_HEAD_BYTES = 64 * 1024;
