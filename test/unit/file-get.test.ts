@@ -186,6 +186,31 @@ describe('getFile', () => {
   });
 });
 
+describe('getFile through a proxy', () => {
+  it('tunnels with CONNECT, with the proxy URL\'s credentials, and reads the body through the tunnel', async () => {
+    const origin = await rawServer((socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nthrough'));
+    const connects: string[] = [];
+    const proxy = await rawServer((socket, request) => {
+      connects.push(request);
+      const target = connect(Number(/^CONNECT [^:]+:(\d+) /.exec(request)?.[1]), '127.0.0.1', () => {
+        socket.removeAllListeners('data');
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        target.pipe(socket).pipe(target);
+      });
+    });
+    const response = await getFile(origin.url, { proxy: `http://user:p%40ss@127.0.0.1:${proxy.port}` });
+    expect((await readAll(response)).body.toString()).toBe('through');
+    expect(connects).toEqual([
+      `CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\nhost: 127.0.0.1:${origin.port}\r\nproxy-authorization: Basic ${Buffer.from('user:p@ss').toString('base64')}\r\n\r\n`,
+    ]);
+  });
+
+  it('a proxy that refuses the tunnel: rejected with its status', async () => {
+    const proxy = await rawServer((socket) => socket.end('HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n'));
+    await expect(getFile('http://127.0.0.1:9/clip.mp4', { proxy: `http://127.0.0.1:${proxy.port}` })).rejects.toThrow('the proxy answered HTTP 407 to CONNECT 127.0.0.1:9');
+  });
+});
+
 describe('getFile over TLS', () => {
   it('verifies the certificate (for localhost only) and reads the body, directly and through a CONNECT proxy', async () => {
     const tlsDir = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));
