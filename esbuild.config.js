@@ -91,7 +91,8 @@ await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  minify: process.env.OMNI_VIDEO_NO_MINIFY !== "1",
+  minify: true,
+  define: { OMNI_VIDEO_VERSION: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version) },
   outfile: 'dist/cli.cjs.tmp',
   banner: {
     js: [
@@ -105,6 +106,8 @@ await build({
 const bundled = readFileSync('dist/cli.cjs.tmp', 'utf8');
 // vm.Script is given no loader for import(): the bundle must hold every module it loads.
 if (bundled.includes('import(')) throw new Error('dist/cli.cjs calls import(); bin/code-cache.js cannot run it');
+// bin/code-cache.js reads it as latin1, which is utf8 only for ASCII (esbuild's default charset).
+if (/[^\x00-\x7f]/.test(bundled)) throw new Error('dist/cli.cjs is not ASCII only');
 // The content's hash on the first line: bin/code-cache.js keys the V8 code cache by it, as V8
 // itself checks only the source length, and hashing 0.6 MB on every run would cost node:crypto.
 const contentHash = createHash('sha256').update(bundled).digest('hex').slice(0, 32);

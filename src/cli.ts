@@ -5,7 +5,10 @@ import { systemClock } from './context.js';
 import type { GlobalOptions } from './commands/shared.js';
 import { sandboxExamples, sandboxFlags } from './sandbox/flags.js';
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/** Written into the bundle by its build (esbuild's `define`): no file read and URL resolution at each start. */
+declare const OMNI_VIDEO_VERSION: string | undefined;
+export const VERSION: string =
+  typeof OMNI_VIDEO_VERSION === 'string' ? OMNI_VIDEO_VERSION : (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
