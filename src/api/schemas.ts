@@ -3,7 +3,7 @@ import * as z from 'zod/mini';
 
 // zod/mini sets no locale: without one every message reads "Invalid input". English, unless the
 // program chose another (as zod's classic build does on its first schema).
-if (!z.core.globalConfig.localeError) z.config(en());
+if (!z.config().localeError) z.config(en());
 
 export const MODEL = 'gemini-omni-flash-preview';
 export const MAX_IMAGES = 16;
