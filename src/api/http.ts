@@ -86,13 +86,21 @@ export async function httpRequest(request: HttpRequest, env: Record<string, stri
 function exchange(url: URL, method: Method, headers: Record<string, string>, body: string | undefined, request: HttpRequest, env: Record<string, string | undefined>): Promise<HttpResponse> {
   const transport = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
   if (transport === undefined) return Promise.reject(new HttpProtocolError(`cannot call a ${url.protocol} URL`));
+  const { signal } = request;
+  if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     const outgoing = transport.request(url, {
       method,
       headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
       agent: proxyAgentFor(url.href, env),
-      signal: request.signal,
     });
+    // Not http.request's own `signal` option: its stream plumbing was ~1.5 ms of a status call.
+    const onAbort = () => outgoing.destroy(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const settle = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
     let timer = setTimeout(() => outgoing.destroy(new SocketTimeoutError('connect')), CONNECT_TIMEOUT_MS);
     const phase = (name: 'send' | 'response', ms: number) => {
       clearTimeout(timer);
@@ -105,23 +113,23 @@ function exchange(url: URL, method: Method, headers: Record<string, string>, bod
     });
     outgoing.on('finish', () => phase('response', request.timeoutMs ?? 60_000));
     outgoing.on('error', (error) => {
-      clearTimeout(timer);
+      settle();
       reject(error);
     });
     outgoing.on('response', (incoming) => {
       const chunks: Buffer[] = [];
       incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
       incoming.on('error', (error) => {
-        clearTimeout(timer);
+        settle();
         reject(error);
       });
       // Cut before its end: Node 20 may report neither 'end' nor an error.
       incoming.on('close', () => {
-        clearTimeout(timer);
+        settle();
         if (!incoming.complete) reject(Object.assign(new Error('connection reset'), { code: 'ECONNRESET' }));
       });
       incoming.on('end', () => {
-        clearTimeout(timer);
+        settle();
         resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks).toString('utf8') });
       });
     });
