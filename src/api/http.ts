@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { APIConnectionError, APITimeoutError } from './errors.js';
-import { HttpProtocolError, SocketTimeoutError } from './transport-errors.js';
+import { HttpProtocolError, RedirectFollowError, SocketTimeoutError } from './transport-errors.js';
 import { proxyAgentFor } from './proxy.js';
 
 export type Method = 'GET' | 'POST';
@@ -30,6 +30,12 @@ const SEND_TIMEOUT_MS = 120_000;
 const MAX_REDIRECTS = 10;
 
 export function toConnectionError(error: unknown, what: string): APIConnectionError {
+  if (error instanceof RedirectFollowError) {
+    // Whatever it says, the request that was redirected had reached the server.
+    const inner = toConnectionError(error.cause, what);
+    const Kind = inner instanceof APITimeoutError ? APITimeoutError : APIConnectionError;
+    return new Kind(inner.message, { code: inner.code, neverSent: false, cause: error.cause });
+  }
   if (error instanceof SocketTimeoutError) {
     return new APITimeoutError(`${what}: ${error.message}`, { code: 'ETIMEDOUT', neverSent: error.phase === 'connect', cause: error });
   }
@@ -69,7 +75,12 @@ export async function httpRequest(request: HttpRequest, env: Record<string, stri
   // API's answers are a few hundred bytes, and zlib stays unloaded.
   const headers: Record<string, string> = { 'accept-encoding': 'identity', ...request.headers };
   for (let redirects = 0; ; redirects++) {
-    const response = await exchange(url, method, headers, body, request, env);
+    let response: HttpResponse;
+    try {
+      response = await exchange(url, method, headers, body, request, env);
+    } catch (error) {
+      throw redirects > 0 ? new RedirectFollowError(error) : error;
+    }
     const location = response.headers.location;
     if (![301, 302, 303, 307, 308].includes(response.status) || typeof location !== 'string') return response;
     if (redirects === MAX_REDIRECTS) throw new HttpProtocolError(`more than ${MAX_REDIRECTS} redirects`);
@@ -97,14 +108,21 @@ function exchange(url: URL, method: Method, headers: Record<string, string>, bod
     // Not http.request's own `signal` option: its stream plumbing was ~1.5 ms of a status call.
     const onAbort = () => outgoing.destroy(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
+    let settled = false;
+    /** What a timer destroyed the request with: a cut that follows is that timeout, not a reset. */
+    let timedOut: SocketTimeoutError | undefined;
     const settle = () => {
+      settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     };
-    let timer = setTimeout(() => outgoing.destroy(new SocketTimeoutError('connect')), CONNECT_TIMEOUT_MS);
+    const expire = (name: SocketTimeoutError['phase']) => () => outgoing.destroy((timedOut = new SocketTimeoutError(name)));
+    let timer = setTimeout(expire('connect'), CONNECT_TIMEOUT_MS);
     const phase = (name: 'send' | 'response', ms: number) => {
+      // A server may answer before the body is all sent (a 401 to a large upload): no timer then.
+      if (settled) return;
       clearTimeout(timer);
-      timer = setTimeout(() => outgoing.destroy(new SocketTimeoutError(name)), ms);
+      timer = setTimeout(expire(name), ms);
     };
     outgoing.on('socket', (socket) => {
       // A kept-alive socket is connected already.
@@ -126,7 +144,7 @@ function exchange(url: URL, method: Method, headers: Record<string, string>, bod
       // Cut before its end: Node 20 may report neither 'end' nor an error.
       incoming.on('close', () => {
         settle();
-        if (!incoming.complete) reject(Object.assign(new Error('connection reset'), { code: 'ECONNRESET' }));
+        if (!incoming.complete) reject(timedOut ?? Object.assign(new Error('connection reset'), { code: 'ECONNRESET' }));
       });
       incoming.on('end', () => {
         settle();

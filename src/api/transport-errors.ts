@@ -10,3 +10,11 @@ export class SocketTimeoutError extends Error {
 export class HttpProtocolError extends Error {
   override name = 'HttpProtocolError';
 }
+
+/** A failure while following a redirect: the request before it had reached the server. */
+export class RedirectFollowError extends Error {
+  override name = 'RedirectFollowError';
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}

@@ -164,6 +164,25 @@ describe('the paid submission', () => {
     expect(clock.sleeps).toEqual([500, 1000, 2000, 4000]);
   });
 
+  it('is never resent when following a redirect of the submission fails: the first request had arrived', async () => {
+    const refused = await freePort();
+    let posts = 0;
+    const server = createHttpServer((request, response) => {
+      if (request.method === 'POST') posts += 1;
+      request.resume();
+      response.writeHead(307, { location: `http://127.0.0.1:${refused}/v1/videos/generations` }).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as { port: number };
+      const error = await clientFor({ baseUrl: `http://127.0.0.1:${port}/v1` }, new FakeClock(START)).submit(REQUEST).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(SubmissionUncertainError);
+      expect(posts).toBe(1);
+    } finally {
+      server.close();
+    }
+  });
+
   it('is never resent once the body may have arrived (reset after the job was created)', async () => {
     const sb = await sandbox({ faults: { submitResetAfterCreate: 1 } });
     const clock = new FakeClock(START);
