@@ -163,7 +163,7 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
     try {
       response = await getFile(url, {
         headers,
-        proxy: proxyForUrl(url, options.env),
+        proxyFor: (target) => proxyForUrl(target, options.env),
         signal,
         connectTimeoutMs: 15_000,
         idleTimeoutMs: options.idleTimeoutMs ?? 30_000,

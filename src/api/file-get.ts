@@ -23,8 +23,8 @@ const MAX_REDIRECTS = 10;
 
 export interface FileGetOptions {
   headers?: Record<string, string>;
-  /** An http: or https: proxy to tunnel through with CONNECT. */
-  proxy?: string | undefined;
+  /** The http: or https: proxy to tunnel through with CONNECT to this URL (asked again after a redirect), if any. */
+  proxyFor?: ((url: string) => string | undefined) | undefined;
   signal?: AbortSignal | undefined;
   /** For the name lookup, the TCP connection and the TLS handshake together. */
   connectTimeoutMs?: number;
@@ -139,12 +139,14 @@ class Exchange {
     const onread = { buffer, callback: (length: number) => this.#read(buffer.subarray(0, length)) };
     const timeoutMs = options.connectTimeoutMs ?? 15_000;
     const tlsOptions = { servername: net.isIP(host) ? '' : host, ALPNProtocols: ['http/1.1'] };
-    if (options.proxy === undefined) {
+    const proxy = options.proxyFor?.(target.href);
+    if (proxy === undefined) {
       const socket = this.#adopt(secure ? tls.connect(withOnRead({ host, port, ...tlsOptions }, onread)) : net.connect({ host, port, onread }));
       return connected(socket, secure ? 'secureConnect' : 'connect', timeoutMs, options.signal);
     }
-    const tunnel = this.#adopt(await openTunnel(new URL(options.proxy), `${target.hostname}:${port}`, timeoutMs, options.signal));
-    const socket = secure ? await connected(this.#adopt(tls.connect({ socket: tunnel, ...tlsOptions })), 'secureConnect', timeoutMs, options.signal) : tunnel;
+    const tunnel = this.#adopt(await openTunnel(new URL(proxy), `${target.hostname}:${port}`, timeoutMs, options.signal));
+    // `host` too: over a tunnel Node would check the certificate against the proxy's name.
+    const socket = secure ? await connected(this.#adopt(tls.connect({ socket: tunnel, host, ...tlsOptions })), 'secureConnect', timeoutMs, options.signal) : tunnel;
     // A socket made over an established one takes no onread (tls ignores it): reads arrive as chunks.
     socket.on('data', (chunk: Buffer) => {
       if (!this.#read(chunk)) socket.pause();
@@ -366,13 +368,17 @@ function connected(socket: net.Socket, event: 'connect' | 'secureConnect', timeo
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       socket.removeListener('error', done);
+      socket.removeListener('close', closed);
       socket.removeListener(event, ready);
       if (error) reject(error);
       else resolve(socket);
     };
     const ready = () => done();
+    // Destroyed by someone else (an abort seen by the caller first): settle, and stop the timer.
+    const closed = () => done(signal?.reason ?? new HttpProtocolError('the connection closed before it was established'));
     socket.once(event, ready);
     socket.once('error', done);
+    socket.once('close', closed);
   });
 }
 

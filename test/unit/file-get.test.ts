@@ -198,7 +198,7 @@ describe('getFile through a proxy', () => {
         target.pipe(socket).pipe(target);
       });
     });
-    const response = await getFile(origin.url, { proxy: `http://user:p%40ss@127.0.0.1:${proxy.port}` });
+    const response = await getFile(origin.url, { proxyFor: () => `http://user:p%40ss@127.0.0.1:${proxy.port}` });
     expect((await readAll(response)).body.toString()).toBe('through');
     expect(connects).toEqual([
       `CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\nhost: 127.0.0.1:${origin.port}\r\nproxy-authorization: Basic ${Buffer.from('user:p@ss').toString('base64')}\r\n\r\n`,
@@ -207,7 +207,7 @@ describe('getFile through a proxy', () => {
 
   it('a proxy that refuses the tunnel: rejected with its status', async () => {
     const proxy = await rawServer((socket) => socket.end('HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n'));
-    await expect(getFile('http://127.0.0.1:9/clip.mp4', { proxy: `http://127.0.0.1:${proxy.port}` })).rejects.toThrow('the proxy answered HTTP 407 to CONNECT 127.0.0.1:9');
+    await expect(getFile('http://127.0.0.1:9/clip.mp4', { proxyFor: () => `http://127.0.0.1:${proxy.port}` })).rejects.toThrow('the proxy answered HTTP 407 to CONNECT 127.0.0.1:9');
   });
 });
 
@@ -244,15 +244,17 @@ describe('getFile over TLS', () => {
         return response.status + ' ' + hash.digest('hex') + ' ' + (end.sourceError?.message ?? 'whole');
       };
       console.log(await digest({}));
-      console.log(await digest({ proxy: 'http://127.0.0.1:${proxy.port}' }));
+      console.log(await digest({ proxyFor: () => 'http://127.0.0.1:${proxy.port}' }));
       console.log(await getFile('https://127.0.0.1:${port}/clip.mp4').then(() => 'accepted', (error) => error.code));
+      // Through a tunnel too, the certificate is checked against the target, not the proxy's name.
+      console.log(await getFile('https://127.0.0.1:${port}/clip.mp4', { proxyFor: () => 'http://localhost:${proxy.port}' }).then(() => 'accepted', (error) => error.code));
     `;
     const run = (env: NodeJS.ProcessEnv) =>
       promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env } }).catch((error: { stdout: string; stderr: string }) => error);
     const expected = `200 ${(await import('node:crypto')).createHash('sha256').update(data).digest('hex')} whole`;
     const trusted = await run({ NODE_EXTRA_CA_CERTS: `${tlsDir}localhost.crt` });
-    expect(trusted.stdout.trim().split('\n')).toEqual([expected, expected, 'ERR_TLS_CERT_ALTNAME_INVALID']);
-    expect(tunnels).toEqual([`localhost:${port}`]);
+    expect(trusted.stdout.trim().split('\n')).toEqual([expected, expected, 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+    expect(tunnels).toEqual([`localhost:${port}`, `127.0.0.1:${port}`]);
     // Not trusted: refused, nothing read.
     const untrusted = await run({ NODE_EXTRA_CA_CERTS: '' });
     expect(untrusted.stdout).toBe('');
