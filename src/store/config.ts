@@ -1,5 +1,5 @@
 import { chmodSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, realpath, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { ConfigurationError, InvalidRequestError } from '../api/errors.js';
@@ -101,7 +101,11 @@ export function parseConfigValue(key: ConfigKey, value: string): Config[ConfigKe
  */
 async function updateConfigFile(dir: string, change: (stored: Record<string, unknown>) => void): Promise<void> {
   await ensurePrivateDir(dir);
-  const path = configPath(dir);
+  // A config.json that links elsewhere (a dotfiles repository) stays a link: its target is replaced.
+  const path = await realpath(configPath(dir)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return configPath(dir);
+    throw error;
+  });
   let stored: Record<string, unknown> = {};
   try {
     stored = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;

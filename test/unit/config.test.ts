@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultConfigDir, maskKey, parseConfigValue, readConfig, resolveApiKey, setConfigValue, unsetConfigValue } from '../../src/store/config.js';
@@ -32,6 +32,16 @@ describe('config', () => {
     expect(await readConfig(dir)).toEqual({ 'aspect-ratio': '9:16' });
     if (process.platform !== 'win32') expect(statSync(join(dir, 'config.json')).mode & 0o777).toBe(0o600);
     expect(readdirSync(dir)).toEqual(['config.json']);
+  });
+
+  it('keeps a config.json that is a symlink one, and updates the file it points to', async () => {
+    const dir = tempDir();
+    const target = join(tempDir(), 'omni-video.json');
+    writeFileSync(target, '{"timeout": 90}');
+    symlinkSync(target, join(dir, 'config.json'));
+    await setConfigValue(dir, 'aspect-ratio', '9:16');
+    expect(lstatSync(join(dir, 'config.json')).isSymbolicLink()).toBe(true);
+    expect(JSON.parse(readFileSync(target, 'utf8'))).toEqual({ timeout: 90, 'aspect-ratio': '9:16' });
   });
 
   it('refuses to update a config file it cannot read as JSON, and leaves it as it was', async () => {
