@@ -108,12 +108,15 @@ const bundled = readFileSync('dist/cli.cjs.tmp', 'utf8');
 if (bundled.includes('import(')) throw new Error('dist/cli.cjs calls import(); bin/code-cache.js cannot run it');
 // bin/code-cache.js reads it as latin1, which is utf8 only for ASCII (esbuild's default charset).
 if (/[^\x00-\x7f]/.test(bundled)) throw new Error('dist/cli.cjs is not ASCII only');
+const { renderHelpTexts } = await import('./dist/help-texts.js');
+const helpTexts = await renderHelpTexts();
 // The content's hash on the first line: bin/code-cache.js keys the V8 code cache by it, as V8
-// itself checks only the source length, and hashing 0.6 MB on every run would cost node:crypto.
+// itself checks only the source length, and hashing the bundle on every run would cost
+// node:crypto. Then the command names, which get a cache file each (anything else shares one).
 const contentHash = createHash('sha256').update(bundled).digest('hex').slice(0, 32);
-writeFileSync('dist/cli.cjs.tmp', `// omni-video bundle ${contentHash}\n${bundled}`);
+const commands = Object.keys(helpTexts).filter((path) => /^[a-z]+$/.test(path));
+writeFileSync('dist/cli.cjs.tmp', `// omni-video bundle ${contentHash} ${commands.join(',')}\n${bundled}`);
 renameSync('dist/cli.cjs.tmp', 'dist/cli.cjs');
 
-const { renderHelpTexts } = await import('./dist/help-texts.js');
-writeFileSync('dist/help.json.tmp', JSON.stringify(await renderHelpTexts()));
+writeFileSync('dist/help.json.tmp', JSON.stringify(helpTexts));
 renameSync('dist/help.json.tmp', 'dist/help.json');

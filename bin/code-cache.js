@@ -32,15 +32,15 @@ async function runWithCodeCache(bundlePath, version, command, env = process.env)
 }
 
 /**
- * One file per package version, Node version, bundle content and command (a lower-case word, else
- * `other`: options first, a mistyped name): V8 itself checks only the source
+ * One file per package version, Node version, bundle content and command (one the build listed
+ * after the hash, else `other`: options first, a mistyped name): V8 itself checks only the source
  * length, so the key is the content hash the build writes on the bundle's first line (taken from
  * the very source compiled, so a build renamed into place meanwhile cannot mismatch them). In
  * $XDG_CACHE_HOME/omni-video, else a directory of this user's in the temp directory; undefined
  * when that directory is not safely this user's (code is read from it), or the hash is missing.
  */
 function cacheFilePath(source, version, command, env) {
-  const hash = /^\/\/ omni-video bundle ([0-9a-f]{32})\n/.exec(source)?.[1];
+  const [, hash, commands = ''] = /^\/\/ omni-video bundle ([0-9a-f]{32})(?: ([a-z,]*))?\n/.exec(source) ?? [];
   if (hash === undefined) return undefined;
   const uid = process.getuid?.();
   const dir = env.XDG_CACHE_HOME ? join(env.XDG_CACHE_HOME, 'omni-video') : join(tmpdir(), `omni-video-${uid ?? 'user'}`);
@@ -53,7 +53,7 @@ function cacheFilePath(source, version, command, env) {
   } catch {
     return undefined;
   }
-  const name = /^[a-z]{1,20}$/.test(command ?? '') ? command : 'other';
+  const name = commands.split(',').includes(command) ? command : 'other';
   return join(dir, `cli-${version}-node${process.version}-${process.arch}-${hash}-${name}.v8cache`);
 }
 

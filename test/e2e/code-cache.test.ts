@@ -31,7 +31,10 @@ describe('code cache', () => {
 
     // Another command keeps its own, holding what it compiled; the first one's stays as it was.
     expect((await run(['jobs'], { configDir, env: { XDG_CACHE_HOME: cacheHome } })).code).toBe(0);
-    expect(cacheFiles(cacheHome).sort()).toEqual([file, file!.replace(/-config\.v8cache$/, '-jobs.v8cache')].sort());
+    // Mistyped commands, and options first, share one: not a file per typo.
+    for (const args of [['stauts'], ['foo'], ['--json', 'jobs']]) await run(args, { configDir, env: { XDG_CACHE_HOME: cacheHome } });
+    const named = (command: string) => file!.replace(/-config\.v8cache$/, `-${command}.v8cache`);
+    expect(cacheFiles(cacheHome).sort()).toEqual([file, named('jobs'), named('other')].sort());
     expect(statSync(file!).ino).toBe(saved.ino);
   });
 
@@ -51,9 +54,10 @@ describe('code cache', () => {
     expect((await runCopy()).stderr).toContain('Unknown config key');
 
     const before = statSync(bundle);
-    const body = readFileSync(bundle, 'utf8').replace(/^[^\n]*\n/, '').replace('Unknown config key', 'UNKNOWN CONFIG KEY');
+    const [firstLine, ...rest] = readFileSync(bundle, 'utf8').split('\n');
+    const body = rest.join('\n').replace('Unknown config key', 'UNKNOWN CONFIG KEY');
     const hash = createHash('sha256').update(body).digest('hex').slice(0, 32);
-    writeFileSync(bundle, `// omni-video bundle ${hash}\n${body}`);
+    writeFileSync(bundle, `${firstLine!.replace(/[0-9a-f]{32}/, hash)}\n${body}`);
     utimesSync(bundle, 1_000_000_000, 1_000_000_000);
     const after = statSync(bundle, { bigint: true });
     expect([after.ino, after.size, after.mtimeNs]).toEqual([BigInt(before.ino), BigInt(before.size), 1_000_000_000_000_000_000n]);
