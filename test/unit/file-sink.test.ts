@@ -64,18 +64,18 @@ describe('FileSink', () => {
     expect(fs.readFileSync(path).equals(Buffer.concat([head, tail]))).toBe(true);
   });
 
-  it('flushes to disk every 32 MiB while it writes, one flush at a time', async () => {
+  it('flushes to disk every 16 MiB while it writes, one flush at a time', async () => {
     const { fd } = open();
     const sink = new FileSink(fd, 0);
     const piece = Buffer.alloc(4 * MiB, 7);
-    for (let i = 0; i < 24; i++) {
+    for (let i = 0; i < 12; i++) {
       sink.write(piece);
       // Let a flush that was started finish before the next pieces, as a transfer's pauses do.
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     await sink.settle();
     fs.closeSync(fd);
-    expect(flushes.at).toEqual([32 * MiB, 64 * MiB, 96 * MiB]);
+    expect(flushes.at).toEqual([16 * MiB, 32 * MiB, 48 * MiB]);
   });
 
   it('a flush that fails fails the next write, and settle', async () => {
