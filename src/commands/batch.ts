@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { open, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import * as z from 'zod/mini';
@@ -30,6 +31,8 @@ import { taskToJson, type TaskJson } from './render.js';
 import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, writeJson, type GlobalOptions, type Settings } from './shared.js';
 
 export const DEFAULT_CONCURRENCY = 4;
+/** Abort listeners one job can hold on the run's signal at once (queue slot, request, wait, transfer). */
+const LISTENERS_PER_JOB = 4;
 /** A job refused with 429 even after the client's own retries goes back in the queue this often. */
 const MAX_REQUEUES = 3;
 
@@ -140,7 +143,11 @@ class BatchRun {
     readonly single: boolean,
   ) {
     this.colors = colorsFor(ctx.io);
-    this.limiter = new ConcurrencyLimiter(flags.concurrency ?? DEFAULT_CONCURRENCY, ctx.clock, ({ from, to, reason }) => {
+    const concurrency = flags.concurrency ?? DEFAULT_CONCURRENCY;
+    // Every job in flight listens for Ctrl-C (a request, a wait, a queue slot): more than Node's
+    // default of 10 listeners is how this works, not a leak to warn about in the log.
+    setMaxListeners(LISTENERS_PER_JOB * concurrency + 10, ctx.signal);
+    this.limiter = new ConcurrencyLimiter(concurrency, ctx.clock, ({ from, to, reason }) => {
       if (reason === 'rate-limited') this.note(`${this.colors.yellow('!')} Rate limited: at most ${to} jobs at once for now (was ${from}).`);
       else this.note(`Concurrency back up to ${to}.`);
     });

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import * as z from 'zod/mini';
 import { JobFailedError, JobsFailedError } from '../api/errors.js';
 import { isTerminal, type Task } from '../api/schemas.js';
@@ -36,6 +37,8 @@ export async function runStatus(ctx: Context, idArgs: string[], rawFlags: z.inpu
   // the command ends with that error instead of polling on behind it.
   const stop = new AbortController();
   const signal = AbortSignal.any([ctx.signal, stop.signal]);
+  // One wait per job listens on it: many ids are many listeners, not a leak to warn about.
+  setMaxListeners(2 * ids.length + 10, signal);
   const results = await Promise.allSettled(
     ids.map(async (id) => {
       const reporter = await createReporter({ io: { ...ctx.io, stderrIsTTY: ctx.io.stderrIsTTY && !many }, clock: ctx.clock, quiet: Boolean(globals.quiet), label: many ? id : undefined });

@@ -234,6 +234,15 @@ describe.concurrent('batch', () => {
     expect(mp4s(cwd)).toHaveLength(3);
   });
 
+  it('at a high concurrency prints no Node warning about abort listeners', async () => {
+    const sb = await sandbox({ jobSeconds: 0.5 });
+    const cwd = tempDir();
+    const result = await run(['batch', promptFile(cwd, 24), '--concurrency', '24', '--output-dir', 'clips', ...FAST], { sandbox: sb, cwd });
+    expect(result.code, result.stderr).toBe(0);
+    expect(jsonLines(result.stdout)).toHaveLength(24);
+    expect(result.stderr).not.toContain('MaxListenersExceededWarning');
+  });
+
   it('on 429 lowers its concurrency, backs off, recovers, and never has more than --concurrency jobs in flight', async () => {
     const sb = await sandbox({ jobSeconds: 0.5, faults: { submit429: 12, retryAfter: '0.2' } });
     const cwd = tempDir();
