@@ -165,8 +165,7 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
         headers,
         proxyFor: (target) => proxyForUrl(target, options.env),
         signal,
-        connectTimeoutMs: 15_000,
-        idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
+        idleTimeoutMs: options.idleTimeoutMs,
       });
     } catch (error) {
       if (signal?.aborted) throw signal.reason;

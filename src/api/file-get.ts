@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { HttpProtocolError, SocketTimeoutError } from './transport-errors.js';
+import { HttpProtocolError, redirectTarget, SocketTimeoutError } from './transport.js';
 
 /**
  * One HTTP/1.1 GET of a file, over a socket of its own, for downloads. Written for speed: the
@@ -19,7 +19,6 @@ import { HttpProtocolError, SocketTimeoutError } from './transport-errors.js';
 const READ_BUFFER_BYTES = 256 * 1024;
 /** A response head larger than this is not a file server's. */
 const MAX_HEAD_BYTES = 64 * 1024;
-const MAX_REDIRECTS = 10;
 
 export interface FileGetOptions {
   headers?: Record<string, string>;
@@ -58,11 +57,16 @@ export async function getFile(url: string, options: FileGetOptions = {}): Promis
   for (let redirects = 0; ; redirects++) {
     if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new HttpProtocolError(`cannot download from a ${target.protocol} URL`);
     const response = await new Exchange(target, options).response;
-    const location = response.headers.location;
-    if (![301, 302, 303, 307, 308].includes(response.status) || location === undefined) return response;
+    let next: URL | undefined;
+    try {
+      next = redirectTarget(response.status, response.headers.location, target, redirects);
+    } catch (error) {
+      response.discard();
+      throw error;
+    }
+    if (next === undefined) return response;
     response.discard();
-    if (redirects === MAX_REDIRECTS) throw new HttpProtocolError(`more than ${MAX_REDIRECTS} redirects`);
-    target = new URL(location, target);
+    target = next;
   }
 }
 

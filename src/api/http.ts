@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { APIConnectionError, APITimeoutError } from './errors.js';
-import { HttpProtocolError, RedirectFollowError, SocketTimeoutError } from './transport-errors.js';
+import { HttpProtocolError, redirectTarget, RedirectFollowError, SocketTimeoutError } from './transport.js';
 import { proxyAgentFor } from './proxy.js';
 
 export type Method = 'GET' | 'POST';
@@ -27,7 +27,6 @@ const NEVER_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHO
 const CONNECT_TIMEOUT_MS = 15_000;
 /** A large inline video is sent in one body; on a slow uplink that takes a while. */
 const SEND_TIMEOUT_MS = 120_000;
-const MAX_REDIRECTS = 10;
 
 export function toConnectionError(error: unknown, what: string): APIConnectionError {
   if (error instanceof RedirectFollowError) {
@@ -81,10 +80,9 @@ export async function httpRequest(request: HttpRequest, env: Record<string, stri
     } catch (error) {
       throw redirects > 0 ? new RedirectFollowError(error) : error;
     }
-    const location = response.headers.location;
-    if (![301, 302, 303, 307, 308].includes(response.status) || typeof location !== 'string') return response;
-    if (redirects === MAX_REDIRECTS) throw new HttpProtocolError(`more than ${MAX_REDIRECTS} redirects`);
-    url = new URL(location, url);
+    const next = redirectTarget(response.status, response.headers.location, url, redirects);
+    if (next === undefined) return response;
+    url = next;
     // The key belongs to the API origin alone: never carried across a redirect elsewhere.
     if (url.origin !== apiOrigin) delete headers.authorization;
     if (response.status === 303) {

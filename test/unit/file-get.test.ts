@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChunkedDecoder, getFile, type FileResponse } from '../../src/api/file-get.js';
-import { HttpProtocolError, SocketTimeoutError } from '../../src/api/transport-errors.js';
+import { HttpProtocolError, SocketTimeoutError } from '../../src/api/transport.js';
 
 const servers: { close(): void }[] = [];
 afterEach(() => {
