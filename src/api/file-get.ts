@@ -362,27 +362,50 @@ export class ChunkedDecoder {
   }
 }
 
-/** Resolves with the socket once `event` (connect or secureConnect) fires; the timer covers DNS too. */
-function connected(socket: net.Socket, event: 'connect' | 'secureConnect', timeoutMs: number, signal: AbortSignal | undefined): Promise<net.Socket> {
+/**
+ * Resolves with the socket once `watch` calls `done()`; the connect timeout, the caller's abort,
+ * an error and an unexpected close settle it too (destroying the socket), and every listener goes
+ * when it settles. `watch` returns how to remove its own.
+ */
+function waitOnSocket(
+  socket: net.Socket,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  closedMessage: string,
+  watch: (done: (error?: unknown) => void) => () => void,
+): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => socket.destroy(new SocketTimeoutError('connect')), timeoutMs);
-    const onAbort = () => socket.destroy(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const done = (error?: Error) => {
+    let unwatch = () => {};
+    const timer = setTimeout(() => done(new SocketTimeoutError('connect')), timeoutMs);
+    const onAbort = () => done(signal?.reason);
+    // Destroyed by someone else (an abort seen by the caller first): settle, and stop the timer.
+    const onClose = () => done(signal?.reason ?? new HttpProtocolError(closedMessage));
+    const done = (error?: unknown) => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       socket.removeListener('error', done);
-      socket.removeListener('close', closed);
-      socket.removeListener(event, ready);
-      if (error) reject(error);
-      else resolve(socket);
+      socket.removeListener('close', onClose);
+      unwatch();
+      if (error === undefined) {
+        resolve(socket);
+      } else {
+        socket.destroy();
+        reject(error);
+      }
     };
-    const ready = () => done();
-    // Destroyed by someone else (an abort seen by the caller first): settle, and stop the timer.
-    const closed = () => done(signal?.reason ?? new HttpProtocolError('the connection closed before it was established'));
-    socket.once(event, ready);
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('error', done);
-    socket.once('close', closed);
+    socket.once('close', onClose);
+    unwatch = watch(done);
+  });
+}
+
+/** Resolves with the socket once `event` (connect or secureConnect) fires; the timer covers DNS too. */
+function connected(socket: net.Socket, event: 'connect' | 'secureConnect', timeoutMs: number, signal: AbortSignal | undefined): Promise<net.Socket> {
+  return waitOnSocket(socket, timeoutMs, signal, 'the connection closed before it was established', (done) => {
+    const ready = () => done();
+    socket.once(event, ready);
+    return () => socket.removeListener(event, ready);
   });
 }
 
@@ -403,27 +426,10 @@ async function openTunnel(proxy: URL, authority: string, timeoutMs: number, sign
     lines.push(`proxy-authorization: Basic ${Buffer.from(credentials).toString('base64')}`);
   }
   socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-  return new Promise((resolve, reject) => {
+  // Not paused once through: a paused socket stalls the TLS handshake over it. Nothing can arrive
+  // meanwhile, as the server speaks only once the request (or the ClientHello) is sent.
+  return waitOnSocket(socket, timeoutMs, signal, 'the proxy closed the connection', (done) => {
     let head = Buffer.alloc(0);
-    const timer = setTimeout(() => socket.destroy(new SocketTimeoutError('connect')), timeoutMs);
-    const onAbort = () => done(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const done = (error?: unknown) => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      socket.removeListener('data', onData);
-      socket.removeListener('error', done);
-      socket.removeListener('close', onClose);
-      // Not paused: a paused socket stalls the TLS handshake over it. Nothing can arrive meanwhile,
-      // as the server speaks only once the request (or the ClientHello) is sent.
-      if (error === undefined) {
-        resolve(socket);
-      } else {
-        socket.destroy();
-        reject(error);
-      }
-    };
-    const onClose = () => done(new HttpProtocolError('the proxy closed the connection'));
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
       const end = head.indexOf('\r\n\r\n');
@@ -439,7 +445,6 @@ async function openTunnel(proxy: URL, authority: string, timeoutMs: number, sign
       }
     };
     socket.on('data', onData);
-    socket.once('error', done);
-    socket.once('close', onClose);
+    return () => socket.removeListener('data', onData);
   });
 }
