@@ -358,7 +358,7 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
     }
     const code = await exitCodeFor(error);
     const verbose = argv.includes('--verbose');
-    const { alreadyReported, colorsFor, stopLiveLines } = await import('./io/progress.js');
+    const [{ alreadyReported, stopLiveLines }, { colorsFor }] = await Promise.all([import('./io/progress.js'), import('./io/colors.js')]);
     // Whatever path the error took, no spinner frame stays above its message.
     stopLiveLines();
     const colors = colorsFor(ctx.io);

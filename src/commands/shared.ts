@@ -2,7 +2,7 @@ import { InvalidRequestError, ConfigurationError } from '../api/errors.js';
 import { TASK_ID_PATTERN } from '../api/schemas.js';
 import type { ClientOptions, OmniVideoClient } from '../api/client.js';
 import type { Context } from '../context.js';
-import { colorsFor } from '../io/progress.js';
+import { colorsFor } from '../io/colors.js';
 import { readConfig, resolveApiKey, type Config, type KeySource } from '../store/config.js';
 import { findLastJob } from '../store/history.js';
 import * as z from 'zod/mini';

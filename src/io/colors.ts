@@ -14,6 +14,7 @@ const style = (open: number, close: number) => (text: string) => `\u001B[${open}
 const ANSI: Colors = { red: style(31, 39), green: style(32, 39), yellow: style(33, 39), dim: style(2, 22) };
 const PLAIN: Colors = { red: String, green: String, yellow: String, dim: String };
 
-export function makeColors(enabled: boolean): Colors {
-  return enabled ? ANSI : PLAIN;
+/** Colour when the streams allow it (IOStreams.color: a terminal, no NO_COLOR, no --no-color). */
+export function colorsFor(io: { color: boolean }): Colors {
+  return io.color ? ANSI : PLAIN;
 }

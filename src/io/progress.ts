@@ -1,4 +1,4 @@
-import { makeColors, type Colors } from './colors.js';
+import { colorsFor, type Colors } from './colors.js';
 import type { Ora } from 'ora';
 import type { Task } from '../api/schemas.js';
 import type { Clock, IOStreams } from '../context.js';
@@ -48,10 +48,6 @@ export function stopLiveLines(): void {
 function fit(text: string, columns: number): string {
   const room = Math.max(columns - 3, 10);
   return text.length > room ? `${text.slice(0, room - 1)}…` : text;
-}
-
-export function colorsFor(io: IOStreams): Colors {
-  return makeColors(io.color);
 }
 
 /** Remaining time from the progress so far, else from the service's estimate. */
