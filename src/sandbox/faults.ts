@@ -1,90 +1,12 @@
 /**
  * The fault switches at work: each function uses up the switch that applies to this request (a
  * counted fault applies to the next N requests of its kind) and says, or sends, what it does
- * instead of the normal answer.
+ * instead of the normal answer. The switches themselves are `Faults` (options.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Faults } from './options.js';
 import { apiError, reset, sendJson, sendRaw, type Exchange } from './respond.js';
 import type { TaskOutcome } from './tasks.js';
-
-/** The message of failed jobs unless faults.failMessage says otherwise (localised when it is this one). */
-export const DEFAULT_FAIL_MESSAGE = 'The content violates the usage policy';
-
-export interface Faults {
-  /** Answer submissions this late (the job is created on receipt). */
-  submitDelayMs: number;
-  /** Next N submissions: 429 + Retry-After, no job created. */
-  submit429: number;
-  /** Value of Retry-After for 429s (seconds, or an HTTP date); default '1'. */
-  retryAfter: string;
-  /** Next N submissions: 503, no job created. */
-  submit503: number;
-  /** Next N submissions: the job IS created (and charged), then the socket is destroyed. */
-  submitResetAfterCreate: number;
-  /** Next N GET /tasks/:id: 502 with a JSON error. */
-  poll5xx: number;
-  /** Next N GET /tasks/:id: 502 with an HTML page. */
-  pollHtml: number;
-  /** Next N GET /tasks/:id: 200 with invalid JSON. */
-  pollMalformed: number;
-  /** Next N GET /tasks/:id: 200 with an empty body. */
-  pollEmpty: number;
-  /** Next N GET /tasks/:id: 200 with valid JSON of the wrong shape (no id, status a number). */
-  pollBadShape: number;
-  /** Next N GET /tasks/:id: socket destroyed, no response. */
-  pollReset: number;
-  /** Next N GET /tasks/:id: 429 with Retry-After. */
-  poll429: number;
-  /** Next N created jobs end 'failed' (when they would have completed). */
-  failJobs: number;
-  /** Message of those failures; default 'The content violates the usage policy'. */
-  failMessage: string;
-  /** Next N created jobs end 'cancelled'. */
-  cancelJobs: number;
-  /** Next N file downloads (GET) are cut after downloadCutAfterBytes body bytes. */
-  downloadCuts: number;
-  /** Body bytes sent before a cut; default 10000. */
-  downloadCutAfterBytes: number;
-  /** The file server ignores Range (always 200 with the full body, no Accept-Ranges). */
-  downloadIgnoreRange: boolean;
-  /** Status answered by the next downloadStatusCount file requests (e.g. 403, 404, 410). */
-  downloadStatus: number;
-  downloadStatusCount: number;
-  /** Results carry expires_at in the past and the file server answers 403 for every link. */
-  expireLinks: boolean;
-  /** result.videos[].url as a single string instead of an array. */
-  urlAsString: boolean;
-  /** If > 0: the next download sends this many body bytes, then stalls until the client gives up (one-shot: reset to 0 when used). */
-  stallAfterBytes: number;
-}
-
-export function defaultFaults(): Faults {
-  return {
-    submitDelayMs: 0,
-    submit429: 0,
-    retryAfter: '1',
-    submit503: 0,
-    submitResetAfterCreate: 0,
-    poll5xx: 0,
-    pollHtml: 0,
-    pollMalformed: 0,
-    pollEmpty: 0,
-    pollBadShape: 0,
-    pollReset: 0,
-    poll429: 0,
-    failJobs: 0,
-    failMessage: DEFAULT_FAIL_MESSAGE,
-    cancelJobs: 0,
-    downloadCuts: 0,
-    downloadCutAfterBytes: 10_000,
-    downloadIgnoreRange: false,
-    downloadStatus: 0,
-    downloadStatusCount: 0,
-    expireLinks: false,
-    urlAsString: false,
-    stallAfterBytes: 0,
-  };
-}
 
 type CountedFault =
   | 'submit429'

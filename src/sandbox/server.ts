@@ -10,47 +10,25 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { handleFiles } from './files.js';
 import { loadMedia } from './media.js';
-import { defaultFaults, type Faults } from './faults.js';
+import { defaultFaults, type Faults, type ServerOptions } from './options.js';
 import { apiError, beginExchange, sendJson, type SandboxLogEntry } from './respond.js';
 import { handleApi } from './routes.js';
 import type { RecordedRequest, SandboxState } from './state.js';
 import { statusAt, type SandboxTask, type TaskStatus } from './tasks.js';
 
-export { defaultFaults, type Faults } from './faults.js';
+export type { Faults, ServerOptions } from './options.js';
 export type { SandboxLogEntry } from './respond.js';
 export type { RecordedRequest } from './state.js';
 export { SANDBOX_MODEL, type SandboxTask, type TaskOutcome, type TaskStatus } from './tasks.js';
 
-export interface SandboxOptions {
-  /** Interface to listen on; default '127.0.0.1'. */
-  host?: string;
-  /** API server port, 0 = ephemeral (default 0). */
-  port?: number;
-  /** File server port (a separate http server = separate origin), 0 = ephemeral (default 0). */
-  filePort?: number;
-  /** Seconds from submission to the final state; default 8 (fractions allowed). */
-  jobSeconds?: number;
-  /** Seconds spent 'pending' before 'processing'; default min(1, 0.15 * jobSeconds). */
-  queueSeconds?: number;
+/** The options of `omni-video sandbox` (ServerOptions), and what only a program can give. */
+export interface SandboxOptions extends ServerOptions {
   /** Reported estimated_time = max(1, round(jobSeconds * factor)); default 1. */
   estimateFactor?: number;
-  /** If set, only this Bearer key is accepted; otherwise any non-empty key. */
-  apiKey?: string;
-  /** expires_at = completed + ttl; default 86400. */
-  linkTtlSeconds?: number;
-  /** Starting remain_balance; default 100. */
-  balance?: number;
-  /** Unlimited quota: remain_balance is -1 and nothing is ever refused for balance. */
-  unlimited?: boolean;
   /** Cost charged per created job; default 1.0. */
   costPerJob?: number;
   /** Credits reported per job; default 10. */
   creditsPerJob?: number;
-  /**
-   * When set, every result file is this many bytes: the ftyp box of landscape.mp4, a `free` box
-   * header, then deterministic filler generated while streaming (never held in memory).
-   */
-  largeFileBytes?: number;
   /** Request bodies above this many bytes get 413; default 64 MB. */
   maxBodyBytes?: number;
   /** Initial fault switches (all off by default); `sandbox.faults` stays live and mutable. */

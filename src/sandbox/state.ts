@@ -2,7 +2,7 @@
  * What the parts of a running sandbox share: the settings fixed when it starts, the fault
  * switches (live: tests change them between calls), and everything it has received and created.
  */
-import type { Faults } from './faults.js';
+import type { Faults } from './options.js';
 import type { SandboxLogEntry } from './respond.js';
 import type { SandboxTask } from './tasks.js';
 

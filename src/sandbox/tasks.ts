@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { resultLink, sec } from './links.js';
-import { DEFAULT_FAIL_MESSAGE } from './faults.js';
+import { DEFAULT_FAIL_MESSAGE } from './options.js';
 import type { SandboxState } from './state.js';
 
 export const SANDBOX_MODEL = 'gemini-omni-flash-preview';
