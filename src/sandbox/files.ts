@@ -1,7 +1,7 @@
 /**
  * The file server: a separate origin, like the service's CDN. It serves the result of a completed
  * task to a valid signed link, without any key; GET and HEAD, Range and If-Range (RFC 9110), S3-like
- * XML errors. Downloads may be cut or stalled (the fault switches).
+ * XML errors. Downloads may be paced (downloadBytesPerSecond), cut or stalled (the fault switches).
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import { takeDownloadBreak, takeDownloadStatus } from './faults.js';
 import { checkLink, sec } from './links.js';
 import type { Media } from './media.js';
+import { Pacer } from './pace.js';
 import { logExchange, sendRaw, type Exchange } from './respond.js';
 import type { SandboxState } from './state.js';
 import { statusAt } from './tasks.js';
@@ -143,18 +144,25 @@ export async function handleFiles(state: SandboxState, media: Media, req: Incomi
 }
 
 /**
- * Writes the first `total` bytes of the source and leaves the response open; returns the bytes
- * written. A broken source or response ends as a reset.
+ * Writes the first `total` bytes of the source, paced when the sandbox has a download rate, and
+ * leaves the response open; returns the bytes written. A broken source or response ends as a reset.
  */
 async function sendBody(state: SandboxState, res: ServerResponse, exchange: Exchange, source: Readable, total: number): Promise<number> {
+  const rate = state.settings.downloadBytesPerSecond;
+  const pacer = rate === undefined ? undefined : new Pacer(rate);
   let sent = 0;
   try {
     if (total === 0) res.flushHeaders();
     for await (const chunk of source as AsyncIterable<Buffer>) {
-      if (res.destroyed || state.isStopped()) break;
-      const buf = chunk.subarray(0, total - sent);
-      sent += buf.length;
-      if (buf.length > 0 && !res.write(buf)) await drainedOrClosed(res);
+      for (let at = 0; at < chunk.length && sent < total; ) {
+        if (res.destroyed || state.isStopped()) return sent;
+        const size = Math.min(chunk.length - at, total - sent, pacer?.slice ?? Infinity);
+        if (pacer) await pacer.take(size, res);
+        if (res.destroyed || state.isStopped()) return sent;
+        sent += size;
+        if (!res.write(chunk.subarray(at, at + size))) await drainedOrClosed(res);
+        at += size;
+      }
       if (sent >= total) break;
     }
   } catch {

@@ -24,6 +24,10 @@ export const serverFlags = {
   unlimited: { flags: '--unlimited', description: 'unlimited quota: never refuse a job for balance' },
   linkTtlSeconds: { flags: '--link-ttl <seconds>', description: 'how long result links stay valid after completion (default: 86400)' },
   largeFileBytes: { flags: '--large-file-bytes <n>', description: 'serve every result as a generated file of this many bytes (mp4 header + filler; k, M, G are powers of 1024, e.g. 200M), to test large downloads' },
+  downloadBytesPerSecond: {
+    flags: '--download-rate <rate>',
+    description: 'bytes per second each download is sent at, smoothly, like a CDN link; k, M, G are powers of 1024 as in curl --limit-rate (e.g. 40M)',
+  },
 } satisfies { [K in keyof ServerOptions]-?: SandboxFlag };
 
 /** Failures to simulate, for testing clients: the properties of `Faults`. */
@@ -94,4 +98,5 @@ export const sandboxExamples: readonly string[] = [
   'omni-video sandbox --port 4010',
   'OMNI_VIDEO_BASE_URL=http://127.0.0.1:4010/v1 OMNI_VIDEO_API_KEY=sk-test omni-video generate "a red fox in the snow"',
   'omni-video sandbox --job-seconds 2 --fail-jobs 1 --submit-429 2',
+  'omni-video sandbox --large-file-bytes 200M --download-rate 40M --verbose',
 ];

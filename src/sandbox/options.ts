@@ -68,6 +68,8 @@ export const serverOptionsSchema = z.object({
    * header, then deterministic filler generated while streaming (never held in memory).
    */
   largeFileBytes: z.optional(bytes(1024, 'a size of at least 1024 bytes, e.g. 5000000, 512k, 200M or 1G')),
+  /** The file server sends each download at this many bytes per second, smoothly (default: as fast as it can). */
+  downloadBytesPerSecond: z.optional(bytes(1, 'bytes per second, e.g. 500000, 512k, 40M or 1G')),
 });
 export type ServerOptions = z.infer<typeof serverOptionsSchema>;
 

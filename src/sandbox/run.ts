@@ -72,6 +72,8 @@ export function formatLogLine(e: SandboxLogEntry): string {
   return `${clock()} ${e.server === 'api' ? 'api  ' : 'files'} ${e.method} ${path} ${status} ${e.ms}ms${e.note ? `  ${e.note}` : ''}`;
 }
 
+const MIB = 1024 * 1024;
+
 /** The settings a user chose that change what clients see, in words. */
 function settingsInWords(o: ServerOptions): string[] {
   const words = [`jobs take ${o.jobSeconds ?? 8} s${o.queueSeconds !== undefined ? ` (${o.queueSeconds} s pending)` : ''}`];
@@ -79,6 +81,10 @@ function settingsInWords(o: ServerOptions): string[] {
   words.push(o.unlimited ? 'the balance is unlimited' : `the balance is ${o.balance ?? 100} (1 a job)`);
   if (o.linkTtlSeconds !== undefined) words.push(`result links expire ${o.linkTtlSeconds} s after a job completes`);
   if (o.largeFileBytes !== undefined) words.push(`every video is a generated file of ${o.largeFileBytes} bytes`);
+  if (o.downloadBytesPerSecond !== undefined) {
+    const rate = o.downloadBytesPerSecond;
+    words.push(`downloads are sent at ${rate >= MIB ? `${(rate / MIB).toFixed(1)} MiB/s` : `${rate} bytes/s`}`);
+  }
   return words;
 }
 

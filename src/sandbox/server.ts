@@ -88,6 +88,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       creditsPerJob: options.creditsPerJob ?? 10,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       apiKey: options.apiKey,
+      downloadBytesPerSecond: options.downloadBytesPerSecond,
     },
     faults: { ...defaultFaults(), ...options.faults },
     tasks: new Map(),

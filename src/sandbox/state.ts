@@ -31,6 +31,8 @@ export interface SandboxSettings {
   maxBodyBytes: number;
   /** The only key accepted; any non-empty key when undefined. */
   apiKey: string | undefined;
+  /** The pace of every download; as fast as possible when undefined. */
+  downloadBytesPerSecond: number | undefined;
 }
 
 export interface SandboxState {

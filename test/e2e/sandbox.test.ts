@@ -228,6 +228,20 @@ const switches: Record<string, () => Promise<void>> = {
       expect(file.body.toString('latin1', 4, 8)).toBe('ftyp');
     });
   },
+  '--download-rate': async () => {
+    const bytes = 512 * 1024;
+    const rate = 512 * 1024;
+    const banner = await withCli(['--large-file-bytes', '512k', '--download-rate', '512k', ...FAST], async ({ baseUrl }) => {
+      const file = await download(await resultUrl(baseUrl));
+      expect(file.complete).toBe(true);
+      expect(file.body.length).toBe(bytes);
+      // Slower machines only make it slower: the lower bounds hold whatever the load.
+      expect(file.ms).toBeGreaterThan(0.75 * (bytes / rate) * 1000);
+      // Smooth: at no point ahead of the rate by more than a slice (10 ms of data) and a socket buffer.
+      for (const [ms, received] of file.arrivals) expect(received, `${received} bytes at ${ms.toFixed(0)} ms`).toBeLessThanOrEqual((rate * ms) / 1000 + rate / 100 + 64 * 1024);
+    });
+    expect(banner).toContain('downloads are sent at 524288 bytes/s');
+  },
   '--fail-jobs': async () => {
     await withCli(['--fail-jobs', '1', ...FAST], async ({ baseUrl }) => {
       expect(await ended(baseUrl, await submitted(baseUrl))).toMatchObject({ status: 'failed', error: { message: 'The content violates the usage policy' } });
@@ -434,9 +448,15 @@ describe.concurrent('omni-video sandbox, switch by switch', () => {
   });
 
   it('refuses a bad value with exit 2, naming the flag, before listening', async () => {
-    const result = await run(['sandbox', '--large-file-bytes', 'big']);
-    expect(result.code).toBe(2);
-    expect(result.stdout).toBe('');
-    expect(result.stderr).toBe('✖ --large-file-bytes takes a size of at least 1024 bytes, e.g. 5000000, 512k, 200M or 1G, got "big"\n');
+    const refusals: [string[], string][] = [
+      [['--download-rate', 'fast'], '--download-rate takes bytes per second, e.g. 500000, 512k, 40M or 1G, got "fast"'],
+      [['--large-file-bytes', 'big'], '--large-file-bytes takes a size of at least 1024 bytes, e.g. 5000000, 512k, 200M or 1G, got "big"'],
+    ];
+    for (const [flags, message] of refusals) {
+      const result = await run(['sandbox', ...flags]);
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toBe(`✖ ${message}\n`);
+    }
   });
 });

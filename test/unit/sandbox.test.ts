@@ -686,6 +686,7 @@ describe('runSandbox (the CLI command)', () => {
     await expect(refused({ server: { jobSeconds: '-1' } })).rejects.toThrow(new SandboxUsageError('--job-seconds takes a number >= 0, got "-1"'));
     await expect(refused({ server: { port: '70000' } })).rejects.toThrow('--port takes a port number (0-65535), got "70000"');
     await expect(refused({ server: { apiKey: ' ' } })).rejects.toThrow('--require-key must not be empty');
+    await expect(refused({ server: { downloadBytesPerSecond: '40X' } })).rejects.toThrow('--download-rate takes bytes per second, e.g. 500000, 512k, 40M or 1G, got "40X"');
     await expect(refused({ server: { largeFileBytes: '10' } })).rejects.toThrow(/^--large-file-bytes takes a size of at least 1024 bytes/);
     await expect(refused({ faults: { downloadStatus: '42' } })).rejects.toThrow('--download-status takes an HTTP status (100-599), got "42"');
     await expect(refused({ faults: { submit429: '1.5' } })).rejects.toThrow('--submit-429 takes a whole number >= 0, got "1.5"');
@@ -695,7 +696,7 @@ describe('runSandbox (the CLI command)', () => {
     expect(seen.out).toBe('');
   });
 
-  it('reads sizes as curl does: k, M, G are powers of 1024', () => {
+  it('reads rates and sizes as curl does: k, M, G are powers of 1024', () => {
     expect(parseBytes('40M')).toBe(40 * 1024 * 1024);
     expect(parseBytes('512k')).toBe(512 * 1024);
     expect(parseBytes('1.5G')).toBe(1.5 * 1024 ** 3);
