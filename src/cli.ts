@@ -3,7 +3,7 @@ import { Argument, Command, CommanderError, Option, type ErrorOptions } from 'co
 import type { Context } from './context.js';
 import { systemClock } from './context.js';
 import type { GlobalOptions } from './commands/shared.js';
-import { sandboxExamples, sandboxFlags } from './sandbox/flags.js';
+import { declareSandboxFlags, sandboxExamples } from './sandbox/flags.js';
 
 /** Written into the bundle by its build (esbuild's `define`): no file read and URL resolution at each start. */
 declare const OMNI_VIDEO_VERSION: string | undefined;
@@ -273,12 +273,12 @@ export function buildProgram(ctx: Context, invoked?: string): Command {
       const sandbox = program
         .command('sandbox')
         .summary('run a local simulator of the API')
-        .description('A local simulator of the whole API, for trying omni-video and testing scripts without a key or credits. Prints its base URL.')
+        .description('A local simulator of the whole API, for trying omni-video and testing scripts without a key or credits. Prints its base URL on stdout; logs requests on stderr only with --verbose.')
         .addHelpText('after', examples([...sandboxExamples]));
-      for (const flag of sandboxFlags) sandbox.option(flag.flags, flag.description);
-      sandbox.action(async (options) => {
+      const flagValues = declareSandboxFlags(sandbox);
+      sandbox.action(async (_options, command: Command) => {
         const { runSandbox } = await import('./sandbox/run.js');
-        await runSandbox(options, ctx.io, ctx.signal);
+        await runSandbox(flagValues(), ctx.io, ctx.signal, globals(command));
       });
     }],
     ['completion', () => {

@@ -1,76 +1,64 @@
 /**
  * `omni-video sandbox`: runs the simulator until the signal aborts. stdout gets exactly one line,
- * the base URL (so `BASE=$(omni-video sandbox &)`-style scripts can read it); everything for
- * people goes to stderr.
+ * the base URL (so scripts can read it); everything for people goes to stderr: a banner saying
+ * what is simulated (unless --quiet), and with --verbose one line per request. Without --verbose
+ * the sandbox is silent after its banner, so it can run in the background of the terminal a
+ * client draws its progress in.
  */
 import type { Writable } from 'node:stream';
+import type * as z from 'zod/mini';
 import { InvalidRequestError } from '../api/errors.js';
-import { sandboxFlags } from './flags.js';
-import { startSandbox, type Faults, type SandboxLogEntry, type SandboxOptions } from './server.js';
-
-export interface SandboxRunOptions extends Partial<Faults> {
-  port?: number;
-  host?: string;
-  filePort?: number;
-  jobSeconds?: number;
-  queueSeconds?: number;
-  /** Accept only this key (flag --require-key; --api-key is the CLI's global option). */
-  apiKey?: string;
-  balance?: number;
-  unlimited?: boolean;
-  linkTtlSeconds?: number;
-  largeFileBytes?: number;
-}
+import { faultFlags, flagName, serverFlags, type SandboxFlag, type SandboxFlagValues } from './flags.js';
+import { defaultFaults, faultsSchema, serverOptionsSchema, type Faults, type ServerOptions } from './options.js';
+import { startSandbox, type SandboxLogEntry, type SandboxOptions } from './server.js';
 
 /** A bad option value: nothing was started (the CLI maps it to exit code 2). */
 export class SandboxUsageError extends InvalidRequestError {}
 
-const SERVER_KEYS = [
-  'port',
-  'host',
-  'filePort',
-  'jobSeconds',
-  'queueSeconds',
-  'apiKey',
-  'balance',
-  'unlimited',
-  'linkTtlSeconds',
-  'largeFileBytes',
-] as const;
+export interface SandboxOutput {
+  /** Log every request on stderr. */
+  verbose?: boolean | undefined;
+  /** No banner: only the base URL, on stdout. */
+  quiet?: boolean | undefined;
+}
 
-/** Checks and normalises the options (numbers given as strings are accepted). */
-export function normaliseSandboxOptions(opts: SandboxRunOptions): SandboxRunOptions {
-  const out: Record<string, unknown> = {};
-  for (const flag of sandboxFlags) {
-    let value = (opts as Record<string, unknown>)[flag.key];
-    if (value === undefined) continue;
-    const name = flag.flags.split(' ')[0];
-    if (flag.parse === 'integer' || flag.parse === 'number') {
-      const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-      if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || (flag.parse === 'integer' && !Number.isInteger(n))) {
-        throw new SandboxUsageError(
-          `${name} must be a ${flag.parse === 'integer' ? 'whole number' : 'number'} >= 0, got ${JSON.stringify(value)}`,
-        );
-      }
-      value = n;
-    } else if (flag.parse === 'boolean') {
-      value = value === true || value === 'true';
-    } else {
-      value = String(value);
-    }
-    out[flag.key] = value;
+function parseGroup<S extends z.ZodMiniType>(schema: S, table: Record<string, SandboxFlag>, given: Record<string, string | boolean | undefined>): z.infer<S> {
+  const result = schema.safeParse(given);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const key = String(issue.path[0]);
+  const flag = table[key];
+  throw new SandboxUsageError(`${flag ? flagName(flag) : key} ${issue.message}, got ${JSON.stringify(given[key])}`);
+}
+
+/**
+ * The switches that modify another act on their own as a user would expect: --download-cut-after
+ * cuts the next download, --fail-message fails the next job, --download-status answers one
+ * request. The modifiers that cannot act alone are refused.
+ */
+function implied(given: SandboxFlagValues['faults'], faults: Faults): Faults {
+  const out = { ...faults };
+  if (given.downloadCutAfterBytes !== undefined && given.downloadCuts === undefined) out.downloadCuts = 1;
+  if (given.failMessage !== undefined && given.failJobs === undefined) out.failJobs = 1;
+  if (given.downloadStatus !== undefined && given.downloadStatusCount === undefined) out.downloadStatusCount = 1;
+  if (given.downloadStatusCount !== undefined && given.downloadStatus === undefined) {
+    throw new SandboxUsageError('--download-status-count says how many requests get --download-status: give --download-status too');
   }
-  for (const key of ['port', 'filePort'] as const) {
-    const p = out[key] as number | undefined;
-    if (p !== undefined && p > 65535) throw new SandboxUsageError(`--${key === 'port' ? 'port' : 'file-port'} must be 0-65535, got ${p}`);
+  if (given.retryAfter !== undefined && given.submit429 === undefined && given.poll429 === undefined) {
+    throw new SandboxUsageError('--retry-after is the Retry-After of 429 answers: give --submit-429 or --poll-429 too');
   }
-  const status = out.downloadStatus as number | undefined;
-  if (status !== undefined && (status < 100 || status > 599)) {
-    throw new SandboxUsageError(`--download-status must be an HTTP status (100-599), got ${status}`);
-  }
-  if (status !== undefined && out.downloadStatusCount === undefined) out.downloadStatusCount = 1;
-  if (out.apiKey === '') throw new SandboxUsageError('--require-key must not be empty');
-  return out as SandboxRunOptions;
+  return out;
+}
+
+/** Validates the flags into startSandbox's options; the faults given (or implied), for the banner. */
+export function sandboxOptionsFrom(values: SandboxFlagValues): { options: ServerOptions & { faults: Faults }; faultsInForce: string[] } {
+  const server = parseGroup(serverOptionsSchema, serverFlags, values.server);
+  const faults = implied(values.faults, parseGroup(faultsSchema, faultFlags, values.faults));
+  const defaults = defaultFaults();
+  const faultsInForce = (Object.keys(faultFlags) as (keyof Faults)[])
+    .filter((key) => values.faults[key] !== undefined || faults[key] !== defaults[key])
+    .map((key) => (typeof faults[key] === 'boolean' ? flagName(faultFlags[key]) : `${flagName(faultFlags[key])} ${JSON.stringify(faults[key]).replace(/^"(\S+)"$/, '$1')}`));
+  return { options: { ...server, faults }, faultsInForce };
 }
 
 function clock(): string {
@@ -84,30 +72,26 @@ export function formatLogLine(e: SandboxLogEntry): string {
   return `${clock()} ${e.server === 'api' ? 'api  ' : 'files'} ${e.method} ${path} ${status} ${e.ms}ms${e.note ? `  ${e.note}` : ''}`;
 }
 
-export async function runSandbox(
-  opts: SandboxRunOptions,
-  io: { stdout: Writable; stderr: Writable },
-  signal: AbortSignal,
-): Promise<void> {
-  const o = normaliseSandboxOptions(opts);
-  const options: SandboxOptions = {
-    onResponse: (entry) => {
-      io.stderr.write(`${formatLogLine(entry)}\n`);
-    },
-  };
-  for (const key of SERVER_KEYS) {
-    if (o[key] !== undefined) (options as Record<string, unknown>)[key] = o[key];
+const MIB = 1024 * 1024;
+
+/** The settings a user chose that change what clients see, in words. */
+function settingsInWords(o: ServerOptions): string[] {
+  const words = [`jobs take ${o.jobSeconds ?? 8} s${o.queueSeconds !== undefined ? ` (${o.queueSeconds} s pending)` : ''}`];
+  words.push(o.apiKey !== undefined ? 'only the --require-key key is accepted' : 'any non-empty API key is accepted');
+  words.push(o.unlimited ? 'the balance is unlimited' : `the balance is ${o.balance ?? 100} (1 a job)`);
+  if (o.linkTtlSeconds !== undefined) words.push(`result links expire ${o.linkTtlSeconds} s after a job completes`);
+  if (o.largeFileBytes !== undefined) words.push(`every video is a generated file of ${o.largeFileBytes} bytes`);
+  if (o.downloadBytesPerSecond !== undefined) {
+    const rate = o.downloadBytesPerSecond;
+    words.push(`downloads are sent at ${rate >= MIB ? `${(rate / MIB).toFixed(1)} MiB/s` : `${rate} bytes/s`}`);
   }
-  const faults: Partial<Faults> = {};
-  const faultNames: string[] = [];
-  for (const flag of sandboxFlags) {
-    if (flag.group !== 'fault') continue;
-    const value = (o as Record<string, unknown>)[flag.key];
-    if (value === undefined) continue;
-    (faults as Record<string, unknown>)[flag.key] = value;
-    faultNames.push(flag.parse === 'boolean' ? flag.flags : `${flag.flags.split(' ')[0]} ${String(value)}`);
-  }
-  options.faults = faults;
+  return words;
+}
+
+export async function runSandbox(values: SandboxFlagValues, io: { stdout: Writable; stderr: Writable }, signal: AbortSignal, output: SandboxOutput = {}): Promise<void> {
+  const { options: parsed, faultsInForce } = sandboxOptionsFrom(values);
+  const options: SandboxOptions = { ...parsed };
+  if (output.verbose) options.onResponse = (entry) => io.stderr.write(`${formatLogLine(entry)}\n`);
 
   if (signal.aborted) return;
   let sandbox;
@@ -118,31 +102,33 @@ export async function runSandbox(
     if (e.code === 'EADDRINUSE') {
       throw new SandboxUsageError(`port already in use (${e.message}); choose another with --port, or omit it to use any free port`);
     }
-    if (e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES') {
+    if (e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') {
       throw new SandboxUsageError(`cannot listen (${e.message}); check --host and --port`);
     }
     throw err;
   }
 
-  const jobSeconds = o.jobSeconds ?? 8;
-  const keyHint = o.apiKey !== undefined ? '<the key given to --require-key>' : 'sk-test';
+  const keyHint = parsed.apiKey !== undefined ? '<the key given to --require-key>' : 'sk-test';
   io.stdout.write(`${sandbox.baseUrl}\n`);
-  io.stderr.write(
-    [
-      `omni-video sandbox: simulated API at ${sandbox.baseUrl} (videos served from ${sandbox.fileBaseUrl})`,
-      `Jobs take ${jobSeconds} s; ${o.apiKey !== undefined ? 'only the --require-key key is accepted' : 'any non-empty API key is accepted'}; no credits are spent.`,
-      ...(faultNames.length ? [`Simulated faults: ${faultNames.join(', ')}`] : []),
-      'Try it in another terminal:',
-      `  OMNI_VIDEO_BASE_URL=${sandbox.baseUrl} OMNI_VIDEO_API_KEY=${keyHint} omni-video generate "a red fox running through snow"`,
-      'Press Ctrl-C to stop.',
-      '',
-    ].join('\n'),
-  );
+  if (!output.quiet) {
+    io.stderr.write(
+      [
+        `omni-video sandbox: simulated API at ${sandbox.baseUrl} (videos served from ${sandbox.fileBaseUrl})`,
+        `Settings: ${settingsInWords(parsed).join('; ')}; no credits are spent.`,
+        ...(faultsInForce.length ? [`Simulated faults: ${faultsInForce.join(', ')}`] : []),
+        output.verbose ? 'Requests are logged below.' : 'Requests are not logged (add --verbose to log them).',
+        'Try it:',
+        `  OMNI_VIDEO_BASE_URL=${sandbox.baseUrl} OMNI_VIDEO_API_KEY=${keyHint} omni-video generate "a red fox running through snow"`,
+        'Stop it with Ctrl-C (or kill %1 if you started it with & in this shell).',
+        '',
+      ].join('\n'),
+    );
+  }
 
   await new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
   await sandbox.stop();
-  io.stderr.write('omni-video sandbox: stopped\n');
+  if (!output.quiet) io.stderr.write('omni-video sandbox: stopped\n');
 }

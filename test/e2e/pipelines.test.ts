@@ -4,9 +4,12 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../src/sandbox/server.js';
 import { assertNoKey, BIN, cliEnv, run, sandbox, tempDir } from '../helpers/harness.js';
+import { freePort } from '../helpers/net.js';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-const PIPELINE_SECTIONS = ['Scripting and pipelines', 'Batch'];
+const PIPELINE_SECTIONS = ['Try it without a key: the sandbox', 'Scripting and pipelines', 'Batch'];
+/** The port the README gives `omni-video sandbox`; each run gets a free one instead, so parallel runs never meet. */
+const README_PORT = '4010';
 const CI_SECTION = 'Rendering in CI (GitHub Actions)';
 
 /** The body of a `## ` section of the README. */
@@ -35,22 +38,45 @@ interface ShellResult {
   stderr: string;
 }
 
-/** Runs a script with bash, strict (-euo pipefail), as a CI step or a careful user would. */
-function bash(script: string, options: { cwd: string; sandbox: Sandbox; configDir: string; env?: Record<string, string> }): Promise<ShellResult> {
+/**
+ * Runs a script with bash, strict (-euo pipefail), as a CI step or a careful user would. A
+ * background job the script leaves running (a sandbox it started and did not stop) fails it.
+ */
+async function bash(script: string, options: { cwd: string; sandbox: Sandbox; configDir: string; env?: Record<string, string> }): Promise<ShellResult> {
+  const port = String(await freePort());
   return new Promise((resolvePromise, reject) => {
     const env = cliEnv({ sandbox: options.sandbox, configDir: options.configDir, cwd: options.cwd, env: options.env });
     env.PATH = `${BIN_DIR}:${env.PATH}`;
-    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A group of its own, so whatever the script starts can be ended with it.
+    const child = spawn('bash', ['-euo', 'pipefail', '-c', script.replaceAll(README_PORT, port)], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
     let stdout = '';
     let stderr = '';
+    let leftBehind = false;
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+    const timer = setTimeout(killGroup, 40_000);
+    // Its output closes when the last process holding it ends: soon after bash, unless one was left running.
+    let lingering: NodeJS.Timeout | undefined;
+    child.on('exit', () => {
+      lingering = setTimeout(() => {
+        leftBehind = true;
+        killGroup();
+      }, 3_000);
+    });
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      clearTimeout(lingering);
       try {
         assertNoKey(stdout, stderr);
+        if (leftBehind) throw new Error(`the script left a process running:\n${script}`);
         resolvePromise({ code, stdout, stderr });
       } catch (error) {
         reject(error);
@@ -107,8 +133,8 @@ describe.concurrent('README pipelines', () => {
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) {
       const cells = line.split('\t');
-      // Not a path: a job's status alone, or a tab-separated row: task id, status, maybe a file.
-      if (cells.length === 1 && !line.endsWith('.mp4')) expect(line).toBe('completed');
+      // Not a path: the base URL of a sandbox, a job's status alone, or a tab-separated row: task id, status, maybe a file.
+      if (cells.length === 1 && !line.endsWith('.mp4')) expect(line).toMatch(/^(completed|http:\/\/127\.0\.0\.1:\d+\/v1)$/);
       if (cells.length > 1) expect(cells.slice(0, 2).join(' '), line).toMatch(/^task_\w+ (completed|submitted)$/);
       // Whatever names a video names a saved, whole mp4.
       for (const path of cells.filter((cell) => cell.endsWith('.mp4')).map((cell) => resolve(cwd, cell))) {

@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sandboxFlags } from '../../src/sandbox/flags.js';
-import { runSandbox, SandboxUsageError } from '../../src/sandbox/run.js';
+import { Command } from 'commander';
+import { declareSandboxFlags, faultFlags, flagName, serverFlags, type SandboxFlag, type SandboxFlagValues } from '../../src/sandbox/flags.js';
+import { parseBytes } from '../../src/sandbox/options.js';
+import { runSandbox, sandboxOptionsFrom, SandboxUsageError } from '../../src/sandbox/run.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/server.js';
 
 const LANDSCAPE = readFileSync(new URL('../../src/sandbox/assets/landscape.mp4', import.meta.url));
@@ -629,48 +631,105 @@ describe('lifecycle', () => {
 });
 
 describe('runSandbox (the CLI command)', () => {
-  it('prints only the base URL on stdout, a hint and one line per request on stderr, and stops on abort', async () => {
+  function io() {
     const stdout = new PassThrough();
     const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (c) => (out += c));
-    stderr.on('data', (c) => (err += c));
+    const seen = { out: '', err: '' };
+    stdout.on('data', (c) => (seen.out += c));
+    stderr.on('data', (c) => (seen.err += c));
+    return { stdout, stderr, seen };
+  }
+
+  it('prints only the base URL on stdout, a banner and (with --verbose) one line per request on stderr, and stops on abort', async () => {
+    const { stdout, stderr, seen } = io();
     const ac = new AbortController();
-    const done = runSandbox({ jobSeconds: 0.3, failJobs: 1, submit429: 0 }, { stdout, stderr }, ac.signal);
-    await until(() => out.includes('\n'));
-    const baseUrl = out.trim();
+    const done = runSandbox({ server: { jobSeconds: '0.3' }, faults: { failJobs: '1' } }, { stdout, stderr }, ac.signal, { verbose: true });
+    await until(() => seen.out.includes('\n'));
+    const baseUrl = seen.out.trim();
     expect(baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
-    expect(err).toContain(`OMNI_VIDEO_BASE_URL=${baseUrl} OMNI_VIDEO_API_KEY=sk-test omni-video generate`);
-    expect(err).toContain('--fail-jobs 1');
+    expect(seen.err).toContain(`OMNI_VIDEO_BASE_URL=${baseUrl} OMNI_VIDEO_API_KEY=sk-test omni-video generate`);
+    expect(seen.err).toContain('Simulated faults: --fail-jobs 1\n');
     const r = await fetch(`${baseUrl}/videos/generations`, {
       method: 'POST',
       headers: { authorization: 'Bearer sk-test', 'content-type': 'application/json' },
       body: JSON.stringify({ model: MODEL, prompt: 'x' }),
     });
     expect(r.status).toBe(200);
-    await until(() => err.includes('POST /v1/videos/generations'));
-    expect(err).toMatch(/api {3}POST \/v1\/videos\/generations 200 \d+ms {2}created task_\w+ \(16:9, will be failed\)/);
+    await until(() => seen.err.includes('POST /v1/videos/generations'));
+    expect(seen.err).toMatch(/api {3}POST \/v1\/videos\/generations 200 \d+ms {2}created task_\w+ \(16:9, will be failed\)/);
     ac.abort();
     await done;
-    expect(out).toBe(`${baseUrl}\n`);
-    expect(err).toMatch(/stopped\n$/);
+    expect(seen.out).toBe(`${baseUrl}\n`);
+    expect(seen.err).toMatch(/stopped\n$/);
     await expect(fetch(`${baseUrl}/balance`)).rejects.toThrow();
   });
 
-  it('refuses bad option values before starting anything', async () => {
-    const io = { stdout: new PassThrough(), stderr: new PassThrough() };
-    const signal = new AbortController().signal;
-    await expect(runSandbox({ jobSeconds: -1 }, io, signal)).rejects.toBeInstanceOf(SandboxUsageError);
-    await expect(runSandbox({ port: 70000 }, io, signal)).rejects.toThrow(/--port/);
-    await expect(runSandbox({ downloadStatus: 42 }, io, signal)).rejects.toThrow(/--download-status/);
+  it('logs no request without --verbose, and prints no banner with --quiet', async () => {
+    for (const output of [{}, { quiet: true }]) {
+      const { stdout, stderr, seen } = io();
+      const ac = new AbortController();
+      const done = runSandbox({ server: {}, faults: {} }, { stdout, stderr }, ac.signal, output);
+      await until(() => seen.out.includes('\n'));
+      expect((await fetch(`${seen.out.trim()}/balance`, { headers: { authorization: 'Bearer sk-test' } })).status).toBe(200);
+      ac.abort();
+      await done;
+      if (output.quiet) expect(seen.err).toBe('');
+      else expect(seen.err).toContain('Requests are not logged (add --verbose to log them).');
+      expect(seen.err).not.toContain('/v1/balance');
+    }
   });
 
-  it('declares one flag per option, each mapping to a known key', () => {
-    const keys = sandboxFlags.map((f) => f.key);
-    expect(new Set(keys).size).toBe(keys.length);
-    expect(keys).toEqual(expect.arrayContaining(['port', 'jobSeconds', 'apiKey', 'failJobs', 'downloadCuts', 'stallAfterBytes']));
-    expect(sandboxFlags.every((f) => f.flags.startsWith('--') && f.description.length > 0)).toBe(true);
-    expect(sandboxFlags.some((f) => f.flags.startsWith('--api-key'))).toBe(false); // the CLI's global option
+  it('refuses bad option values, and modifiers without what they modify, before starting anything', async () => {
+    const { stdout, stderr, seen } = io();
+    const signal = new AbortController().signal;
+    const refused = (values: Partial<SandboxFlagValues>) => runSandbox({ server: {}, faults: {}, ...values }, { stdout, stderr }, signal);
+    await expect(refused({ server: { jobSeconds: '-1' } })).rejects.toThrow(new SandboxUsageError('--job-seconds takes a number >= 0, got "-1"'));
+    await expect(refused({ server: { port: '70000' } })).rejects.toThrow('--port takes a port number (0-65535), got "70000"');
+    await expect(refused({ server: { apiKey: ' ' } })).rejects.toThrow('--require-key must not be empty');
+    await expect(refused({ server: { downloadBytesPerSecond: '40X' } })).rejects.toThrow('--download-rate takes bytes per second, e.g. 500000, 512k, 40M or 1G, got "40X"');
+    await expect(refused({ server: { largeFileBytes: '10' } })).rejects.toThrow(/^--large-file-bytes takes a size of at least 1024 bytes/);
+    await expect(refused({ faults: { downloadStatus: '42' } })).rejects.toThrow('--download-status takes an HTTP status (100-599), got "42"');
+    await expect(refused({ faults: { submit429: '1.5' } })).rejects.toThrow('--submit-429 takes a whole number >= 0, got "1.5"');
+    await expect(refused({ faults: { retryAfter: 'soon', submit429: '1' } })).rejects.toThrow('--retry-after takes seconds or an HTTP date, got "soon"');
+    await expect(refused({ faults: { retryAfter: '5' } })).rejects.toThrow(/^--retry-after is the Retry-After of 429 answers/);
+    await expect(refused({ faults: { downloadStatusCount: '2' } })).rejects.toThrow(/give --download-status too/);
+    expect(seen.out).toBe('');
+  });
+
+  it('reads rates and sizes as curl does: k, M, G are powers of 1024', () => {
+    expect(parseBytes('40M')).toBe(40 * 1024 * 1024);
+    expect(parseBytes('512k')).toBe(512 * 1024);
+    expect(parseBytes('1.5G')).toBe(1.5 * 1024 ** 3);
+    expect(parseBytes(' 1000000 ')).toBe(1_000_000);
+    expect(parseBytes('0.5k')).toBe(512);
+    for (const bad of ['', 'M', '-1', '40 MB', '1e6', '40T']) expect(parseBytes(bad), bad).toBeUndefined();
+  });
+
+  it('a modifier alone acts on the next request; the banner lists every fault in force', () => {
+    const { options, faultsInForce } = sandboxOptionsFrom({
+      server: {},
+      faults: { downloadCutAfterBytes: '500', failMessage: 'quota exceeded', downloadStatus: '410', expireLinks: true },
+    });
+    expect(options.faults).toMatchObject({ downloadCuts: 1, downloadCutAfterBytes: 500, failJobs: 1, failMessage: 'quota exceeded', downloadStatus: 410, downloadStatusCount: 1, expireLinks: true });
+    expect(faultsInForce).toEqual(['--fail-jobs 1', '--fail-message "quota exceeded"', '--download-cuts 1', '--download-cut-after 500', '--download-status 410', '--download-status-count 1', '--expire-links']);
+  });
+
+  it('every flag reaches its option through commander (the value filed under the option\'s own name)', () => {
+    const command = new Command('sandbox').exitOverride();
+    const read = declareSandboxFlags(command);
+    const argv: string[] = [];
+    const expected: Record<string, string | boolean> = {};
+    for (const table of [serverFlags, faultFlags] as Record<string, SandboxFlag>[]) {
+      for (const [key, flag] of Object.entries(table)) {
+        const takesValue = flag.flags.includes('<');
+        argv.push(flagName(flag), ...(takesValue ? [`v-${key}`] : []));
+        expected[key] = takesValue ? `v-${key}` : true;
+      }
+    }
+    command.parse(argv, { from: 'user' });
+    const values = read();
+    expect({ ...values.server, ...values.faults }).toEqual(expected);
+    expect(Object.keys(values.server)).toEqual(Object.keys(serverFlags));
+    expect(argv).not.toContain('--api-key'); // the CLI's global option
   });
 });
