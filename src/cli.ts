@@ -208,6 +208,7 @@ export function buildProgram(ctx: Context, invoked?: string): Command {
         .option('--force', 'overwrite existing output files')
         .option('--retry-uncertain', 'submit again the jobs an earlier run may or may not have submitted (it died mid-request)')
         .option('--dry-run', 'print each job\'s request, file and plan (submit, wait, skip) as JSON lines, and send nothing')
+        .option('--gallery', 'when the batch ends (also when interrupted), write index.html into the output directory: every clip playing beside its prompt (see gallery)')
         .addHelpText(
           'after',
           examples([
