@@ -4,7 +4,7 @@ import * as z from 'zod/mini';
 import { InvalidRequestError } from '../api/errors.js';
 import type { Context } from '../context.js';
 import { colorsFor } from '../io/colors.js';
-import { GALLERY_STATUSES, type GalleryEntry } from '../gallery/entries.js';
+import { countByStatus, GALLERY_STATUSES, type GalleryEntry } from '../gallery/entries.js';
 import { buildGallery, writeGallery } from '../gallery/write.js';
 import { parseOptions, writeJson, type GlobalOptions } from './shared.js';
 
@@ -24,7 +24,7 @@ export const GalleryFlagsSchema = z.object({
       }),
     ),
   ),
-  limit: z.optional(z.pipe(z.string().check(z.regex(/^\d+$/, '--limit takes a whole number (0 for all)')), z.transform(Number))),
+  limit: z.optional(z.pipe(z.string().check(z.regex(/^\d+$/, 'expected a whole number (0 for all)')), z.transform(Number))),
 });
 export type GalleryFlags = z.input<typeof GalleryFlagsSchema>;
 
@@ -37,9 +37,7 @@ async function requireDirectory(path: string, given: string): Promise<void> {
 
 /** `12 clips: 10 completed, 1 failed, 1 not run` */
 export function describeGallery(entries: GalleryEntry[]): string {
-  const counts = new Map<string, number>();
-  for (const entry of entries) counts.set(entry.status, (counts.get(entry.status) ?? 0) + 1);
-  const parts = [...counts].map(([status, count]) => `${count} ${status.replace(/_/g, ' ')}`);
+  const parts = countByStatus(entries).map(([status, count]) => `${count} ${status.replace(/_/g, ' ')}`);
   const missing = entries.filter((entry) => entry.status === 'completed' && !entry.file_exists).length;
   if (missing) parts.push(`${missing} file${missing > 1 ? 's' : ''} missing`);
   return `${entries.length} clip${entries.length === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ''}`;

@@ -76,8 +76,8 @@ interface Draft {
 
 /**
  * Every clip of the job history saved in `dir` (or below it), and every job of the batch whose
- * state file is in `dir`, with the frame size and length read from each file's header. Newest
- * first; lines never submitted last, in line order.
+ * state file is in `dir`, with the frame size and length read from each file's header. The batch
+ * in line order (as its files are named), then the other clips, newest first.
  */
 export async function collectEntries(options: CollectOptions): Promise<GalleryEntry[]> {
   const roots = [...new Set([options.dir, await realpath(options.dir)])];
@@ -95,13 +95,15 @@ export async function collectEntries(options: CollectOptions): Promise<GalleryEn
     drafts.push({ ...fromHistory(job), line: undefined });
   }
   const entries = await mapLimited(drafts, 8, (draft) => withFile(draft, roots, options.dir));
-  return entries.sort(newestFirst);
+  return entries.sort((a, b) => (a.line ?? Number.POSITIVE_INFINITY) - (b.line ?? Number.POSITIVE_INFINITY) || newestFirst(a, b));
 }
 
-/** Only the entries of these statuses, then the `limit` newest (all for 0 or none). */
+/** Only the entries of these statuses, then only the `limit` newest (all for 0 or none), in the same order. */
 export function selectEntries(entries: GalleryEntry[], filter: { statuses?: readonly string[] | undefined; limit?: number | undefined }): GalleryEntry[] {
   const kept = filter.statuses ? entries.filter((entry) => filter.statuses?.includes(entry.status)) : entries;
-  return filter.limit ? kept.slice(0, filter.limit) : kept;
+  if (!filter.limit) return kept;
+  const newest = new Set([...kept].sort(newestFirst).slice(0, filter.limit));
+  return kept.filter((entry) => newest.has(entry));
 }
 
 function fromHistory(job: Job): Omit<Draft, 'line'> {
@@ -235,13 +237,19 @@ async function withFile(draft: Draft, roots: string[], dir: string): Promise<Gal
   };
 }
 
+/** How many entries have each status, the most common first. */
+export function countByStatus(entries: GalleryEntry[]): [status: string, count: number][] {
+  const counts = new Map<string, number>();
+  for (const entry of entries) counts.set(entry.status, (counts.get(entry.status) ?? 0) + 1);
+  return [...counts].sort(([, a], [, b]) => b - a);
+}
+
+/** By creation, newest first; never submitted (no date) last. */
 function newestFirst(a: GalleryEntry, b: GalleryEntry): number {
-  if (a.created_at !== b.created_at) {
-    if (a.created_at === null) return 1;
-    if (b.created_at === null) return -1;
-    return a.created_at < b.created_at ? 1 : -1;
-  }
-  return (a.line ?? Number.POSITIVE_INFINITY) - (b.line ?? Number.POSITIVE_INFINITY);
+  if (a.created_at === b.created_at) return 0;
+  if (a.created_at === null) return 1;
+  if (b.created_at === null) return -1;
+  return a.created_at < b.created_at ? 1 : -1;
 }
 
 /** `map` with at most `limit` calls in flight: a page of 2,000 clips opens 8 files at a time. */

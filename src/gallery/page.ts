@@ -1,5 +1,5 @@
 import { formatTimestamp } from '../io/format.js';
-import type { GalleryEntry } from './entries.js';
+import { countByStatus, type GalleryEntry } from './entries.js';
 
 /** What the page shows: data in, one HTML string out (nothing read, nothing written). */
 export interface GalleryPage {
@@ -109,10 +109,8 @@ function card(entry: GalleryEntry): string {
 }
 
 function summary(entries: GalleryEntry[]): string {
-  const counts = new Map<string, number>();
-  for (const entry of entries) counts.set(entry.status, (counts.get(entry.status) ?? 0) + 1);
   const parts = [`${entries.length} clip${entries.length === 1 ? '' : 's'}`];
-  for (const [status, count] of [...counts].sort(([, a], [, b]) => b - a)) {
+  for (const [status, count] of countByStatus(entries)) {
     parts.push(`<span class="tally ${toneOf(status)}">${count} ${escapeHtml(words(status))}</span>`);
   }
   const priced = entries.filter((entry) => entry.cost !== null);
