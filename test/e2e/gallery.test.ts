@@ -1,5 +1,5 @@
 import { execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -131,6 +131,12 @@ describe.concurrent('gallery', () => {
     const again = await run(['gallery', 'shots'], { cwd, configDir });
     expect(again.code, again.stderr).toBe(0);
     expect((await run(['gallery', 'shots'], { cwd, configDir })).code).toBe(0);
+
+    mkdirSync(join(cwd, 'empty'));
+    const empty = await run(['gallery', 'empty'], { cwd, configDir });
+    expect([empty.code, empty.stdout]).toEqual([0, `${join(cwd, 'empty', 'index.html')}\n`]);
+    expect(empty.stderr).toBe(`✔ Gallery of 0 clips: open it in a browser.\n  No job of the history was saved in ${join(cwd, 'empty')}, and it holds no batch state file.\n`);
+    expect(readFileSync(join(cwd, 'empty', 'index.html'), 'utf8')).toContain('No clips here yet');
 
     const missing = await run(['gallery', 'nope'], { cwd, configDir });
     expect([missing.code, missing.stdout]).toEqual([2, '']);
