@@ -208,6 +208,7 @@ export function buildProgram(ctx: Context, invoked?: string): Command {
         .option('--force', 'overwrite existing output files')
         .option('--retry-uncertain', 'submit again the jobs an earlier run may or may not have submitted (it died mid-request)')
         .option('--dry-run', 'print each job\'s request, file and plan (submit, wait, skip) as JSON lines, and send nothing')
+        .option('--gallery', 'when the batch ends (also when interrupted), write index.html into the output directory: every clip playing beside its prompt (see gallery)')
         .addHelpText(
           'after',
           examples([
@@ -219,6 +220,32 @@ export function buildProgram(ctx: Context, invoked?: string): Command {
         .action(async (input: string, options, command: Command) => {
           const { runBatch } = await import('./commands/batch.js');
           await runBatch(ctx, input, options, globals(command));
+        });
+    }],
+    ['gallery', () => {
+      program
+        .command('gallery')
+        .summary('write an HTML page showing the clips of a directory')
+        .description(
+          'Write index.html into the directory: every clip of the job history saved there, and every job of the batch whose state file is there, ' +
+            "playing side by side with its prompt, status, frame size, length, cost and date; failed jobs with the service's message. " +
+            'One self-contained page with relative paths (zip it, upload it, serve it); prints its path. With --json, prints the list instead.',
+        )
+        .argument('[dir]', 'the directory of the clips (default: the current one)')
+        .option('--status <status>', 'only jobs in this state, or these (comma-separated): completed, failed, cancelled, not_run, …')
+        .option('--limit <n>', 'only the n newest (default: all)')
+        .addHelpText(
+          'after',
+          examples([
+            'omni-video batch prompts.txt --output-dir clips --gallery    # the page, when the batch ends',
+            'omni-video gallery clips',
+            'omni-video gallery clips --status failed,cancelled --limit 20',
+            "omni-video gallery clips --json | jq -r '.[] | select(.status == \"completed\") | .file'",
+          ]),
+        )
+        .action(async (dir: string | undefined, options, command: Command) => {
+          const { runGallery } = await import('./commands/gallery.js');
+          await runGallery(ctx, dir, options, globals(command));
         });
     }],
     ['balance', () => {

@@ -59,6 +59,7 @@ export const BatchFlagsSchema = z.object({
   force: z._default(z.boolean(), false),
   retryUncertain: z._default(z.boolean(), false),
   dryRun: z._default(z.boolean(), false),
+  gallery: z._default(z.boolean(), false),
 });
 export type BatchFlags = z.input<typeof BatchFlagsSchema>;
 
@@ -385,10 +386,26 @@ export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags
   } finally {
     await writer.close();
   }
-  finish(ctx, run, { planned, queue: queue.length, todo: todo.length, problems: parsed.problems.length, startedAt });
+  const gallery = flags.gallery ? await writeBatchGallery(run, outputDir, inThisShard) : undefined;
+  finish(ctx, run, { planned, queue: queue.length, todo: todo.length, problems: parsed.problems.length, startedAt, gallery });
 }
 
-function finish(ctx: Context, run: BatchRun, totals: { planned: { job: BatchJob }[]; queue: number; todo: number; problems: number; startedAt: number }): void {
+/**
+ * --gallery: the page of the output directory, listing also the lines this run never reached.
+ * Written whatever the outcome, even after Ctrl-C; a page that cannot be written is a warning.
+ */
+async function writeBatchGallery(run: BatchRun, outputDir: string, jobs: BatchJob[]): Promise<string | undefined> {
+  const { writeGallery } = await import('../gallery/write.js');
+  const lines = jobs.map((job) => ({ line: job.line, key: job.key, prompt: job.request.prompt, aspect_ratio: job.request.aspect_ratio ?? run.flags.aspectRatio, output: job.output }));
+  try {
+    return (await writeGallery({ dir: outputDir, configDir: run.ctx.configDir, lines, nowMs: run.ctx.clock.now(), onWarning: (message) => run.note(`${run.colors.yellow('!')} ${message}`) })).path;
+  } catch (error) {
+    run.note(`${run.colors.yellow('!')} No gallery written: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+function finish(ctx: Context, run: BatchRun, totals: { planned: { job: BatchJob }[]; queue: number; todo: number; problems: number; startedAt: number; gallery: string | undefined }): void {
   const outcomes = [...run.outcomes.entries()].sort(([a], [b]) => a.line - b.line);
   const of = (kind: Outcome['kind']) => outcomes.filter(([, outcome]) => outcome.kind === kind);
   const ran = outcomes.flatMap(([, outcome]) => ('json' in outcome && outcome.kind !== 'skipped' ? [outcome.json] : []));
@@ -402,6 +419,7 @@ function finish(ctx: Context, run: BatchRun, totals: { planned: { job: BatchJob 
   if (totals.todo > totals.queue) parts.push(`${totals.todo - totals.queue} left by --max-jobs`);
   if (totals.problems) parts.push(`${totals.problems} invalid line(s)`);
   run.note(`Batch done in ${formatDuration(ctx.clock.now() - totals.startedAt)}: ${parts.join(', ')} · cost ${round(cost)} (${round(credits)} credits)`);
+  if (totals.gallery) run.note(`Gallery: ${totals.gallery}`);
 
   const interrupted = of('interrupted')[0]?.[1];
   if (interrupted && 'error' in interrupted && interrupted.error instanceof InterruptedError) {
