@@ -28,6 +28,7 @@ import { inShard, parseBatch, parseShard, STATE_FILE, type BatchJob } from './ba
 import { ConcurrencyLimiter } from './batch-limiter.js';
 import { followTask } from './follow.js';
 import { buildGenerationRequest, recordSubmitted } from './generate.js';
+import { requestFingerprint } from './same-request.js';
 import { taskToJson, type TaskJson } from './render.js';
 import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, writeJson, type GlobalOptions, type Settings } from './shared.js';
 
@@ -266,7 +267,8 @@ class BatchRun {
     await appendJobRecord(this.ctx.configDir, {
       job: historyJob,
       event: FIRST_EVENT,
-      ...requestFields(body, client.baseUrl),
+      ...requestFields(body, client.baseUrl, await requestFingerprint(body)),
+      output: job.output,
       batch: `${this.source}:${job.line}`,
     });
     const submittedAtMs = this.ctx.clock.now();
