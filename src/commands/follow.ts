@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { OmniVideoClient } from '../api/client.js';
-import { InterruptedError, JobFailedError, TaskNotFoundError, TaskNotReadyError, WaitTimeoutError } from '../api/errors.js';
+import { DownloadError, InterruptedError, JobFailedError, TaskNotFoundError, TaskNotReadyError, WaitTimeoutError } from '../api/errors.js';
 import { isTerminal, resultLinks, type Task } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { formatBytes } from '../io/format.js';
@@ -10,7 +10,7 @@ import type { Reporter } from '../io/progress.js';
 import { appendJobRecord, FIRST_EVENT, findJobByTaskId, newJobId, type Job, type JobRecord } from '../store/history.js';
 import { taskToJson, type TaskJson } from './render.js';
 import { resolveOutputPath } from './output-path.js';
-import { writeJson } from './shared.js';
+import { downloadCommand, withHint, writeJson } from './shared.js';
 
 export interface FollowOptions {
   taskId: string;
@@ -26,6 +26,8 @@ export interface FollowOptions {
   submittedAtMs?: number | undefined;
   /** Print the result (path, URL or JSON) to stdout; batch prints its own lines. */
   print: 'path' | 'json' | 'none';
+  /** The --base-url flag, when given: the commands this one suggests must keep it. */
+  baseUrlFlag?: string | undefined;
 }
 
 /** The job's history id: the one given, the one this machine recorded, or a new one. */
@@ -81,6 +83,8 @@ export async function recordEndState(ctx: Context, task: Task): Promise<void> {
 export async function followTask(ctx: Context, client: OmniVideoClient, reporter: Reporter, options: FollowOptions): Promise<TaskJson> {
   const { taskId } = options;
   const job = await historyJob(ctx, client, taskId, options.jobId);
+  const choices = { output: options.output, force: options.force, baseUrl: options.baseUrlFlag };
+  const waitCommand = downloadCommand(taskId, choices, true);
   // One write at a time, in order: a status line written late would otherwise land after the
   // final event (timeout, interrupted, saved) and become the job's last word.
   let writes: Promise<void> = Promise.resolve();
@@ -113,10 +117,17 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
     reporter.stop();
     if (error instanceof InterruptedError) {
       await record({ event: 'interrupted' });
-      throw new InterruptedError(error.signalName, `${error.message} Task ${taskId} keeps running on the service.`, `Resume with: omni-video download ${taskId} --wait`);
+      throw new InterruptedError(
+        error.signalName,
+        `${error.message} Task ${taskId} was submitted and keeps running on the service (it may be charged whether or not you wait).`,
+        `Resume with: ${waitCommand}`,
+      );
     }
-    if (error instanceof WaitTimeoutError) await record({ event: 'timeout' });
-    else if (!(error instanceof TaskNotFoundError)) reporter.warn(`Task ${taskId} keeps running on the service; resume with: omni-video download ${taskId} --wait`);
+    if (error instanceof WaitTimeoutError) {
+      await record({ event: 'timeout' });
+      throw withHint(error, `Resume with: ${waitCommand}`);
+    }
+    if (!(error instanceof TaskNotFoundError)) reporter.warn(`Task ${taskId} keeps running on the service; resume with: ${waitCommand}`);
     throw error;
   }
 
@@ -131,7 +142,7 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
   }
   if (!isTerminal(task.status)) {
     reporter.stop();
-    throw new TaskNotReadyError(taskId, task.status);
+    throw withHint(new TaskNotReadyError(taskId, task.status), `Wait for it with: ${waitCommand}`);
   }
   // `completed` marks a result handed over as its link; `downloading` one not saved yet.
   await record({ event: options.download ? 'downloading' : 'completed', ...outcome, url: urls[0], expires_at: expiresAt });
@@ -154,11 +165,13 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
     });
   } catch (error) {
     reporter.stop();
+    const saveCommand = downloadCommand(taskId, choices, false);
     if (error instanceof InterruptedError) {
       await record({ event: 'interrupted' });
-      throw new InterruptedError(error.signalName, `${error.message} The video of task ${taskId} was not saved.`, `Save it with: omni-video download ${taskId}`);
+      throw new InterruptedError(error.signalName, `${error.message} The video of task ${taskId} was not saved.`, `Save it with: ${saveCommand}`);
     }
     await record({ event: 'download_failed', error: (error as Error).message });
+    if (error instanceof DownloadError) throw withHint(error, `Try again with: ${saveCommand}`);
     throw error;
   }
   await record({ event: 'saved', file: saved.path });

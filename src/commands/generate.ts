@@ -270,5 +270,6 @@ async function deliver(ctx: Context, client: OmniVideoClient, job: { taskId: str
     force: flags.force,
     ...waitLimits(flags, settings.config),
     print: globals.json ? 'json' : 'path',
+    baseUrlFlag: globals.baseUrl,
   });
 }

@@ -34,7 +34,7 @@ describe('interrupts', () => {
     expect(result.code).toBe(code);
     const [taskId] = [...sb.tasks.keys()] as string[];
     expect(result.stdout).toBe('');
-    expect(result.stderr).toContain(`Task ${taskId} keeps running on the service.`);
+    expect(result.stderr).toContain(`Task ${taskId} was submitted and keeps running on the service (it may be charged whether or not you wait).`);
     expect(result.stderr).toContain(`Resume with: omni-video download ${taskId} --wait`);
     expect(result.stderr).not.toContain('\u001b');
     expect(sb.stats.submissions).toBe(1);

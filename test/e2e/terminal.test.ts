@@ -116,7 +116,7 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
       expect(screen).not.toMatch(SPINNER_FRAMES);
       expect(screen.split('\n')).toEqual([
         `Submitted ${task!.id}`,
-        expect.stringMatching(new RegExp(`^✖ .*Task ${task!.id} keeps running on the service\\.$`)),
+        expect.stringMatching(new RegExp(`^✖ .*Task ${task!.id} was submitted and keeps running on the service \\(it may be charged whether or not you wait\\)\\.$`)),
         `  Resume with: omni-video download ${task!.id} --wait`,
         'exit 130',
       ]);
