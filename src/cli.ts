@@ -208,6 +208,8 @@ export function buildProgram(ctx: Context, invoked?: string): Command {
         .option('--poll-interval <seconds>', 'fixed status polling interval (default: adaptive)')
         .option('--force', 'overwrite existing output files')
         .option('--retry-uncertain', 'submit again the jobs an earlier run may or may not have submitted (it died mid-request)')
+        .option('--max-cost <n>', 'stop submitting once the cost of the jobs ended plus the estimate for those in flight would pass n (exit 7)')
+        .option('--yes', 'do not ask before submitting more than 10 jobs on a terminal')
         .option('--dry-run', 'print each job\'s request, file and plan (submit, wait, skip) as JSON lines, and send nothing')
         .addHelpText(
           'after',

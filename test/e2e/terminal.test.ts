@@ -3,7 +3,7 @@
  * would see it, over time. Skipped (saying why) only where tmux is not installed; .ci/run installs it.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -142,6 +142,38 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
       expect(lines.slice(-2)).toEqual([join(dir, `${task!.id}.mp4`), `✔ ${join(dir, `${task!.id}.mp4`)} (77 KB, 3.0 s, 1280x720, cost 1)`]);
     } finally {
       await term.close();
+    }
+  });
+
+  it('a batch of more than 10 new jobs asks first: n submits nothing (exit 2); --yes does not ask; stdin piped does not ask', async () => {
+    const sb = await sandbox({ jobSeconds: 0.2 });
+    const dir = tempDir();
+    writeFileSync(join(dir, 'prompts.txt'), `${Array.from({ length: 12 }, (_, index) => `take ${index + 1}`).join('\n')}\n`);
+    const configDir = tempDir();
+    const asked = await terminal(shellCommand('batch prompts.txt --output-dir declined', configDir, sb.baseUrl), dir);
+    try {
+      await waitFor(async () => (await asked.screen()).endsWith('Submit 12 jobs (cost unknown)? [y/N]'), 20_000, 'the question');
+      await asked.tmux('send-keys', 'n', 'Enter');
+      await waitFor(async () => /^exit \d+$/m.test(await asked.screen()), 20_000, 'the run to end');
+      const screen = (await asked.screen()).split('\n');
+      expect(screen.slice(-3)).toEqual(['✖ Nothing was submitted.', '  Run it again and answer y, or add --yes to skip the question.', 'exit 2']);
+      expect(sb.requests).toHaveLength(0);
+    } finally {
+      await asked.close();
+    }
+    for (const [how, script] of [
+      ['--yes', `${shellCommand('batch prompts.txt --output-dir yes --yes -q', configDir, sb.baseUrl)} > yes.jsonl`],
+      ['piped stdin', `true | ${shellCommand('batch prompts.txt --output-dir piped -q', configDir, sb.baseUrl)} > piped.jsonl`],
+    ]) {
+      const before = sb.stats.submissions;
+      const term = await terminal(script!, dir);
+      try {
+        await waitFor(async () => /^exit \d+$/m.test(await term.screen()), 30_000, `the run with ${how} to end`);
+        expect(await term.screen(), how).toBe('exit 0');
+        expect(sb.stats.submissions - before, how).toBe(12);
+      } finally {
+        await term.close();
+      }
     }
   });
 });
