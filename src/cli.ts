@@ -183,7 +183,9 @@ export function buildProgram(ctx: Context, invoked?: string): Command {
         .description('The local job history, newest first: every job this machine submitted, its prompt, status, cost and file.')
         .option('--limit <n>', 'how many jobs to show; 0 for all (default: 20)')
         .option('--status <status>', 'only jobs in this state (completed, failed, submitted, uncertain, …)')
-        .addHelpText('after', examples(['omni-video jobs', "omni-video jobs --status failed --json | jq -r '.[].task_id'"]))
+        .option('--refresh', 'ask the service about the listed jobs that have not ended, and record what it says')
+        .option('--watch', 'keep the list live until every listed job has ended (a line per change off a terminal)')
+        .addHelpText('after', examples(['omni-video jobs', 'omni-video jobs --refresh --limit 5', "omni-video jobs --status failed --json | jq -r '.[].task_id'"]))
         .action(async (options, command: Command) => {
           const { runJobs } = await import('./commands/jobs.js');
           await runJobs(ctx, options, globals(command));
