@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { BIN, sandbox, tempDir, TEST_KEY } from '../helpers/harness.js';
+import { BIN, run, sandbox, tempDir, TEST_KEY } from '../helpers/harness.js';
 
 const exec = promisify(execFile);
 const hasTmux = (() => {
@@ -140,6 +140,34 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
       expect(lines.slice(0, 2)).toEqual(['submitting', `Submitted ${task!.id}`]);
       expect(lines.slice(2, -2).every((line) => /^(queued|generating) · \d+% · \d+s · ETA \d+s$|^completed · 100% · \d+s$|^downloading \d+ KB$/.test(line)), output).toBe(true);
       expect(lines.slice(-2)).toEqual([join(dir, `${task!.id}.mp4`), `✔ ${join(dir, `${task!.id}.mp4`)} (77 KB, 3.0 s, 1280x720, cost 1)`]);
+    } finally {
+      await term.close();
+    }
+  });
+
+  it('jobs --watch redraws the list in place until every job has ended, leaving one line per job', async () => {
+    const sb = await sandbox({ jobSeconds: 4, queueSeconds: 0.5 });
+    const configDir = tempDir();
+    const ids: string[] = [];
+    for (const prompt of ['first watched', 'second watched']) ids.push((await run(['generate', prompt, '--no-wait'], { sandbox: sb, configDir })).stdout.trim());
+    const term = await terminal(shellCommand('jobs --watch', configDir, sb.baseUrl), tempDir());
+    try {
+      const progress = new Set<string>();
+      await waitFor(
+        async () => {
+          const screen = await term.screen();
+          for (const match of screen.matchAll(/processing (\d+)%/g)) progress.add(match[1]!);
+          return /^exit \d+$/m.test(screen);
+        },
+        20_000,
+        'the watch to end',
+      );
+      expect(progress.size, 'the percentage moved on screen').toBeGreaterThan(1);
+      const screen = (await term.screen()).split('\n');
+      expect(screen).toHaveLength(4);
+      expect(screen[0]).toMatch(new RegExp(`  ${ids[1]}  completed  "second watched"  cost 1  link expires `));
+      expect(screen[1]).toMatch(new RegExp(`  ${ids[0]}  completed  "first watched"  cost 1  link expires `));
+      expect(screen.slice(2)).toEqual(['2 job(s) · cost 2 (20 credits)', 'exit 0']);
     } finally {
       await term.close();
     }
