@@ -1,7 +1,7 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import * as z from 'zod/mini';
-import { ConfigurationError, InvalidRequestError, SubmissionUncertainError, InterruptedError, APIError } from '../api/errors.js';
+import { ConfigurationError, InvalidRequestError, SubmissionUncertainError, InterruptedError, APIError, TaskNotFoundError } from '../api/errors.js';
 import { isHttpUrl, MAX_IMAGES, MODEL, type GenerationRequest } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { readMediaInfo } from '../io/media.js';
@@ -14,7 +14,7 @@ import { followTask } from './follow.js';
 import { taskToJson } from './render.js';
 import { absoluteOutput, explicitFileTarget, refuseExistingFile } from './output-path.js';
 import { findSameRequest, formatAge, requestFingerprint, type SameRequest } from './same-request.js';
-import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, writeJson, type GlobalOptions, type Settings } from './shared.js';
+import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, withHint, writeJson, type GlobalOptions, type Settings } from './shared.js';
 
 export const VIDEO_TYPES: Record<string, string> = { '.mp4': 'video/mp4', '.mov': 'video/quicktime', '.webm': 'video/webm' };
 /** Larger clips make a request the service may refuse; hosting them is the better path. */
@@ -250,7 +250,13 @@ async function resumeJob(ctx: Context, client: OmniVideoClient, same: SameReques
   follow.reporter.info(`Resuming ${taskId} (the same request, submitted ${formatAge(same.ageMs)}; --new submits another)`);
   // Saved where this command asks; a later `download <id>` then uses it too.
   if (output !== undefined) await appendJobRecord(ctx.configDir, { job: job.job, task_id: taskId, event: 'resumed', output });
-  await deliver(ctx, client, { taskId, jobId: job.job, submittedAtMs: Date.parse(job.created_at) }, follow);
+  try {
+    await deliver(ctx, client, { taskId, jobId: job.job, submittedAtMs: Date.parse(job.created_at) }, follow);
+  } catch (error) {
+    // A service that forgot the job (a restarted sandbox, another key) cannot finish it.
+    if (error instanceof TaskNotFoundError) throw withHint(error, `The service does not know ${taskId}, the job being resumed; to submit the request again: the same command with --new.`);
+    throw error;
+  }
 }
 
 /** The task id alone with --no-wait; otherwise the job followed to its file (or link). */

@@ -16,7 +16,7 @@ const prompts = (sb: Sandbox) => sb.submissions().map((request) => (request.body
 
 describe.concurrent('the same request twice', () => {
   it('Ctrl-C after submission, the same command again: resumed, not paid again, saved where it asks; --new submits another', async () => {
-    const sb = await sandbox({ jobSeconds: 3 });
+    const sb = await sandbox({ jobSeconds: 1.5 });
     const cwd = tempDir();
     const configDir = tempDir('ov-config-');
     const args = ['generate', 'a whale breaching at dawn', '-o', 'whale.mp4'];
@@ -118,6 +118,23 @@ describe.concurrent('the same request twice', () => {
     expect(rerun.stderr).toContain('0 to submit, 1 to wait for');
     expect(sb.submissions()).toHaveLength(1);
     expect(readFileSync(join(cwd, 'clips', '001-a-lighthouse-in-a-storm.mp4')).equals(readFileSync(join(cwd, 'single.mp4')))).toBe(true);
+  });
+
+  it('a job being resumed that the service no longer knows (a restarted sandbox): exit 2, and --new submits again', async () => {
+    const sb = await sandbox({ jobSeconds: 5 });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const args = ['generate', 'a forgotten job'];
+    expect((await run(args, { sandbox: sb, cwd, configDir, onSpawn: interruptWhen(/Submitted task_\w+/) })).code).toBe(130);
+    const [taskId] = [...sb.tasks.keys()] as [string];
+    sb.tasks.delete(taskId);
+    const again = await run(args, { sandbox: sb, cwd, configDir });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(`The service does not know ${taskId}, the job being resumed; to submit the request again: the same command with --new.`);
+    expect(sb.submissions()).toHaveLength(1);
+    const renewed = await run([...args, '--new', '--no-wait'], { sandbox: sb, cwd, configDir });
+    expect(renewed.code, renewed.stderr).toBe(0);
+    expect(sb.submissions()).toHaveLength(2);
   });
 
   it('the history keeps a fingerprint of the request, never the inline video it hashes', async () => {
