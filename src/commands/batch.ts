@@ -215,7 +215,9 @@ class BatchRun {
             return;
           }
           const json = 'json' in outcome ? outcome.json : undefined;
-          this.budget?.ended(json?.cost, Boolean(json?.task_id ?? (outcome.kind === 'interrupted' && outcome.taskId)));
+          // Uncertain submissions may be charged too: they count as the estimate.
+          const charged = Boolean(json?.task_id) || outcome.kind === 'uncertain' || (outcome.kind === 'interrupted' && outcome.taskId !== undefined);
+          this.budget?.ended(json?.cost, charged);
           this.outcomes.set(next.job, outcome);
         })
         .finally(() => {

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { isTerminal } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { formatTimestamp } from '../io/format.js';
 import { readJobs, type Job } from '../store/history.js';
@@ -12,11 +13,9 @@ export const JobsFlagsSchema = z.object({
   watch: z._default(z.boolean(), false),
 });
 
-const ENDED = new Set(['completed', 'failed', 'cancelled']);
-
 /** A job the service may still change: it has a task id and was last seen queued or running. */
 export function mayChange(job: Job): boolean {
-  return job.task_id !== undefined && !ENDED.has(job.status ?? '');
+  return job.task_id !== undefined && !isTerminal(job.status ?? '');
 }
 
 /** One line of the list: when, id, state (with progress while running), prompt, cost, file, link expiry, error. */
