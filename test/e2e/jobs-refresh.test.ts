@@ -83,14 +83,20 @@ describe.concurrent('jobs --refresh and --watch', () => {
     expect(Number(shown![1])).toBeLessThan(100);
   });
 
-  it('--watch off a terminal: the list, then a line per change, until every job has ended', async () => {
+  it('--watch off a terminal: the list, then a line per change, until every job has ended; with --json one array at the end', async () => {
     const sb = await sandbox({ jobSeconds: 2.5, queueSeconds: 1 });
     const cwd = tempDir();
     const configDir = tempDir('ov-config-');
     const ids: string[] = [];
     for (const prompt of ['watched one', 'watched two']) ids.push((await run(['generate', prompt, '--no-wait'], { sandbox: sb, cwd, configDir })).stdout.trim());
-    const watched = await run(['jobs', '--watch'], { sandbox: sb, configDir });
+    // With --json at the same time: nothing until the end, then one array.
+    const [watched, json] = await Promise.all([run(['jobs', '--watch'], { sandbox: sb, configDir }), run(['jobs', '--watch', '--json'], { sandbox: sb, configDir })]);
     expect(watched.code, watched.stderr).toBe(0);
+    expect(json.code, json.stderr).toBe(0);
+    expect((JSON.parse(json.stdout) as JobJson[]).map((job) => [job.task_id, job.status])).toEqual([
+      [ids[1], 'completed'],
+      [ids[0], 'completed'],
+    ]);
     const lines = watched.stdout.trim().split('\n');
     // First the whole list as the service saw it, newest first; the last line of each job says it completed.
     expect(lines[0]).toContain(ids[1]);
