@@ -60,7 +60,8 @@ function addGenerateOptions(command: Command): Command {
     .option('--no-download', 'wait, then print the result URL instead of saving the video')
     .option('--timeout <seconds>', 'how long to wait for the job (default: 900); the job keeps running after')
     .option('--poll-interval <seconds>', 'fixed status polling interval (default: adaptive)')
-    .option('--dry-run', 'print the request body that would be sent, and send nothing (no key needed)');
+    .option('--dry-run', 'print the request body that would be sent, and send nothing (no key needed)')
+    .option('--new', 'submit even if the same request from this machine is still running (it is resumed otherwise) or may have been charged');
 }
 
 /**
@@ -182,7 +183,9 @@ export function buildProgram(ctx: Context, invoked?: string): Command {
         .description('The local job history, newest first: every job this machine submitted, its prompt, status, cost and file.')
         .option('--limit <n>', 'how many jobs to show; 0 for all (default: 20)')
         .option('--status <status>', 'only jobs in this state (completed, failed, submitted, uncertain, …)')
-        .addHelpText('after', examples(['omni-video jobs', "omni-video jobs --status failed --json | jq -r '.[].task_id'"]))
+        .option('--refresh', 'ask the service about the listed jobs that have not ended, and record what it says')
+        .option('--watch', 'keep the list live until every listed job has ended (a line per change off a terminal)')
+        .addHelpText('after', examples(['omni-video jobs', 'omni-video jobs --refresh --limit 5', "omni-video jobs --status failed --json | jq -r '.[].task_id'"]))
         .action(async (options, command: Command) => {
           const { runJobs } = await import('./commands/jobs.js');
           await runJobs(ctx, options, globals(command));
@@ -207,6 +210,8 @@ export function buildProgram(ctx: Context, invoked?: string): Command {
         .option('--poll-interval <seconds>', 'fixed status polling interval (default: adaptive)')
         .option('--force', 'overwrite existing output files')
         .option('--retry-uncertain', 'submit again the jobs an earlier run may or may not have submitted (it died mid-request)')
+        .option('--max-cost <n>', 'stop submitting once the cost of the jobs ended plus the estimate for those in flight would pass n (exit 7)')
+        .option('--yes', 'do not ask before submitting more than 10 jobs on a terminal')
         .option('--dry-run', 'print each job\'s request, file and plan (submit, wait, skip) as JSON lines, and send nothing')
         .option('--gallery', 'when the batch ends (also when interrupted), write index.html into the output directory: every clip playing beside its prompt (see gallery)')
         .addHelpText(

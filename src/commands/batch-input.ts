@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import * as z from 'zod/mini';
 import { MAX_IMAGES, MAX_VIDEOS, TASK_ID_PATTERN } from '../api/schemas.js';
+import { canonical } from './same-request.js';
 
 /** One line of a JSON Lines batch: a `generate` request, plus where to save it and a stable id. */
 export const BatchLineSchema = z
@@ -56,16 +57,6 @@ export interface ParsedBatch {
 export const STATE_FILE = '.omni-video-batch.jsonl';
 
 const hash = (text: string) => createHash('sha256').update(text).digest('hex');
-
-/** Keys in a fixed order, so the same request hashes the same however it is spelled. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonical(item)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 /** Lowercase a-z, 0-9 and dashes, at most `max` characters, cut at a word boundary when it can be. */
 export function slugify(text: string, max = 40): string {

@@ -25,9 +25,11 @@ import { createReporter, type Reporter } from '../io/progress.js';
 import { readBatchState, BatchStateWriter, type BatchState } from '../store/batch-state.js';
 import { appendJobRecord, FIRST_EVENT, newJobId, requestFields } from '../store/history.js';
 import { inShard, parseBatch, parseShard, STATE_FILE, type BatchJob } from './batch-input.js';
+import { Budget, BudgetReachedError, CONFIRM_ABOVE_JOBS, confirmSubmission, estimateText, formatCost, recentCostPerJob, warnAboutBalance } from './batch-cost.js';
 import { ConcurrencyLimiter } from './batch-limiter.js';
 import { followTask } from './follow.js';
 import { buildGenerationRequest, recordSubmitted } from './generate.js';
+import { requestFingerprint } from './same-request.js';
 import { taskToJson, type TaskJson } from './render.js';
 import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, writeJson, type GlobalOptions, type Settings } from './shared.js';
 
@@ -60,6 +62,13 @@ export const BatchFlagsSchema = z.object({
   retryUncertain: z._default(z.boolean(), false),
   dryRun: z._default(z.boolean(), false),
   gallery: z._default(z.boolean(), false),
+  maxCost: z.optional(
+    z.pipe(
+      z.string().check(z.refine((value) => /^\d+(\.\d+)?$/.test(value.trim()), { message: '--max-cost takes an amount, e.g. 25 or 12.5' })),
+      z.transform(Number),
+    ),
+  ),
+  yes: z._default(z.boolean(), false),
 });
 export type BatchFlags = z.input<typeof BatchFlagsSchema>;
 
@@ -69,7 +78,8 @@ type Plan = 'submit' | 'wait' | 'skip' | 'uncertain';
 type Outcome =
   | { kind: 'saved' | 'skipped'; json: JobJson }
   | { kind: 'failed' | 'error' | 'uncertain'; json: JobJson; error: Error }
-  | { kind: 'interrupted' | 'not-started'; error?: Error };
+  | { kind: 'interrupted'; error: Error; taskId: string | undefined }
+  | { kind: 'not-started' | 'over-budget' };
 
 type JobJson = Omit<TaskJson, 'task_id'> & { task_id: string | null };
 
@@ -124,6 +134,9 @@ async function readInput(ctx: Context, input: string): Promise<string> {
 }
 
 const RERUN_HINT = 'Fix what is reported above, then run the same command again: saved clips are skipped, unfinished jobs are waited for.';
+/** What is true of a submission with no answer, and what to do about it. */
+const UNCERTAIN_TRUTH =
+  "It may have been created and charged, but the API has no way to list tasks, so its id cannot be found: check the provider's dashboard; --retry-uncertain submits it again knowingly.";
 
 
 class BatchRun {
@@ -132,6 +145,8 @@ class BatchRun {
   readonly colors;
   client: OmniVideoClient | undefined;
   fatal: Error | undefined;
+  /** Set with --max-cost. */
+  budget: Budget | undefined;
   readonly #requeues = new Map<BatchJob, number>();
 
   constructor(
@@ -184,10 +199,27 @@ class BatchRun {
         if (next) queue.unshift(next);
         continue;
       }
+      const decision = next.plan === 'submit' ? this.budget?.decide() : undefined;
+      if (decision === 'wait' || decision === 'stop') {
+        this.limiter.release();
+        queue.unshift(next);
+        if (decision === 'wait') await Promise.race(running);
+        else this.stopAtBudget(queue);
+        continue;
+      }
+      this.budget?.started();
       const task: Promise<void> = this.runJob(next.job, next.plan)
         .then((outcome) => {
-          if (outcome === 'requeue') queue.unshift({ job: next.job, plan: 'submit' });
-          else this.outcomes.set(next.job, outcome);
+          if (outcome === 'requeue') {
+            this.budget?.ended(undefined, false);
+            queue.unshift({ job: next.job, plan: 'submit' });
+            return;
+          }
+          const json = 'json' in outcome ? outcome.json : undefined;
+          // Uncertain submissions may be charged too: they count as the estimate.
+          const charged = Boolean(json?.task_id) || outcome.kind === 'uncertain' || (outcome.kind === 'interrupted' && outcome.taskId !== undefined);
+          this.budget?.ended(json?.cost, charged);
+          this.outcomes.set(next.job, outcome);
         })
         .finally(() => {
           this.limiter.release();
@@ -197,6 +229,14 @@ class BatchRun {
     }
     await Promise.all(running);
     for (const { job } of queue) this.outcomes.set(job, { kind: 'not-started' });
+  }
+
+  /** The budget is spent: jobs in flight are still waited for and saved; nothing new is submitted. */
+  stopAtBudget(queue: { job: BatchJob; plan: Plan }[]): void {
+    if (this.budget) this.budget.stopped = true;
+    for (const item of queue) if (item.plan === 'submit') this.outcomes.set(item.job, { kind: 'over-budget' });
+    const waits = queue.filter((item) => item.plan !== 'submit');
+    queue.splice(0, queue.length, ...waits);
   }
 
   async runJob(job: BatchJob, plan: Plan): Promise<Outcome | 'requeue'> {
@@ -267,7 +307,8 @@ class BatchRun {
     await appendJobRecord(this.ctx.configDir, {
       job: historyJob,
       event: FIRST_EVENT,
-      ...requestFields(body, client.baseUrl),
+      ...requestFields(body, client.baseUrl, await requestFingerprint(body)),
+      output: job.output,
       batch: `${this.source}:${job.line}`,
     });
     const submittedAtMs = this.ctx.clock.now();
@@ -297,7 +338,7 @@ class BatchRun {
   }
 
   async failure(job: BatchJob, taskId: string | undefined, last: Task | undefined, error: Error, reporter: Reporter): Promise<Outcome> {
-    if (error instanceof InterruptedError) return { kind: 'interrupted', error };
+    if (error instanceof InterruptedError) return { kind: 'interrupted', error, taskId };
     if (error instanceof AuthenticationError || error instanceof ConfigurationError || error instanceof InsufficientBalanceError) this.fatal ??= error;
     if (error instanceof JobFailedError) {
       const json = last ? taskToJson(last) : withoutTask('failed', error.message, taskId);
@@ -305,7 +346,7 @@ class BatchRun {
       this.emit(job, json);
       return { kind: 'failed', json, error };
     }
-    reporter.fail(`${error.message}${error instanceof SubmissionUncertainError ? ' Not resubmitted: run with --retry-uncertain once you know it did not.' : ''}`);
+    reporter.fail(`${error.message}${error instanceof SubmissionUncertainError ? ` ${UNCERTAIN_TRUTH}` : ''}`);
     const json = last ? { ...taskToJson(last), error: { message: error.message } } : withoutTask(taskId ? 'unknown' : 'not_submitted', error.message, taskId ?? null);
     if (error instanceof SubmissionUncertainError) json.status = 'uncertain';
     this.emit(job, json);
@@ -369,7 +410,7 @@ export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags
       } else if (plan === 'uncertain') {
         const message = `line ${job.line}: an earlier run stopped while submitting it, so the service may have the job; not resubmitted, to avoid paying twice.`;
         const error = new SubmissionUncertainError(message);
-        ctx.io.stderr.write(`${colors.red('✖')} ${message}\n  Check your APIMart usage; to submit it again anyway: add --retry-uncertain.\n`);
+        ctx.io.stderr.write(`${colors.red('✖')} ${message}\n  ${UNCERTAIN_TRUTH}\n`);
         const json = withoutTask('uncertain', message);
         run.outcomes.set(job, { kind: 'uncertain', json, error });
         run.emit(job, json);
@@ -381,6 +422,7 @@ export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags
           if (event.error instanceof RateLimitError) run.limiter.rateLimited(event.delayMs);
         },
       }));
+      await beforeSpending(ctx, run, queue, planned);
       await run.runAll([...queue]);
     }
   } finally {
@@ -405,29 +447,82 @@ async function writeBatchGallery(run: BatchRun, outputDir: string, jobs: BatchJo
   }
 }
 
+/**
+ * Before the first submission: how many jobs, what they will cost, whether the balance covers
+ * it; on a terminal, more than a few jobs are confirmed first. Sets the budget of --max-cost.
+ */
+async function beforeSpending(ctx: Context, run: BatchRun, queue: { job: BatchJob; plan: Plan }[], planned: { job: BatchJob; plan: Plan }[]): Promise<void> {
+  const client = run.client as OmniVideoClient;
+  const toSubmit = queue.filter((item) => item.plan === 'submit').length;
+  const toWait = queue.length - toSubmit;
+  const recent = await recentCostPerJob(ctx.configDir, client.baseUrl);
+  const perJob = recent?.perJob;
+  const { maxCost } = run.flags;
+  if (maxCost !== undefined) run.budget = new Budget(maxCost, costBefore(run.state, planned), perJob);
+  if (toSubmit === 0) return;
+  const basis = recent ? `${formatCost(recent.perJob)} per job, the mean of the last ${recent.jobs} in the job history` : 'no job with a cost in the job history yet';
+  const budget = run.budget ? ` · --max-cost ${formatCost(run.budget.max)}${run.budget.spentBefore ? ` (${formatCost(run.budget.spentBefore)} spent by earlier runs)` : ''}` : '';
+  run.note(`Will submit ${toSubmit} job(s)${toWait ? `, and wait for ${toWait} submitted before` : ''} · estimated cost ${estimateText(toSubmit, perJob)} (${basis})${budget}`);
+  if (perJob !== undefined) {
+    const spend = Math.min(toSubmit * perJob, maxCost ?? Number.POSITIVE_INFINITY);
+    await warnAboutBalance(ctx, client, spend, (line) => ctx.io.stderr.write(`${run.colors.yellow('!')} ${line}\n`));
+  }
+  if (toSubmit > CONFIRM_ABOVE_JOBS && !run.flags.yes && ctx.io.stdinIsTTY && ctx.io.stderrIsTTY) await confirmSubmission(ctx, toSubmit, perJob);
+}
+
+/** What earlier runs of this batch spent on the jobs planned now: saved ones, and failed ones submitted again. */
+function costBefore(state: BatchState, planned: { job: BatchJob; plan: Plan }[]): number {
+  return planned.reduce((sum, { job, plan }) => {
+    const known = state.get(job.key);
+    const ended = plan === 'skip' || (plan === 'submit' && known?.event === 'failed');
+    const cost = known?.result?.cost;
+    return sum + (ended && typeof cost === 'number' ? cost : 0);
+  }, 0);
+}
+
 function finish(ctx: Context, run: BatchRun, totals: { planned: { job: BatchJob }[]; queue: number; todo: number; problems: number; startedAt: number; gallery: string | undefined }): void {
   const outcomes = [...run.outcomes.entries()].sort(([a], [b]) => a.line - b.line);
   const of = (kind: Outcome['kind']) => outcomes.filter(([, outcome]) => outcome.kind === kind);
+  const sum = (jsons: JobJson[], field: 'cost' | 'credits_cost') => jsons.reduce((total, json) => total + (json[field] ?? 0), 0);
   const ran = outcomes.flatMap(([, outcome]) => ('json' in outcome && outcome.kind !== 'skipped' ? [outcome.json] : []));
-  const cost = ran.reduce((sum, json) => sum + (json.cost ?? 0), 0);
-  const credits = ran.reduce((sum, json) => sum + (json.credits_cost ?? 0), 0);
+  const before = of('skipped').flatMap(([, outcome]) => ('json' in outcome ? [outcome.json] : []));
+  const running = outcomes.flatMap(([job, outcome]) => (outcome.kind === 'interrupted' && outcome.taskId ? [{ job, taskId: outcome.taskId }] : []));
+  const interruption = ctx.signal.aborted && ctx.signal.reason instanceof InterruptedError ? ctx.signal.reason : undefined;
+
   const parts = [`${of('saved').length} completed`, `${of('failed').length} failed`, `${of('skipped').length} skipped (saved before)`];
   if (of('uncertain').length) parts.push(`${of('uncertain').length} uncertain`);
   if (of('error').length) parts.push(`${of('error').length} with errors`);
   if (of('interrupted').length) parts.push(`${of('interrupted').length} interrupted`);
   if (of('not-started').length) parts.push(`${of('not-started').length} not started`);
+  if (of('over-budget').length) parts.push(`${of('over-budget').length} not submitted: the --max-cost budget of ${formatCost(run.budget?.max ?? 0)} was reached`);
   if (totals.todo > totals.queue) parts.push(`${totals.todo - totals.queue} left by --max-jobs`);
   if (totals.problems) parts.push(`${totals.problems} invalid line(s)`);
-  run.note(`Batch done in ${formatDuration(ctx.clock.now() - totals.startedAt)}: ${parts.join(', ')} · cost ${round(cost)} (${round(credits)} credits)`);
+  const costs: string[] = [];
+  // No "cost 0" while submitted jobs still run: what they cost is not known yet.
+  if (sum(ran, 'cost') > 0 || running.length === 0) costs.push(`cost ${formatCost(sum(ran, 'cost'))} (${formatCost(sum(ran, 'credits_cost'))} credits)`);
+  if (sum(before, 'cost') > 0) costs.push(`${formatCost(sum(ran, 'cost') + sum(before, 'cost'))} in all with the clips saved before`);
+  if (running.length) costs.push(`${running.length} submitted job(s) still running, which may still be charged`);
+  const took = formatDuration(ctx.clock.now() - totals.startedAt);
+  run.note(`${interruption ? `Batch interrupted after ${took}` : `Batch done in ${took}`}: ${parts.join(', ')} · ${costs.join('; ')}`);
+  for (const { job, taskId } of running) run.note(`  line ${job.line}: ${taskId} submitted, still running`);
   if (totals.gallery) run.note(`Gallery: ${totals.gallery}`);
 
-  const interrupted = of('interrupted')[0]?.[1];
-  if (interrupted && 'error' in interrupted && interrupted.error instanceof InterruptedError) {
-    throw new InterruptedError(interrupted.error.signalName, 'Interrupted: the jobs already submitted keep running on the service.', 'Run the same command again to wait for them and to submit the rest (nothing is submitted twice).');
+  if (interruption) {
+    throw new InterruptedError(
+      interruption.signalName,
+      `Interrupted: ${running.length ? `the ${running.length} job(s) submitted keep running on the service and may still be charged` : 'no job was left running'}.`,
+      'Run the same command again to wait for them and to submit the rest (nothing is submitted twice).',
+    );
   }
   if (run.fatal) throw run.fatal;
   const unfinished = outcomes.filter(([, outcome]) => outcome.kind === 'failed' || outcome.kind === 'error' || outcome.kind === 'uncertain');
   if (unfinished.length === 0) {
+    if (run.budget?.stopped) {
+      throw new BudgetReachedError(
+        `Stopped at the --max-cost budget of ${formatCost(run.budget.max)} (spent ${formatCost(run.budget.spent)}): ${of('over-budget').length} job(s) not submitted; every job submitted is saved.`,
+        'Run the same command with a higher --max-cost to continue: saved clips are skipped, nothing is submitted twice.',
+      );
+    }
     if (totals.problems) throw new InvalidRequestError(`${totals.problems} line(s) were skipped as invalid (listed above); every other job is saved.`);
     return;
   }
@@ -437,8 +532,4 @@ function finish(ctx: Context, run: BatchRun, totals: { planned: { job: BatchJob 
   const failed = unfinished.find(([, outcome]) => outcome.kind === 'failed') ?? unfinished[0];
   const cause = failed && 'error' in failed[1] && failed[1].error ? failed[1].error : new JobFailedError('', 'failed', undefined);
   throw new IncompleteRunError(message, cause, RERUN_HINT);
-}
-
-function round(value: number): number {
-  return Math.round(value * 1000) / 1000;
 }

@@ -1,16 +1,16 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { OmniVideoClient } from '../api/client.js';
-import { InterruptedError, JobFailedError, TaskNotFoundError, TaskNotReadyError, WaitTimeoutError } from '../api/errors.js';
+import { DownloadError, InterruptedError, JobFailedError, TaskNotFoundError, TaskNotReadyError, WaitTimeoutError } from '../api/errors.js';
 import { isTerminal, resultLinks, type Task } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { formatBytes } from '../io/format.js';
 import { readMediaInfo } from '../io/media.js';
 import type { Reporter } from '../io/progress.js';
-import { appendJobRecord, FIRST_EVENT, findJobByTaskId, newJobId, type JobRecord } from '../store/history.js';
+import { appendJobRecord, FIRST_EVENT, findJobByTaskId, newJobId, type Job, type JobRecord } from '../store/history.js';
 import { taskToJson, type TaskJson } from './render.js';
 import { resolveOutputPath } from './output-path.js';
-import { writeJson } from './shared.js';
+import { downloadCommand, withHint, writeJson } from './shared.js';
 
 export interface FollowOptions {
   taskId: string;
@@ -26,16 +26,44 @@ export interface FollowOptions {
   submittedAtMs?: number | undefined;
   /** Print the result (path, URL or JSON) to stdout; batch prints its own lines. */
   print: 'path' | 'json' | 'none';
+  /** The --base-url flag, when given: the commands this one suggests must keep it. */
+  baseUrlFlag?: string | undefined;
 }
 
 /** The job's history id: the one given, the one this machine recorded, or a new one. */
-async function historyJob(ctx: Context, taskId: string, jobId: string | undefined): Promise<string> {
+async function historyJob(ctx: Context, client: OmniVideoClient, taskId: string, jobId: string | undefined): Promise<string> {
   if (jobId) return jobId;
   const known = await findJobByTaskId(ctx.configDir, taskId);
   if (known) return known.job;
   const job = newJobId();
-  await appendJobRecord(ctx.configDir, { job, event: FIRST_EVENT, task_id: taskId });
+  await appendJobRecord(ctx.configDir, { job, event: FIRST_EVENT, task_id: taskId, base_url: client.baseUrl });
   return job;
+}
+
+/**
+ * Records what the service said of a job of this machine's history, when it changed anything
+ * the history shows (state, progress, cost, link). An observation, not a delivery: the event is
+ * `status`, so an unsaved result still counts as not handed over (see same-request.ts).
+ */
+export async function recordObserved(ctx: Context, known: Job, task: Task): Promise<void> {
+  const { urls, expiresAt } = resultLinks(task);
+  const changed =
+    known.status !== task.status ||
+    known.progress !== task.progress ||
+    (task.cost != null && known.cost !== task.cost) ||
+    (expiresAt !== null && known.expires_at !== expiresAt);
+  if (!changed || known.last_event === 'saved') return;
+  await appendJobRecord(ctx.configDir, {
+    job: known.job,
+    task_id: task.id,
+    event: 'status',
+    status: task.status,
+    progress: task.progress,
+    cost: task.cost,
+    credits_cost: task.credits_cost,
+    ...(urls[0] ? { url: urls[0], expires_at: expiresAt } : {}),
+    ...(task.error?.message ? { error: task.error.message } : {}),
+  });
 }
 
 /**
@@ -45,17 +73,7 @@ async function historyJob(ctx: Context, taskId: string, jobId: string | undefine
 export async function recordEndState(ctx: Context, task: Task): Promise<void> {
   if (!isTerminal(task.status)) return;
   const known = await findJobByTaskId(ctx.configDir, task.id);
-  if (!known || known.status === task.status || known.last_event === 'saved') return;
-  await appendJobRecord(ctx.configDir, {
-    job: known.job,
-    task_id: task.id,
-    event: task.status,
-    status: task.status,
-    progress: task.progress,
-    cost: task.cost,
-    credits_cost: task.credits_cost,
-    ...(task.error?.message ? { error: task.error.message } : {}),
-  });
+  if (known) await recordObserved(ctx, known, task);
 }
 
 /**
@@ -64,7 +82,9 @@ export async function recordEndState(ctx: Context, task: Task): Promise<void> {
  */
 export async function followTask(ctx: Context, client: OmniVideoClient, reporter: Reporter, options: FollowOptions): Promise<TaskJson> {
   const { taskId } = options;
-  const job = await historyJob(ctx, taskId, options.jobId);
+  const job = await historyJob(ctx, client, taskId, options.jobId);
+  const choices = { output: options.output, force: options.force, baseUrl: options.baseUrlFlag };
+  const waitCommand = downloadCommand(taskId, choices, true);
   // One write at a time, in order: a status line written late would otherwise land after the
   // final event (timeout, interrupted, saved) and become the job's last word.
   let writes: Promise<void> = Promise.resolve();
@@ -97,10 +117,17 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
     reporter.stop();
     if (error instanceof InterruptedError) {
       await record({ event: 'interrupted' });
-      throw new InterruptedError(error.signalName, `${error.message} Task ${taskId} keeps running on the service.`, `Resume with: omni-video download ${taskId} --wait`);
+      throw new InterruptedError(
+        error.signalName,
+        `${error.message} Task ${taskId} was submitted and keeps running on the service (it may be charged whether or not you wait).`,
+        `Resume with: ${waitCommand}`,
+      );
     }
-    if (error instanceof WaitTimeoutError) await record({ event: 'timeout' });
-    else if (!(error instanceof TaskNotFoundError)) reporter.warn(`Task ${taskId} keeps running on the service; resume with: omni-video download ${taskId} --wait`);
+    if (error instanceof WaitTimeoutError) {
+      await record({ event: 'timeout' });
+      throw withHint(error, `Resume with: ${waitCommand}`);
+    }
+    if (!(error instanceof TaskNotFoundError)) reporter.warn(`Task ${taskId} keeps running on the service; resume with: ${waitCommand}`);
     throw error;
   }
 
@@ -115,9 +142,10 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
   }
   if (!isTerminal(task.status)) {
     reporter.stop();
-    throw new TaskNotReadyError(taskId, task.status);
+    throw withHint(new TaskNotReadyError(taskId, task.status), `Wait for it with: ${waitCommand}`);
   }
-  await record({ event: 'completed', ...outcome, url: urls[0], expires_at: expiresAt });
+  // `completed` marks a result handed over as its link; `downloading` one not saved yet.
+  await record({ event: options.download ? 'downloading' : 'completed', ...outcome, url: urls[0], expires_at: expiresAt });
 
   if (!options.download) {
     if (options.print === 'json') writeJson(ctx, taskToJson(task));
@@ -137,10 +165,13 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
     });
   } catch (error) {
     reporter.stop();
+    const saveCommand = downloadCommand(taskId, choices, false);
     if (error instanceof InterruptedError) {
       await record({ event: 'interrupted' });
-      throw new InterruptedError(error.signalName, `${error.message} The video of task ${taskId} was not saved.`, `Save it with: omni-video download ${taskId}`);
+      throw new InterruptedError(error.signalName, `${error.message} The video of task ${taskId} was not saved.`, `Save it with: ${saveCommand}`);
     }
+    await record({ event: 'download_failed', error: (error as Error).message });
+    if (error instanceof DownloadError) throw withHint(error, `Try again with: ${saveCommand}`);
     throw error;
   }
   await record({ event: 'saved', file: saved.path });

@@ -1,17 +1,20 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import * as z from 'zod/mini';
-import { ConfigurationError, InvalidRequestError, SubmissionUncertainError, InterruptedError, APIError } from '../api/errors.js';
+import { ConfigurationError, InvalidRequestError, SubmissionUncertainError, InterruptedError, APIError, TaskNotFoundError } from '../api/errors.js';
 import { isHttpUrl, MAX_IMAGES, MODEL, type GenerationRequest } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { readMediaInfo } from '../io/media.js';
 import { createReporter, type Reporter } from '../io/progress.js';
 import { appendJobRecord, FIRST_EVENT, newJobId, requestFields } from '../store/history.js';
 import type { Config } from '../store/config.js';
+import type { OmniVideoClient } from '../api/client.js';
+import { formatTimestamp } from '../io/format.js';
 import { followTask } from './follow.js';
 import { taskToJson } from './render.js';
-import { explicitFileTarget, refuseExistingFile } from './output-path.js';
-import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, writeJson, type GlobalOptions } from './shared.js';
+import { absoluteOutput, explicitFileTarget, refuseExistingFile } from './output-path.js';
+import { findSameRequest, formatAge, requestFingerprint, type SameRequest } from './same-request.js';
+import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, withHint, writeJson, type GlobalOptions, type Settings } from './shared.js';
 
 export const VIDEO_TYPES: Record<string, string> = { '.mp4': 'video/mp4', '.mov': 'video/quicktime', '.webm': 'video/webm' };
 /** Larger clips make a request the service may refuse; hosting them is the better path. */
@@ -36,6 +39,7 @@ export const GenerateFlagsSchema = z.object({
   pollInterval: z.optional(pollIntervalFlag),
   dryRun: z._default(z.boolean(), false),
   force: z._default(z.boolean(), false),
+  new: z._default(z.boolean(), false),
 });
 export type GenerateFlags = z.input<typeof GenerateFlagsSchema>;
 
@@ -155,6 +159,17 @@ export async function recordSubmitted(ctx: Context, job: string, taskId: string,
   }
 }
 
+/**
+ * What is true after a submission that got no answer: the API cannot list tasks, so the job,
+ * if it was created, cannot be found by the tool.
+ */
+function uncertainTruth(submittedAtMs: number): { message: string; hint: string } {
+  return {
+    message: 'The job may have been created and charged, but its task id never came back, and the API has no way to list tasks, so omni-video cannot find it.',
+    hint: `Check the provider's dashboard for a job submitted at ${formatTimestamp(submittedAtMs / 1000)}; to submit it again knowingly, run the same command with --new.`,
+  };
+}
+
 /** generate and extend: validate, record, submit once, then follow the job to a saved file. */
 export async function runGenerate(ctx: Context, prompt: string | undefined, rawFlags: GenerateFlags, globals: GlobalOptions, extendFrom?: string): Promise<void> {
   const settings = await loadSettings(ctx, globals);
@@ -169,12 +184,28 @@ export async function runGenerate(ctx: Context, prompt: string | undefined, rawF
   if (target && flags.download && flags.wait) await refuseExistingFile(target, flags.force, 'nothing was submitted');
 
   const { client } = await createApiClient(ctx, globals, settings);
+  const requestHash = await requestFingerprint(body);
+  const output = flags.output === undefined ? undefined : absoluteOutput(ctx.cwd, flags.output);
+  const follow = { reporter, flags, settings, globals };
+
+  if (!flags.new) {
+    const same = await findSameRequest(ctx, requestHash, client.baseUrl);
+    if (same?.kind === 'uncertain') {
+      const truth = uncertainTruth(Date.parse(same.job.created_at));
+      throw new InvalidRequestError(
+        `The same request was sent ${formatAge(same.ageMs)} and got no answer: it may already be charged, and as the API has no way to list tasks, omni-video cannot find its id. Nothing was submitted.`,
+        { hint: truth.hint },
+      );
+    }
+    if (same?.kind === 'resume') return resumeJob(ctx, client, same, output, follow);
+  }
 
   const job = newJobId();
   await appendJobRecord(ctx.configDir, {
     job,
     event: FIRST_EVENT,
-    ...requestFields(body, client.baseUrl),
+    ...requestFields(body, client.baseUrl, requestHash),
+    output,
   });
   reporter.update({ id: '', status: 'submitting', progress: 0 });
   const submittedAtMs = ctx.clock.now();
@@ -183,39 +214,68 @@ export async function runGenerate(ctx: Context, prompt: string | undefined, rawF
     ({ taskId } = await client.submit(body, { signal: ctx.signal }));
   } catch (error) {
     reporter.stop();
+    const truth = uncertainTruth(submittedAtMs);
     if (error instanceof SubmissionUncertainError) {
       await appendJobRecord(ctx.configDir, { job, event: 'uncertain', status: 'uncertain', error: error.message });
-    } else if (error instanceof InterruptedError) {
-      await appendJobRecord(ctx.configDir, { job, event: 'uncertain', status: 'uncertain', error: 'interrupted while submitting' });
-      throw new InterruptedError(error.signalName, `${error.message} The submission may have reached the service.`, 'Check with: omni-video jobs');
-    } else {
-      await appendJobRecord(ctx.configDir, {
-        job,
-        event: 'rejected',
-        status: 'rejected',
-        error: error instanceof APIError || error instanceof ConfigurationError ? error.message : String(error),
-      });
+      throw new SubmissionUncertainError(`${error.message} ${truth.message}`, { hint: truth.hint, cause: error });
     }
+    if (error instanceof InterruptedError) {
+      await appendJobRecord(ctx.configDir, { job, event: 'uncertain', status: 'uncertain', error: 'interrupted while submitting' });
+      throw new InterruptedError(error.signalName, `${error.message} The submission may have reached the service. ${truth.message}`, truth.hint);
+    }
+    await appendJobRecord(ctx.configDir, {
+      job,
+      event: 'rejected',
+      status: 'rejected',
+      error: error instanceof APIError || error instanceof ConfigurationError ? error.message : String(error),
+    });
     throw error;
   }
   reporter.info(`Submitted ${taskId}`);
   await recordSubmitted(ctx, job, taskId, reporter);
+  await deliver(ctx, client, { taskId, jobId: job, submittedAtMs }, follow);
+}
 
+interface FollowChoices {
+  reporter: Reporter;
+  flags: z.output<typeof GenerateFlagsSchema>;
+  settings: Settings;
+  globals: GlobalOptions;
+}
+
+/** The same request is already paid for and not ended: wait for that job instead of paying again. */
+async function resumeJob(ctx: Context, client: OmniVideoClient, same: SameRequest, output: string | undefined, follow: FollowChoices): Promise<void> {
+  const { job } = same;
+  const taskId = job.task_id as string;
+  follow.reporter.info(`Resuming ${taskId} (the same request, submitted ${formatAge(same.ageMs)}; --new submits another)`);
+  // Saved where this command asks; a later `download <id>` then uses it too.
+  if (output !== undefined) await appendJobRecord(ctx.configDir, { job: job.job, task_id: taskId, event: 'resumed', output });
+  try {
+    await deliver(ctx, client, { taskId, jobId: job.job, submittedAtMs: Date.parse(job.created_at) }, follow);
+  } catch (error) {
+    // A service that forgot the job (a restarted sandbox, another key) cannot finish it.
+    if (error instanceof TaskNotFoundError) throw withHint(error, `The service does not know ${taskId}, the job being resumed; to submit the request again: the same command with --new.`);
+    throw error;
+  }
+}
+
+/** The task id alone with --no-wait; otherwise the job followed to its file (or link). */
+async function deliver(ctx: Context, client: OmniVideoClient, job: { taskId: string; jobId: string; submittedAtMs: number }, follow: FollowChoices): Promise<void> {
+  const { flags, globals, settings } = follow;
   if (!flags.wait) {
-    if (globals.json) writeJson(ctx, taskToJson({ id: taskId, status: 'submitted', progress: 0 }));
-    else ctx.io.stdout.write(`${taskId}\n`);
+    if (globals.json) writeJson(ctx, taskToJson({ id: job.taskId, status: 'submitted', progress: 0 }));
+    else ctx.io.stdout.write(`${job.taskId}\n`);
     return;
   }
-  await followTask(ctx, client, reporter, {
-    taskId,
-    jobId: job,
+  await followTask(ctx, client, follow.reporter, {
+    ...job,
     wait: true,
     download: flags.download,
     output: flags.output,
     outputDir: settings.config['output-dir'],
     force: flags.force,
     ...waitLimits(flags, settings.config),
-    submittedAtMs,
     print: globals.json ? 'json' : 'path',
+    baseUrlFlag: globals.baseUrl,
   });
 }

@@ -1,36 +1,72 @@
 import * as z from 'zod/mini';
+import { isTerminal } from '../api/schemas.js';
 import type { Context } from '../context.js';
+import { formatTimestamp } from '../io/format.js';
 import { readJobs, type Job } from '../store/history.js';
+import { formatCost } from './batch-cost.js';
 import { parseOptions, writeJson, type GlobalOptions } from './shared.js';
 
 export const JobsFlagsSchema = z.object({
   limit: z._default(z.pipe(z.string().check(z.regex(/^\d+$/, '--limit takes a whole number')), z.transform(Number)), 20),
   status: z.optional(z.string()),
+  refresh: z._default(z.boolean(), false),
+  watch: z._default(z.boolean(), false),
 });
 
-function summary(job: Job): string {
+/** A job the service may still change: it has a task id and was last seen queued or running. */
+export function mayChange(job: Job): boolean {
+  return job.task_id !== undefined && !isTerminal(job.status ?? '');
+}
+
+/** One line of the list: when, id, state (with progress while running), prompt, cost, file, link expiry, error. */
+export function summary(job: Job, nowMs: number): string {
   const when = job.created_at.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
   const prompt = job.prompt ? JSON.stringify(job.prompt.length > 50 ? `${job.prompt.slice(0, 49)}…` : job.prompt) : '-';
-  const parts = [when, job.task_id ?? '(no task id)', job.status ?? job.last_event, prompt];
+  const state = job.status ?? job.last_event;
+  const parts = [when, job.task_id ?? '(no task id)', mayChange(job) && job.progress ? `${state} ${Math.round(job.progress)}%` : state, prompt];
   if (job.cost != null) parts.push(`cost ${job.cost}`);
   if (job.file) parts.push(job.file);
+  if (job.status === 'completed' && job.expires_at != null) parts.push(`link ${job.expires_at * 1000 <= nowMs ? 'expired' : 'expires'} ${formatTimestamp(job.expires_at)}`);
   if (job.error) parts.push(`error: ${job.error}`);
   return parts.join('  ');
 }
 
-/** The local job history, newest first. */
+/** `12 job(s) · cost 11 (110 credits)`, saying how many have no cost known yet. */
+function totalLine(jobs: Job[]): string {
+  const known = jobs.filter((job) => job.cost != null);
+  const cost = known.reduce((sum, job) => sum + (job.cost ?? 0), 0);
+  const credits = known.reduce((sum, job) => sum + (job.credits_cost ?? 0), 0);
+  const unknown = jobs.filter((job) => job.task_id !== undefined && job.cost == null).length;
+  return `${jobs.length} job(s) · cost ${formatCost(cost)} (${formatCost(credits)} credits)${unknown ? `; ${unknown} with no cost known yet` : ''}`;
+}
+
+/** The local job history, newest first; with --refresh or --watch, as the service sees it now. */
 export async function runJobs(ctx: Context, rawFlags: z.input<typeof JobsFlagsSchema>, globals: GlobalOptions): Promise<void> {
   const flags = parseOptions(JobsFlagsSchema, rawFlags);
-  const jobs = await readJobs(ctx.configDir, {
+  let jobs = await readJobs(ctx.configDir, {
     limit: flags.limit === 0 ? undefined : flags.limit,
     filter: flags.status ? (job) => (job.status ?? job.last_event) === flags.status : undefined,
     onWarning: (message) => ctx.io.stderr.write(`! ${message}\n`),
   });
+  if ((flags.refresh || flags.watch) && jobs.some(mayChange)) {
+    const { refreshJobs, watchJobs } = await import('./jobs-refresh.js');
+    jobs = flags.watch ? await watchJobs(ctx, jobs, globals) : await refreshJobs(ctx, jobs, globals);
+    if (flags.watch && !globals.json) return finishList(ctx, jobs, globals);
+  }
   if (globals.json) {
     // One document, as every command but batch and multi-id status: an array, newest first.
     writeJson(ctx, jobs);
     return;
   }
   if (jobs.length === 0 && !globals.quiet) ctx.io.stderr.write('No jobs yet. Submit one with: omni-video generate "…"\n');
-  ctx.io.stdout.write(jobs.map((job) => `${summary(job)}\n`).join(''));
+  const nowMs = ctx.clock.now();
+  const list = jobs.map((job) => `${summary(job, nowMs)}\n`).join('');
+  // The total follows the list once it is delivered: after `jobs | head -1` neither is wanted.
+  ctx.io.stdout.write(list, (error) => {
+    if (!error) finishList(ctx, jobs, globals);
+  });
+}
+
+function finishList(ctx: Context, jobs: Job[], globals: GlobalOptions): void {
+  if (jobs.length > 0 && !globals.quiet) ctx.io.stderr.write(`${totalLine(jobs)}\n`);
 }

@@ -45,3 +45,9 @@ export async function refuseExistingFile(path: string, force: boolean, consequen
   );
   if (exists) throw new OutputExistsError(`${path} already exists; ${consequence}.`, { hint: 'Use --force to overwrite it, or -o to choose another path.' });
 }
+
+/** `-o` as an absolute path for the job history, a trailing separator (a directory) kept. */
+export function absoluteOutput(cwd: string, output: string): string {
+  const path = resolve(cwd, output);
+  return (output.endsWith('/') || output.endsWith(sep)) && !path.endsWith(sep) ? `${path}${sep}` : path;
+}

@@ -1,4 +1,4 @@
-import { InvalidRequestError, ConfigurationError } from '../api/errors.js';
+import { InvalidRequestError, ConfigurationError, type OmniVideoError } from '../api/errors.js';
 import { TASK_ID_PATTERN } from '../api/schemas.js';
 import type { ClientOptions, OmniVideoClient } from '../api/client.js';
 import type { Context } from '../context.js';
@@ -167,4 +167,34 @@ export function waitLimits(flags: { timeout?: number | undefined; pollInterval?:
     timeoutMs: (flags.timeout ?? config.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
     pollIntervalMs: pollInterval === undefined ? undefined : pollInterval * 1000,
   };
+}
+
+/** A word a POSIX shell reads back as itself: as it is when plain, else in single quotes. */
+export function shellQuote(word: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** What the user chose that a command telling them what to run next must keep. */
+export interface ResumeChoices {
+  output?: string | undefined;
+  force?: boolean | undefined;
+  /** Only when given as a flag: the environment and the config still hold for the next run. */
+  baseUrl?: string | undefined;
+}
+
+/** `omni-video download <id> [--wait] [-o path] [--force] [--base-url url]`, ready to paste. */
+export function downloadCommand(taskId: string, choices: ResumeChoices, wait: boolean): string {
+  const words = ['omni-video', 'download', taskId];
+  if (wait) words.push('--wait');
+  if (choices.output) words.push('-o', choices.output);
+  if (choices.force) words.push('--force');
+  if (choices.baseUrl) words.push('--base-url', choices.baseUrl);
+  return words.map(shellQuote).join(' ');
+}
+
+/** The library's errors suggest the bare command; the CLI knows the user's -o, --force and --base-url. */
+export function withHint<E extends OmniVideoError>(error: E, hint: string): E {
+  Object.defineProperty(error, 'hint', { value: hint });
+  return error;
 }

@@ -1,12 +1,12 @@
 import { setMaxListeners } from 'node:events';
 import * as z from 'zod/mini';
-import { JobFailedError, JobsFailedError } from '../api/errors.js';
+import { InterruptedError, JobFailedError, JobsFailedError, WaitTimeoutError } from '../api/errors.js';
 import { isTerminal, type Task } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { createReporter } from '../io/progress.js';
 import { recordEndState } from './follow.js';
 import { statusLine, taskToJson } from './render.js';
-import { createApiClient, loadSettings, parseOptions, resolveTaskIds, timeoutFlag, waitLimits, writeJson, type GlobalOptions } from './shared.js';
+import { createApiClient, loadSettings, parseOptions, resolveTaskIds, shellQuote, timeoutFlag, waitLimits, withHint, writeJson, type GlobalOptions } from './shared.js';
 
 export const StatusFlagsSchema = z.object({
   wait: z._default(z.boolean(), false),
@@ -39,6 +39,7 @@ export async function runStatus(ctx: Context, idArgs: string[], rawFlags: z.inpu
   const signal = AbortSignal.any([ctx.signal, stop.signal]);
   // One wait per job listens on it: many ids are many listeners, not a leak to warn about.
   setMaxListeners(2 * ids.length + 10, signal);
+  const ended = new Set<string>();
   const results = await Promise.allSettled(
     ids.map(async (id) => {
       const reporter = await createReporter({ io: { ...ctx.io, stderrIsTTY: ctx.io.stderrIsTTY && !many }, clock: ctx.clock, quiet: Boolean(globals.quiet), label: many ? id : undefined });
@@ -46,6 +47,7 @@ export async function runStatus(ctx: Context, idArgs: string[], rawFlags: z.inpu
         const task = await client.waitForTask(id, { timeoutMs, pollIntervalMs, signal, resolveOnFailure: true, onUpdate: (update) => reporter.update(update) });
         // A wait the user chose to make may also record the end in the history; a plain look stays read-only.
         await recordEndState(ctx, task);
+        ended.add(id);
         print(task);
         return task;
       } catch (error) {
@@ -57,6 +59,14 @@ export async function runStatus(ctx: Context, idArgs: string[], rawFlags: z.inpu
     }),
   );
   const firstError = stop.signal.aborted ? stop.signal.reason : ctx.signal.aborted ? ctx.signal.reason : undefined;
+  if (firstError instanceof InterruptedError || firstError instanceof WaitTimeoutError) {
+    const running = ids.filter((id) => !ended.has(id));
+    const words = ['omni-video', 'status', ...running, '--wait', ...(globals.baseUrl ? ['--base-url', globals.baseUrl] : [])];
+    const hint = `Resume with: ${words.map(shellQuote).join(' ')}`;
+    if (firstError instanceof WaitTimeoutError) throw withHint(firstError, hint);
+    const list = running.join(', ');
+    throw new InterruptedError(firstError.signalName, `${firstError.message} Still running on the service, submitted and possibly charged whether or not you wait: ${list}.`, hint);
+  }
   if (firstError !== undefined) throw firstError;
   const failed = results.flatMap((result) => (result.status === 'fulfilled' && isTerminal(result.value.status) && result.value.status !== 'completed' ? [result.value] : []));
   if (failed.length === 1) throw new JobFailedError(failed[0]!.id, failed[0]!.status, failed[0]!.error?.message);

@@ -34,12 +34,23 @@ export const JobRecordSchema = z.lazy(() =>
     expires_at: z.nullish(z.number()),
     error: z.optional(z.string()),
     batch: z.optional(z.string()),
+    /** sha256 of the request body (inline videos included), so the same request is recognised. */
+    request_hash: z.optional(z.string()),
+    /** Where the video was asked to go (absolute), until it is saved: `download <id>` uses it. */
+    output: z.optional(z.string()),
   }),
 );
 export type JobRecord = z.infer<typeof JobRecordSchema>;
 
-/** What the first record of a job says about its request (inline videos are not copied). */
-export function requestFields(body: GenerationRequest, baseUrl: string): Pick<JobRecord, 'prompt' | 'aspect_ratio' | 'images' | 'video' | 'extend_from_task_id' | 'base_url'> {
+/**
+ * What the first record of a job says about its request: its fingerprint, and what a person
+ * reads in `jobs` (an inline video is hashed, never copied).
+ */
+export function requestFields(
+  body: GenerationRequest,
+  baseUrl: string,
+  requestHash: string,
+): Pick<JobRecord, 'prompt' | 'aspect_ratio' | 'images' | 'video' | 'extend_from_task_id' | 'base_url' | 'request_hash'> {
   return {
     prompt: body.prompt,
     aspect_ratio: body.aspect_ratio,
@@ -47,6 +58,7 @@ export function requestFields(body: GenerationRequest, baseUrl: string): Pick<Jo
     video: body.video_urls?.[0]?.startsWith('data:') ? '(local file)' : body.video_urls?.[0],
     extend_from_task_id: body.extend_from_task_id,
     base_url: baseUrl,
+    request_hash: requestHash,
   };
 }
 
@@ -99,6 +111,11 @@ export interface ReadJobsOptions {
   filter?: ((job: Job) => boolean) | undefined;
   /** Told about each damaged line, which is skipped. */
   onWarning?: ((message: string) => void) | undefined;
+  /**
+   * Only jobs created at or after this ISO time: reading stops at the first older job's first
+   * line (the file is appended in time order), so a long history costs only its recent part.
+   */
+  since?: string | undefined;
 }
 
 function fold(records: JobRecord[]): Job {
@@ -166,6 +183,10 @@ export async function readJobs(dir: string, options: ReadJobsOptions = {}): Prom
         if (list) list.unshift(record);
         else byJob.set(record.job, [record]);
         if (record.event === FIRST_EVENT) {
+          if (options.since !== undefined && record.at < options.since) {
+            byJob.clear();
+            break outer;
+          }
           const job = fold(byJob.get(record.job) as JobRecord[]);
           byJob.delete(record.job);
           if (!options.filter || options.filter(job)) {

@@ -132,10 +132,19 @@ describe.concurrent('batch', () => {
       onSpawn: (child) => void until(() => sb.stats.submissions >= 2, 'two submissions').then(() => child.kill('SIGINT')),
     });
     expect(interrupted.code, interrupted.stderr).toBe(130);
-    expect(interrupted.stderr).toContain('Interrupted: the jobs already submitted keep running on the service.');
-    expect(interrupted.stderr).toContain('Run the same command again');
     const submitted = sb.stats.submissions;
     expect(submitted).toBe(2);
+    // The summary says what happened to the money: interrupted, not done; each submitted task
+    // listed as still running and possibly charged; no "cost 0" while they run.
+    expect(interrupted.stderr).toMatch(/^Batch interrupted after \d+s: 0 completed, 0 failed, 0 skipped \(saved before\), 2 interrupted, 4 not started · 2 submitted job\(s\) still running, which may still be charged$/m);
+    for (const [taskId, task] of sb.tasks) {
+      const line = (task.request as { prompt: string }).prompt.match(/clip number (\d+)/)![1];
+      expect(interrupted.stderr).toContain(`  line ${line}: ${taskId} submitted, still running`);
+    }
+    expect(interrupted.stderr).not.toContain('Batch done');
+    expect(interrupted.stderr).not.toContain('cost 0');
+    expect(interrupted.stderr).toContain('Interrupted: the 2 job(s) submitted keep running on the service and may still be charged.');
+    expect(interrupted.stderr).toContain('Run the same command again');
 
     const resumed = await run(args, { sandbox: sb, cwd });
     expect(resumed.code, resumed.stderr).toBe(0);

@@ -49,7 +49,8 @@ describe.concurrent('status', () => {
     const configDir = tempDir();
     const good = await submitted(sb, configDir);
     sb.faults.failJobs = 1;
-    const bad = await submitted(sb, configDir);
+    // The same request while the first runs would resume it: --new asks for a second job.
+    const bad = await submitted(sb, configDir, ['--new']);
     const result = await run(['status', good, bad, '--wait', '--json'], { sandbox: sb, configDir });
     expect(result.code).toBe(4);
     const byId = Object.fromEntries(

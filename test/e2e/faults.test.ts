@@ -32,7 +32,9 @@ describe('submission faults', () => {
     expect(result.code).toBe(6);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(/may or may not have reached the service.*not resent, to avoid paying twice/);
-    expect(result.stderr).toContain('omni-video jobs');
+    expect(result.stderr).toContain('may have been created and charged');
+    expect(result.stderr).toContain("Check the provider's dashboard");
+    expect(result.stderr).toContain('--new');
     expect(result.stderr).not.toMatch(/^\s+at /m);
     expect(sb.submissions()).toHaveLength(1);
     expect(sb.stats.submissions).toBe(1);

@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { run, sandbox, tempDir } from '../helpers/harness.js';
+import { interruptInFlight } from '../helpers/signals.js';
 
 /** Sends `signal` once the child's stderr shows `marker`. */
 function signalWhen(marker: RegExp, signal: NodeJS.Signals) {
@@ -33,7 +34,7 @@ describe('interrupts', () => {
     expect(result.code).toBe(code);
     const [taskId] = [...sb.tasks.keys()] as string[];
     expect(result.stdout).toBe('');
-    expect(result.stderr).toContain(`Task ${taskId} keeps running on the service.`);
+    expect(result.stderr).toContain(`Task ${taskId} was submitted and keeps running on the service (it may be charged whether or not you wait).`);
     expect(result.stderr).toContain(`Resume with: omni-video download ${taskId} --wait`);
     expect(result.stderr).not.toContain('\u001b');
     expect(sb.stats.submissions).toBe(1);
@@ -44,18 +45,12 @@ describe('interrupts', () => {
     const sb = await sandbox({ faults: { submitDelayMs: 10_000 } });
     const configDir = tempDir('ov-config-');
     // Once the service holds the request (and is slow to answer it).
-    const onSpawn = (child: ChildProcess) => {
-      const check = setInterval(() => {
-        if (sb.submissions().length === 0) return;
-        clearInterval(check);
-        child.kill('SIGINT');
-      }, 20);
-      child.on('close', () => clearInterval(check));
-    };
-    const result = await run(['generate', 'a slow answer'], { sandbox: sb, configDir, onSpawn });
+    const result = await run(['generate', 'a slow answer'], { sandbox: sb, configDir, onSpawn: interruptInFlight(sb) });
     expect(result.code).toBe(130);
     expect(result.stderr).toContain('The submission may have reached the service.');
-    expect(result.stderr).toContain('Check with: omni-video jobs');
+    expect(result.stderr).toContain('may have been created and charged, but its task id never came back, and the API has no way to list tasks');
+    expect(result.stderr).toContain("Check the provider's dashboard");
+    expect(result.stderr).toContain('run the same command with --new');
     expect(sb.submissions()).toHaveLength(1);
     expect(await lastJob(configDir)).toMatchObject({ prompt: 'a slow answer', status: 'uncertain', last_event: 'uncertain' });
   });

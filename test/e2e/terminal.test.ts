@@ -3,11 +3,11 @@
  * would see it, over time. Skipped (saying why) only where tmux is not installed; .ci/run installs it.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { BIN, sandbox, tempDir, TEST_KEY } from '../helpers/harness.js';
+import { BIN, run, sandbox, tempDir, TEST_KEY } from '../helpers/harness.js';
 
 const exec = promisify(execFile);
 const hasTmux = (() => {
@@ -116,7 +116,7 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
       expect(screen).not.toMatch(SPINNER_FRAMES);
       expect(screen.split('\n')).toEqual([
         `Submitted ${task!.id}`,
-        expect.stringMatching(new RegExp(`^✖ .*Task ${task!.id} keeps running on the service\\.$`)),
+        expect.stringMatching(new RegExp(`^✖ .*Task ${task!.id} was submitted and keeps running on the service \\(it may be charged whether or not you wait\\)\\.$`)),
         `  Resume with: omni-video download ${task!.id} --wait`,
         'exit 130',
       ]);
@@ -142,6 +142,66 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
       expect(lines.slice(-2)).toEqual([join(dir, `${task!.id}.mp4`), `✔ ${join(dir, `${task!.id}.mp4`)} (77 KB, 3.0 s, 1280x720, cost 1)`]);
     } finally {
       await term.close();
+    }
+  });
+
+  it('jobs --watch redraws the list in place until every job has ended, leaving one line per job', async () => {
+    const sb = await sandbox({ jobSeconds: 4, queueSeconds: 0.5 });
+    const configDir = tempDir();
+    const ids: string[] = [];
+    for (const prompt of ['first watched', 'second watched']) ids.push((await run(['generate', prompt, '--no-wait'], { sandbox: sb, configDir })).stdout.trim());
+    const term = await terminal(shellCommand('jobs --watch', configDir, sb.baseUrl), tempDir());
+    try {
+      const progress = new Set<string>();
+      await waitFor(
+        async () => {
+          const screen = await term.screen();
+          for (const match of screen.matchAll(/processing (\d+)%/g)) progress.add(match[1]!);
+          return /^exit \d+$/m.test(screen);
+        },
+        20_000,
+        'the watch to end',
+      );
+      expect(progress.size, 'the percentage moved on screen').toBeGreaterThan(1);
+      const screen = (await term.screen()).split('\n');
+      expect(screen).toHaveLength(4);
+      expect(screen[0]).toMatch(new RegExp(`  ${ids[1]}  completed  "second watched"  cost 1  link expires `));
+      expect(screen[1]).toMatch(new RegExp(`  ${ids[0]}  completed  "first watched"  cost 1  link expires `));
+      expect(screen.slice(2)).toEqual(['2 job(s) · cost 2 (20 credits)', 'exit 0']);
+    } finally {
+      await term.close();
+    }
+  });
+
+  it('a batch of more than 10 new jobs asks first: n submits nothing (exit 2); --yes does not ask; stdin piped does not ask', async () => {
+    const sb = await sandbox({ jobSeconds: 0.2 });
+    const dir = tempDir();
+    writeFileSync(join(dir, 'prompts.txt'), `${Array.from({ length: 12 }, (_, index) => `take ${index + 1}`).join('\n')}\n`);
+    const configDir = tempDir();
+    const asked = await terminal(shellCommand('batch prompts.txt --output-dir declined', configDir, sb.baseUrl), dir);
+    try {
+      await waitFor(async () => (await asked.screen()).endsWith('Submit 12 jobs (cost unknown)? [y/N]'), 20_000, 'the question');
+      await asked.tmux('send-keys', 'n', 'Enter');
+      await waitFor(async () => /^exit \d+$/m.test(await asked.screen()), 20_000, 'the run to end');
+      const screen = (await asked.screen()).split('\n');
+      expect(screen.slice(-3)).toEqual(['✖ Nothing was submitted.', '  Run it again and answer y, or add --yes to skip the question.', 'exit 2']);
+      expect(sb.requests).toHaveLength(0);
+    } finally {
+      await asked.close();
+    }
+    for (const [how, script] of [
+      ['--yes', `${shellCommand('batch prompts.txt --output-dir yes --yes -q', configDir, sb.baseUrl)} > yes.jsonl`],
+      ['piped stdin', `true | ${shellCommand('batch prompts.txt --output-dir piped -q', configDir, sb.baseUrl)} > piped.jsonl`],
+    ]) {
+      const before = sb.stats.submissions;
+      const term = await terminal(script!, dir);
+      try {
+        await waitFor(async () => /^exit \d+$/m.test(await term.screen()), 30_000, `the run with ${how} to end`);
+        expect(await term.screen(), how).toBe('exit 0');
+        expect(sb.stats.submissions - before, how).toBe(12);
+      } finally {
+        await term.close();
+      }
     }
   });
 });

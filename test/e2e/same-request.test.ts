@@ -1,0 +1,153 @@
+/**
+ * Issue 12, items 1 and 4: the same request twice resumes instead of paying again; a new take
+ * after a completed job is a normal wish; an uncertain submission is never resent unasked.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readMediaInfo } from '../../src/io/media.js';
+import type { Sandbox } from '../../src/sandbox/server.js';
+import { run, sandbox, tempDir } from '../helpers/harness.js';
+import { interruptInFlight, interruptWhen } from '../helpers/signals.js';
+
+
+
+const prompts = (sb: Sandbox) => sb.submissions().map((request) => (request.body as { prompt: string }).prompt);
+
+describe.concurrent('the same request twice', () => {
+  it('Ctrl-C after submission, the same command again: resumed, not paid again, saved where it asks; --new submits another', async () => {
+    const sb = await sandbox({ jobSeconds: 1.5 });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const args = ['generate', 'a whale breaching at dawn', '-o', 'whale.mp4'];
+    const first = await run(args, { sandbox: sb, cwd, configDir, onSpawn: interruptWhen(/Submitted task_\w+/) });
+    expect(first.code, first.stderr).toBe(130);
+    const [taskId] = [...sb.tasks.keys()];
+
+    const again = await run(args, { sandbox: sb, cwd, configDir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(new RegExp(`^Resuming ${taskId} \\(the same request, submitted \\d+ s ago; --new submits another\\)$`, 'm'));
+    expect(sb.submissions()).toHaveLength(1);
+    expect(again.stdout).toBe(`${join(cwd, 'whale.mp4')}\n`);
+    expect(await readMediaInfo(join(cwd, 'whale.mp4'))).toMatchObject({ width: 1280, height: 720 });
+
+    // The same again, interrupted, then --new: a second job is paid for knowingly.
+    const night = ['generate', 'a whale at night', '-o', 'night.mp4'];
+    expect((await run(night, { sandbox: sb, cwd, configDir, onSpawn: interruptWhen(/Submitted task_\w+/) })).code).toBe(130);
+    const renewed = await run([...night, '--new'], { sandbox: sb, cwd, configDir });
+    expect(renewed.code, renewed.stderr).toBe(0);
+    expect(renewed.stderr).not.toContain('Resuming');
+    expect(prompts(sb)).toEqual(['a whale breaching at dawn', 'a whale at night', 'a whale at night']);
+    expect(renewed.stdout).toBe(`${join(cwd, 'night.mp4')}\n`);
+  });
+
+  it('after the first completed, the same command is a new take: refused only while whale.mp4 exists without --force', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const args = ['generate', 'a whale', '-o', 'whale.mp4'];
+    expect((await run(args, { sandbox: sb, cwd, configDir })).code).toBe(0);
+
+    const exists = await run(args, { sandbox: sb, cwd, configDir });
+    expect(exists.code).toBe(2);
+    expect(exists.stderr).toContain(`${join(cwd, 'whale.mp4')} already exists; nothing was submitted.`);
+    expect(sb.submissions()).toHaveLength(1);
+
+    const take = await run([...args, '--force'], { sandbox: sb, cwd, configDir });
+    expect(take.code, take.stderr).toBe(0);
+    expect(take.stderr).not.toContain('Resuming');
+    expect(sb.submissions()).toHaveLength(2);
+    const [second] = [...sb.tasks.keys()].slice(1);
+    expect(take.stderr).toContain(`Submitted ${second}`);
+  });
+
+  it('a failed job does not stop a new submission; a different request (another aspect ratio) is never taken for the same', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3, faults: { failJobs: 1 } });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    expect((await run(['generate', 'a fox'], { sandbox: sb, cwd, configDir })).code).toBe(4);
+    const retried = await run(['generate', 'a fox'], { sandbox: sb, cwd, configDir });
+    expect(retried.code, retried.stderr).toBe(0);
+    expect(sb.submissions()).toHaveLength(2);
+
+    const portrait = await run(['generate', 'a fox', '-a', 'portrait', '--no-wait'], { sandbox: sb, cwd, configDir });
+    const landscape = await run(['generate', 'a fox', '--no-wait'], { sandbox: sb, cwd, configDir });
+    expect(landscape.stdout).not.toBe(portrait.stdout);
+    const resumed = await run(['generate', 'a fox', '-a', '9:16', '--no-wait'], { sandbox: sb, cwd, configDir });
+    expect(resumed.stdout).toBe(portrait.stdout);
+    expect(resumed.stderr).toContain(`Resuming ${portrait.stdout.trim()} (the same request`);
+    expect(sb.submissions()).toHaveLength(4);
+  });
+
+  it('an uncertain submission (Ctrl-C while the service holds it) is refused on a re-run, exit 2, nothing sent; --new submits', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3, faults: { submitDelayMs: 10_000 } });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const args = ['generate', 'a slow answer', '-o', 'slow.mp4'];
+    const first = await run(args, { sandbox: sb, cwd, configDir, onSpawn: interruptInFlight(sb) });
+    expect(first.code, first.stderr).toBe(130);
+    sb.faults.submitDelayMs = 0;
+
+    const again = await run(args, { sandbox: sb, cwd, configDir });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/The same request was sent \d+ s ago and got no answer: it may already be charged, and as the API has no way to list tasks, omni-video cannot find its id\. Nothing was submitted\./);
+    expect(again.stderr).toContain("Check the provider's dashboard for a job submitted at ");
+    expect(again.stderr).toContain('run the same command with --new');
+    expect(sb.submissions()).toHaveLength(1);
+
+    const knowingly = await run([...args, '--new'], { sandbox: sb, cwd, configDir });
+    expect(knowingly.code, knowingly.stderr).toBe(0);
+    expect(sb.submissions()).toHaveLength(2);
+    expect(knowingly.stdout).toBe(`${join(cwd, 'slow.mp4')}\n`);
+  });
+
+  it('agrees with batch: a batch job still running is resumed by generate, and the batch re-run waits for the same task', async () => {
+    const sb = await sandbox({ jobSeconds: 2 });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    writeFileSync(join(cwd, 'one.txt'), 'a lighthouse in a storm\n');
+    const batch = ['batch', 'one.txt', '--output-dir', 'clips', '--poll-interval', '0.5'];
+    expect((await run(batch, { sandbox: sb, cwd, configDir, onSpawn: interruptWhen(/submitted task_\w+/) })).code).toBe(130);
+    const [taskId] = [...sb.tasks.keys()];
+
+    const single = await run(['generate', 'a lighthouse in a storm', '-o', 'single.mp4'], { sandbox: sb, cwd, configDir });
+    expect(single.code, single.stderr).toBe(0);
+    expect(single.stderr).toContain(`Resuming ${taskId} (the same request`);
+    const rerun = await run(batch, { sandbox: sb, cwd, configDir });
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stderr).toContain('0 to submit, 1 to wait for');
+    expect(sb.submissions()).toHaveLength(1);
+    expect(readFileSync(join(cwd, 'clips', '001-a-lighthouse-in-a-storm.mp4')).equals(readFileSync(join(cwd, 'single.mp4')))).toBe(true);
+  });
+
+  it('a job being resumed that the service no longer knows (a restarted sandbox): exit 2, and --new submits again', async () => {
+    const sb = await sandbox({ jobSeconds: 5 });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const args = ['generate', 'a forgotten job'];
+    expect((await run(args, { sandbox: sb, cwd, configDir, onSpawn: interruptWhen(/Submitted task_\w+/) })).code).toBe(130);
+    const [taskId] = [...sb.tasks.keys()] as [string];
+    sb.tasks.delete(taskId);
+    const again = await run(args, { sandbox: sb, cwd, configDir });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(`The service does not know ${taskId}, the job being resumed; to submit the request again: the same command with --new.`);
+    expect(sb.submissions()).toHaveLength(1);
+    const renewed = await run([...args, '--new', '--no-wait'], { sandbox: sb, cwd, configDir });
+    expect(renewed.code, renewed.stderr).toBe(0);
+    expect(sb.submissions()).toHaveLength(2);
+  });
+
+  it('the history keeps a fingerprint of the request, never the inline video it hashes', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const clip = readFileSync(new URL('../../src/sandbox/assets/landscape.mp4', import.meta.url));
+    writeFileSync(join(cwd, 'clip.mp4'), clip);
+    const result = await run(['generate', 'make it rain', '--video', 'clip.mp4', '--no-wait'], { sandbox: sb, cwd, configDir });
+    expect(result.code, result.stderr).toBe(0);
+    const history = readFileSync(join(configDir, 'jobs.jsonl'), 'utf8');
+    expect(history).toMatch(/"request_hash":"[0-9a-f]{64}"/);
+    expect(history).toContain('"video":"(local file)"');
+    expect(history).not.toContain(clip.subarray(0, 600).toString('base64'));
+  });
+});
