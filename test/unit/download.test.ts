@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { OmniVideoClient } from '../../src/api/client.js';
 import { DownloadError, LinkExpiredError } from '../../src/api/errors.js';
 import type { Task } from '../../src/api/schemas.js';
@@ -50,6 +51,8 @@ describe('downloadResult', () => {
     expect(await readMediaInfo(target)).toMatchObject({ width: 720, height: 1280 });
     expect(await readdir(dir)).toEqual(['clip.mp4']);
     expect(fileRequests(sb).map((request) => request.headers.authorization)).toEqual([undefined]);
+    // Identity only: the bytes on disk are the bytes served, so a Range can resume them.
+    expect(fileRequests(sb)[0]?.headers).toMatchObject({ 'accept-encoding': 'identity', 'user-agent': 'omni-video' });
   });
 
   it('resumes a cut transfer with Range + If-Range and ends byte-identical', async () => {
@@ -91,7 +94,13 @@ describe('downloadResult', () => {
     expect(saved.equals(expected)).toBe(true);
     const ranges = fileRequests(sb).map((request) => request.headers.range);
     expect(ranges.slice(0, 2)).toEqual([undefined, undefined]);
-    expect(ranges.slice(2).map(resumedFrom)).toEqual([1_000_000, 2_000_000]);
+    // Each resume starts where the bytes on disk end: at the cut, less what was still in Node's
+    // response buffer when the connection closed (its 16 KiB, and our 64 KiB, at most).
+    const [first, second] = ranges.slice(2).map(resumedFrom) as [number, number];
+    expect(first).toBeGreaterThan(1_000_000 - 80 * 1024);
+    expect(first).toBeLessThanOrEqual(1_000_000);
+    expect(second).toBeGreaterThan(first + 1_000_000 - 80 * 1024);
+    expect(second).toBeLessThanOrEqual(first + 1_000_000);
   });
 
   it('fetches a fresh link once when the file server answers 403, then succeeds', async () => {
@@ -135,6 +144,82 @@ describe('downloadResult', () => {
     expect(error).toBeInstanceOf(DownloadError);
     expect((error as Error).message).toMatch(/failed after 5 attempts/);
     expect(fileRequests(sb)).toHaveLength(5);
+    expect(clock.sleeps).toEqual([500, 1000, 2000, 4000]);
+    expect(await readdir(dir)).toEqual([]);
+  });
+});
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) server.closeAllConnections();
+  await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
+});
+
+/** A file server of the test's own on loopback; resolves with its origin. */
+async function fileServer(handler: RequestListener): Promise<string> {
+  const server = createServer(handler);
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+/** A completed task whose video is at `url`, and a client that needs no API to fetch it. */
+function taskAt(url: string): { client: OmniVideoClient; clock: FakeClock; task: Task; dir: string; target: string } {
+  const clock = new FakeClock(Date.now());
+  const client = new OmniVideoClient({ apiKey: TEST_KEY, baseUrl: 'http://127.0.0.1:1/v1', clock, random: () => 0, downloadIdleTimeoutMs: 300 });
+  const task: Task = { id: 'task_1', status: 'completed', progress: 100, result: { videos: [{ url: [url], expires_at: null }] } } as Task;
+  const dir = tempDir('ov-download-');
+  return { client, clock, task, dir, target: join(dir, 'clip.mp4') };
+}
+
+describe('downloadResult from other file servers', () => {
+  it('saves a body sent without Content-Length (chunked) exactly', async () => {
+    const origin = await fileServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'video/mp4' });
+      response.write(LANDSCAPE.subarray(0, 5000));
+      setTimeout(() => response.end(LANDSCAPE.subarray(5000)), 10);
+    });
+    const { client, task, dir, target } = taskAt(`${origin}/clip.mp4`);
+    expect(await client.downloadResult(task, target)).toMatchObject({ bytes: LANDSCAPE.length });
+    expect((await readFile(target)).equals(LANDSCAPE)).toBe(true);
+    expect(await readdir(dir)).toEqual(['clip.mp4']);
+  });
+
+  it('follows redirects, relative and to another origin, with no Authorization anywhere; gives up on a loop', async () => {
+    const seen: IncomingHttpHeaders[] = [];
+    const cdn = await fileServer((request, response) => {
+      seen.push(request.headers);
+      response.writeHead(200, { 'content-length': LANDSCAPE.length, etag: '"v1"' }).end(LANDSCAPE);
+    });
+    const hop = await fileServer((request, response) => {
+      seen.push(request.headers);
+      if (request.url === '/loop') return void response.writeHead(302, { location: '/loop' }).end();
+      response.writeHead(302, { location: request.url === '/first' ? '/second' : `${cdn}/clip.mp4` }).end();
+    });
+    const { client, task, target } = taskAt(`${hop}/first`);
+    await client.downloadResult(task, target);
+    expect((await readFile(target)).equals(LANDSCAPE)).toBe(true);
+    expect(seen).toHaveLength(3);
+    expect(seen.map((headers) => headers.authorization)).toEqual([undefined, undefined, undefined]);
+
+    const looping = taskAt(`${hop}/loop`);
+    const error = await looping.client.downloadResult(looping.task, looping.target).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(DownloadError);
+    expect((error as Error).message).toMatch(/failed after 5 attempts: download: Redirected 10 times/);
+    expect(await readdir(looping.dir)).toEqual([]);
+  });
+
+  it('a server that closes without answering: retried with backoff, then a DownloadError, nothing left', async () => {
+    let requests = 0;
+    const origin = await fileServer((request) => {
+      requests += 1;
+      request.socket.destroy();
+    });
+    const { client, clock, task, dir, target } = taskAt(`${origin}/clip.mp4`);
+    const error = await client.downloadResult(task, target).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(DownloadError);
+    expect((error as Error).message).toMatch(/failed after 5 attempts: download: connection reset/);
+    expect(requests).toBe(5);
     expect(clock.sleeps).toEqual([500, 1000, 2000, 4000]);
     expect(await readdir(dir)).toEqual([]);
   });
