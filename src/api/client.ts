@@ -2,9 +2,11 @@ import { systemClock, type Clock } from './clock.js';
 import {
   APIConnectionError,
   APIError,
+  CertificateError,
   ConfigurationError,
   InvalidRequestError,
   MalformedResponseError,
+  ProxyRefusedError,
   RateLimitError,
   ServiceUnavailableError,
   SubmissionUncertainError,
@@ -115,6 +117,11 @@ function submissionMayHaveLanded(error: unknown): error is APIConnectionError | 
   return error instanceof MalformedResponseError && error.status >= 200 && error.status < 300;
 }
 
+/** A refused certificate, or a proxy refusing credentials or the target, stays refused: trying again changes nothing. */
+function isLasting(error: APIConnectionError): boolean {
+  return error instanceof CertificateError || (error instanceof ProxyRefusedError && (error.status ?? 500) < 500);
+}
+
 /** The one client of the API: every request, retry and check goes through here. */
 export class OmniVideoClient {
   readonly baseUrl: string;
@@ -165,7 +172,7 @@ export class OmniVideoClient {
     const endpoint = 'POST /videos/generations';
     try {
       const parsed = await this.#call(endpoint, 'POST', '/videos/generations', SubmitResponseSchema, options.signal, body, (error) => {
-        if (error instanceof APIConnectionError) return { retry: error.neverSent };
+        if (error instanceof APIConnectionError) return { retry: error.neverSent && !isLasting(error) };
         if (error instanceof RateLimitError) return { retry: true, retryAfterMs: parseRetryAfter(error.headers, this.#clock.now()) };
         if (error instanceof ServiceUnavailableError && error.status === 503) {
           return { retry: true, retryAfterMs: parseRetryAfter(error.headers, this.#clock.now()) };
@@ -225,7 +232,8 @@ export class OmniVideoClient {
   }
 
   #idempotentDecision(error: unknown): RetryDecision {
-    if (error instanceof APIConnectionError || error instanceof MalformedResponseError) return { retry: true };
+    if (error instanceof APIConnectionError) return { retry: !isLasting(error) };
+    if (error instanceof MalformedResponseError) return { retry: true };
     if (error instanceof RateLimitError || error instanceof ServiceUnavailableError) {
       return { retry: true, retryAfterMs: parseRetryAfter(error.headers, this.#clock.now()) };
     }

@@ -1,6 +1,6 @@
 import got, { RequestError, TimeoutError, type Got } from 'got';
-import { APIConnectionError, APITimeoutError } from './errors.js';
-import { agentsFor } from './proxy.js';
+import { APIConnectionError, APITimeoutError, CertificateError, ProxyAuthenticationError, ProxyRefusedError } from './errors.js';
+import { agentsFor, isTunnelTimeout, tunnelRefusal } from './proxy.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -118,6 +118,42 @@ export function fileAgents(url: string, env: Env) {
 const NEVER_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL']);
 /** got's timeout phases that end before a byte of the request is sent. */
 const CONNECTING_PHASES = new Set(['lookup', 'connect', 'secureConnect']);
+/** OpenSSL's verdicts on a chain that leads to no CA this machine trusts. */
+const UNTRUSTED_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'INVALID_CA',
+]);
+const CERTIFICATE_CODES = new Set([
+  ...UNTRUSTED_CODES,
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_CHAIN_TOO_LONG',
+  'INVALID_PURPOSE',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+const CERTIFICATE_HINT = 'Nothing was sent. If your network uses its own CA (a company proxy, a private gateway), add it with NODE_EXTRA_CA_CERTS=/path/to/ca.pem; otherwise check the address.';
+
+function describeCertificate(code: string, host: string, cause: Error & { cert?: { subjectaltname?: string } }): string {
+  if (code === 'CERT_HAS_EXPIRED') return `the certificate of ${host} has expired`;
+  if (code === 'CERT_NOT_YET_VALID') return `the certificate of ${host} is not valid yet`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') {
+    const names = cause.cert?.subjectaltname;
+    return `the certificate of ${host} is for another name${names ? ` (${names})` : ''}`;
+  }
+  if (UNTRUSTED_CODES.has(code)) return `the certificate of ${host} is not signed by a CA this machine trusts (${code})`;
+  return `the certificate of ${host} was refused (${code})`;
+}
+
 function describeCode(code: string, message: string): string {
   switch (code) {
     case 'ECONNREFUSED':
@@ -132,14 +168,36 @@ function describeCode(code: string, message: string): string {
   }
 }
 
+function describeRefusal(status: number, host: string): { message: string; hint: string } {
+  if (status === 407) {
+    return {
+      message: `the proxy refused its credentials (HTTP 407 to CONNECT ${host}); nothing was sent`,
+      hint: 'Check the user name and password in HTTPS_PROXY / HTTP_PROXY (http://user:password@host:port, special characters %-encoded).',
+    };
+  }
+  if (status === 403) {
+    return {
+      message: `the proxy refused to connect to ${host} (HTTP 403 to CONNECT); nothing was sent`,
+      hint: `Ask whoever runs the proxy to allow ${host}, or add it to NO_PROXY if it can be reached directly.`,
+    };
+  }
+  return {
+    message: `the proxy could not open a connection to ${host} (HTTP ${status} to CONNECT); nothing was sent`,
+    hint: 'Check the network and HTTPS_PROXY / HTTP_PROXY, then try again.',
+  };
+}
+
 /**
  * A failed exchange as the client's error, with `neverSent` true only when the request provably
- * never reached the server: no connection (refused, no such host) or a timeout before it was
- * sent. Once
+ * never reached the server: no connection (refused, no such host, a TLS handshake that refused
+ * the certificate, a proxy that would not open the tunnel) or a timeout before it was sent. Once
  * a redirect was followed, the request before it had arrived, whatever failed next.
  */
 export function toConnectionError(error: unknown, what: string): APIConnectionError {
   const redirected = error instanceof RequestError && (error.request?.redirectUrls.length ?? 0) > 0;
+  const cause = error instanceof RequestError && error.cause instanceof Error ? error.cause : error;
+  const url = error instanceof RequestError ? error.options?.url : undefined;
+  const host = url === undefined ? 'the server' : new URL(String(url)).host;
   if (error instanceof TimeoutError) {
     return new APITimeoutError(`${what}: timed out (${error.event})`, { code: 'ETIMEDOUT', neverSent: !redirected && CONNECTING_PHASES.has(error.event), cause: error });
   }
@@ -147,7 +205,19 @@ export function toConnectionError(error: unknown, what: string): APIConnectionEr
     const code = (error as NodeJS.ErrnoException).code;
     return new APIConnectionError(`${what}: ${describeCode(code ?? '', (error as Error).message)}`, { code, neverSent: false, cause: error });
   }
+  const refusal = tunnelRefusal(cause);
+  if (refusal !== undefined) {
+    const { message, hint } = describeRefusal(refusal, host);
+    const Kind = refusal === 407 ? ProxyAuthenticationError : ProxyRefusedError;
+    return new Kind(`${what}: ${message}`, { status: refusal, cause: error, hint });
+  }
+  if (isTunnelTimeout(cause)) {
+    return new APITimeoutError(`${what}: the proxy did not open a connection to ${host} in time`, { code: 'ETIMEDOUT', neverSent: true, cause: error });
+  }
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string' && CERTIFICATE_CODES.has(code)) {
+    return new CertificateError(`${what}: ${describeCertificate(code, host, cause as Error)}`, { code, neverSent: true, cause: error, hint: CERTIFICATE_HINT });
+  }
   if (typeof code === 'string') {
     return new APIConnectionError(`${what}: ${describeCode(code, (error as Error).message)}`, { code, neverSent: NEVER_SENT_CODES.has(code), cause: error });
   }

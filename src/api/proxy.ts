@@ -66,3 +66,17 @@ export function agentsFor(url: string | URL, env: Env, options: { carriesKey: bo
   }
   return https ? { https: agent as HttpsProxyAgent } : { http: agent };
 }
+
+/**
+ * The proxy's answer when it refused to open the tunnel, from hpagent's error (it reports a
+ * CONNECT answered with anything but 200 as `Bad response: <status>`), else undefined.
+ */
+export function tunnelRefusal(error: unknown): number | undefined {
+  const match = error instanceof Error ? /^Bad response: (\d{3})$/.exec(error.message) : null;
+  return match ? Number(match[1]) : undefined;
+}
+
+/** True for hpagent's error when the proxy did not answer CONNECT within TUNNEL_TIMEOUT_MS. */
+export function isTunnelTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Proxy timeout';
+}
