@@ -1,11 +1,12 @@
 import type { WriteStream } from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { open, rename, stat } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'got';
 import type { Clock } from './clock.js';
 import { DownloadError, LinkExpiredError, OutputExistsError } from './errors.js';
 import { createFileHttp, fileAgents, toConnectionError } from './http-client.js';
+import { readPartState, removePart, writePartState } from './part-file.js';
 import { backoffDelay, parseRetryAfter, type RetryEvent, type RetryPolicy } from './retry.js';
 import { resultLinks, type Task } from './schemas.js';
 
@@ -51,6 +52,9 @@ class Attempt {
   ) {}
 }
 
+/** Where the bytes of a download to `destination` gather until it is whole. */
+export const partPath = (destination: string): string => `${destination}.part`;
+
 /** What the body's buffer holds before the socket is paused. */
 const BODY_BUFFER_BYTES = 64 * 1024;
 
@@ -60,11 +64,13 @@ const IDLE_TIMEOUT_MS = 30_000;
 /**
  * Streams the result to `<destination>.part`, resumes a dropped transfer with Range + If-Range
  * (only a 206 for the same file is appended to), checks length and the mp4 header, fsyncs and
- * renames into place. A partial file never sits at `destination`.
+ * renames into place. A partial file never sits at `destination`. An interrupted download (the
+ * signal, or the process killed) keeps its .part and what validates it (part-file.ts): the next
+ * call for the same task and destination resumes it. Any other failure removes both.
  */
 export async function downloadToFile(initialTask: Task, destination: string, options: DownloadOptions): Promise<DownloadResult> {
   const { clock, policy, signal, log } = options;
-  const part = `${destination}.part`;
+  const part = partPath(destination);
   if (!options.overwrite && (await exists(destination))) {
     throw new OutputExistsError(`${destination} already exists.`, { hint: 'Use --force to overwrite it, or -o to choose another path.' });
   }
@@ -87,25 +93,28 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
   if (links.urls.length === 0) throw new DownloadError(`Task ${task.id} has no result link.`, { hint: 'Check it with: omni-video status ' + task.id });
 
   const files = createFileHttp({ env: options.env, idleTimeoutMs: options.idleTimeoutMs ?? IDLE_TIMEOUT_MS });
-  let received = 0;
-  let total: number | undefined;
-  let validator: string | undefined;
+  const kept = await readPartState(part, task.id);
+  let received = kept?.received ?? 0;
+  let total = kept?.total;
+  let validator = kept?.validator;
+  if (kept) log?.(`  resuming ${part}: ${received} bytes kept`);
+  else await removePart(part);
   let urlIndex = 0;
   let failures = 0;
-  await rm(part, { force: true });
   try {
     await transfer();
     await checkAndSync();
   } catch (error) {
-    // Nothing half-written is left behind: a later run starts over anyway.
-    await rm(part, { force: true });
+    // Interrupted: the .part stays for the next run. Anything else: nothing half-written is left.
+    if (!signal?.aborted) await removePart(part);
     throw error;
   }
   if (!options.overwrite && (await exists(destination))) {
-    await rm(part, { force: true });
+    await removePart(part);
     throw new OutputExistsError(`${destination} already exists.`, { hint: 'Use --force to overwrite it.' });
   }
   await renameWithRetry(part, destination, clock);
+  await removePart(part);
   return { path: destination, bytes: received, url: links.urls[urlIndex % links.urls.length] as string };
 
   async function transfer(): Promise<void> {
@@ -165,9 +174,9 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
       agent: fileAgents(url, options.env),
       signal,
     });
-    // Read from the start, into a buffer of its own, and ended (not failed) at a cut: bytes that
-    // arrive while the .part is being opened are kept, and the pipeline below then ends the file
-    // normally with every byte that arrived (a failing one would drop its buffer).
+    // Read from the start, into a buffer of its own, and ended (not failed) at a cut or an abort:
+    // bytes that arrive while the .part is being opened are kept, and the pipeline below then
+    // ends the file normally with every byte that arrived (a failing one would drop its buffer).
     const body = new PassThrough({ highWaterMark: BODY_BUFFER_BYTES });
     let cut: unknown;
     stream.on('error', (error) => {
@@ -186,6 +195,12 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
     log?.(`← ${status} download${headers['content-length'] ? ` (${headers['content-length']} bytes)` : ''}`);
     if (status !== 200 && status !== 206) {
       stream.destroy();
+      if (status === 416 && resuming && contentRangeTotal(headers['content-range']) === received) {
+        // Every byte was here already (a run stopped between the last byte and the rename).
+        total = received;
+        return 'done';
+      }
+      if (status === 416) return startOver('the server cannot serve the rest of the file; starting over');
       if (REFRESHABLE.has(status)) return new Attempt('refresh', `the file server answered HTTP ${status}`);
       if (status === 429 || status >= 500) return new Attempt('retry', `the file server answered HTTP ${status}`, parseRetryAfter(headers, clock.now()));
       return new Attempt('fatal', `the file server answered HTTP ${status}`);
@@ -208,7 +223,7 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
     }
     let sink: WriteStream;
     try {
-      sink = (await open(part, start > 0 ? 'r+' : 'w')).createWriteStream({ start });
+      sink = await openPart(start, status === 200 ? validator : undefined);
     } catch (error) {
       stream.destroy();
       return new Attempt('fatal', `cannot write ${part}: ${(error as Error).message}`);
@@ -240,6 +255,23 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
     validator = undefined;
     return new Attempt('retry', message);
   }
+
+  /**
+   * The .part opened for bytes from `start`. From byte 0 it is emptied first and then, when the
+   * answer can be resumed, its validator written beside it: killed at any point in between, the
+   * next run finds either nothing to resume or bytes that match the validator.
+   */
+  async function openPart(start: number, newValidator: string | undefined): Promise<WriteStream> {
+    if (start === 0) await removePart(part);
+    const handle = await open(part, start > 0 ? 'r+' : 'w');
+    try {
+      if (start === 0 && newValidator !== undefined) await writePartState(part, { task_id: task.id, validator: newValidator, total });
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    return handle.createWriteStream({ start });
+  }
 }
 
 /** Resolves with the response head (after redirects), or rejects with what stopped it first. */
@@ -256,6 +288,12 @@ function responseOf(stream: Request): Promise<Response> {
     stream.once('response', onResponse);
     stream.once('error', onError);
   });
+}
+
+/** The total that a 416 names in its Content-Range (`bytes *\/N`), if it does. */
+function contentRangeTotal(header: string | undefined): number | undefined {
+  const match = /^bytes \*\/(\d+)$/.exec(header ?? '');
+  return match ? Number(match[1]) : undefined;
 }
 
 /** If-Range takes a strong ETag or a date (RFC 9110 13.1.5); without either a cut starts over. */

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -222,5 +222,64 @@ describe('downloadResult from other file servers', () => {
     expect(requests).toBe(5);
     expect(clock.sleeps).toEqual([500, 1000, 2000, 4000]);
     expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('an abort mid-body rejects with its reason and keeps the .part and its validator; the next call resumes it', async () => {
+    const ranges: (string | undefined)[] = [];
+    let stall = true;
+    const origin = await fileServer((request, response) => {
+      ranges.push(request.headers.range);
+      const start = Number(/^bytes=(\d+)-$/.exec(request.headers.range ?? '')?.[1] ?? 0);
+      const headers = { etag: '"v1"', 'content-length': LANDSCAPE.length - start };
+      if (start > 0) response.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${LANDSCAPE.length - 1}/${LANDSCAPE.length}` });
+      else response.writeHead(200, headers);
+      if (stall) response.write(LANDSCAPE.subarray(0, 30_000));
+      else response.end(LANDSCAPE.subarray(start));
+    });
+    const { client, task, dir, target } = taskAt(`${origin}/clip.mp4`);
+    const controller = new AbortController();
+    const saving = client.downloadResult(task, target, {
+      signal: controller.signal,
+      onProgress: (received) => received >= 30_000 && controller.abort(new Error('interrupted')),
+    });
+    await expect(saving).rejects.toThrow('interrupted');
+    expect((await readdir(dir)).sort()).toEqual(['clip.mp4.part', 'clip.mp4.part.json']);
+    expect((await readFile(`${target}.part`)).equals(LANDSCAPE.subarray(0, 30_000))).toBe(true);
+    expect(JSON.parse(await readFile(`${target}.part.json`, 'utf8'))).toEqual({ task_id: 'task_1', validator: '"v1"', total: LANDSCAPE.length });
+
+    stall = false;
+    await client.downloadResult(task, target);
+    expect((await readFile(target)).equals(LANDSCAPE)).toBe(true);
+    expect(ranges).toEqual([undefined, 'bytes=30000-']);
+    expect(await readdir(dir)).toEqual(['clip.mp4']);
+  });
+
+  it('a .part kept for another task is not resumed: that download starts from byte 0', async () => {
+    const ranges: (string | undefined)[] = [];
+    const origin = await fileServer((request, response) => {
+      ranges.push(request.headers.range);
+      response.writeHead(200, { etag: '"v1"', 'content-length': LANDSCAPE.length }).end(LANDSCAPE);
+    });
+    const { client, task, target } = taskAt(`${origin}/clip.mp4`);
+    await writeFile(`${target}.part`, LANDSCAPE.subarray(0, 1000));
+    await writeFile(`${target}.part.json`, JSON.stringify({ task_id: 'task_other', validator: '"v1"' }));
+    await client.downloadResult(task, target);
+    expect(ranges).toEqual([undefined]);
+    expect((await readFile(target)).equals(LANDSCAPE)).toBe(true);
+  });
+
+  it('a .part that holds the whole file already (stopped before the rename): a 416 to its Range completes it', async () => {
+    const ranges: (string | undefined)[] = [];
+    const origin = await fileServer((request, response) => {
+      ranges.push(request.headers.range);
+      response.writeHead(416, { 'content-range': `bytes */${LANDSCAPE.length}` }).end();
+    });
+    const { client, task, dir, target } = taskAt(`${origin}/clip.mp4`);
+    await writeFile(`${target}.part`, LANDSCAPE);
+    await writeFile(`${target}.part.json`, JSON.stringify({ task_id: 'task_1', validator: '"v1"', total: LANDSCAPE.length }));
+    await client.downloadResult(task, target);
+    expect(ranges).toEqual([`bytes=${LANDSCAPE.length}-`]);
+    expect((await readFile(target)).equals(LANDSCAPE)).toBe(true);
+    expect(await readdir(dir)).toEqual(['clip.mp4']);
   });
 });
