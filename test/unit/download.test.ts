@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { OmniVideoClient } from '../../src/api/client.js';
 import { DownloadError, LinkExpiredError } from '../../src/api/errors.js';
 import type { Task } from '../../src/api/schemas.js';
@@ -283,3 +283,57 @@ describe('downloadResult from other file servers', () => {
     expect(await readdir(dir)).toEqual(['clip.mp4']);
   });
 });
+
+describe('flushing to disk while the transfer runs', () => {
+  /** FileHandle's prototype, whose datasync the download calls. */
+  async function fileHandlePrototype(): Promise<{ datasync(): Promise<void> }> {
+    const handle = await open(join(tempDir(), 'probe'), 'w');
+    await handle.close();
+    return Object.getPrototypeOf(handle) as { datasync(): Promise<void> };
+  }
+
+  it('flushes every 8 MiB in the background, one flush at a time, and the file is whole', async () => {
+    const size = 20 * 1024 * 1024 + 5;
+    const { client, task, target } = await completedJob({ largeFileBytes: size });
+    const prototype = await fileHandlePrototype();
+    let inFlight = 0;
+    let overlapped = false;
+    const real = prototype.datasync;
+    const spy = vi.spyOn(prototype, 'datasync').mockImplementation(async function (this: { datasync(): Promise<void> }) {
+      overlapped ||= inFlight > 0;
+      inFlight += 1;
+      try {
+        return await real.call(this);
+      } finally {
+        inFlight -= 1;
+      }
+    });
+    let flushes: number;
+    try {
+      await client.downloadResult(task, target);
+      flushes = spy.mock.calls.length;
+    } finally {
+      spy.mockRestore();
+    }
+    expect((await readFile(target)).length).toBe(size);
+    // At 8 and 16 MiB at most (a flush still running when 16 MiB are written defers the next).
+    expect(flushes).toBeGreaterThanOrEqual(1);
+    expect(flushes).toBeLessThanOrEqual(2);
+    expect(overlapped).toBe(false);
+  });
+
+  it('a flush that fails (a write-back error) fails the download, leaving nothing behind', async () => {
+    const { client, task, dir, target } = await completedJob({ largeFileBytes: 20 * 1024 * 1024 });
+    const prototype = await fileHandlePrototype();
+    const spy = vi.spyOn(prototype, 'datasync').mockRejectedValue(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    try {
+      const error = await client.downloadResult(task, target).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(DownloadError);
+      expect((error as Error).message).toMatch(/cannot write .*clip\.mp4\.part: EIO/);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await readdir(dir)).toEqual([]);
+  });
+});
+
