@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
@@ -60,3 +62,14 @@ describe('no request leaves the process waiting once it has settled', () => {
     }
   });
 });
+
+describe('one HTTP client', () => {
+  it('no module under src/ but the sandbox opens sockets itself (node:net, node:tls): every request goes through got', () => {
+    const src = fileURLToPath(new URL('../../src/', import.meta.url));
+    const offenders = (readdirSync(src, { recursive: true }) as string[])
+      .filter((file) => file.endsWith('.ts') && !file.startsWith('sandbox'))
+      .filter((file) => /from ['"](node:)?(net|tls)['"]/.test(readFileSync(`${src}${file}`, 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+});
+
