@@ -1,4 +1,3 @@
-import type { WriteStream } from 'node:fs';
 import { open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -6,7 +5,7 @@ import type { Request, Response } from 'got';
 import type { Clock } from './clock.js';
 import { DownloadError, LinkExpiredError, OutputExistsError } from './errors.js';
 import { createFileHttp, fileAgents, toConnectionError } from './http-client.js';
-import { readPartState, removePart, writePartState } from './part-file.js';
+import { BackgroundFlush, readPartState, removePart, writePartState } from './part-file.js';
 import { backoffDelay, parseRetryAfter, type RetryEvent, type RetryPolicy } from './retry.js';
 import { resultLinks, type Task } from './schemas.js';
 
@@ -59,13 +58,6 @@ export const partPath = (destination: string): string => `${destination}.part`;
 const BODY_BUFFER_BYTES = 64 * 1024;
 /** What the .part's write stream holds before it pauses the body: queued pieces go to disk in one writev. */
 const WRITE_BUFFER_BYTES = 1024 * 1024;
-/**
- * Flush to disk every this many bytes while the transfer runs, so that the fsync before the
- * rename has only the tail left and the kernel never holds enough dirty pages to start
- * throttling the writes (measured in the commit that set it).
- */
-const FLUSH_EVERY_BYTES = 8 * 1024 * 1024;
-
 /** Default for DownloadOptions.idleTimeoutMs. */
 const IDLE_TIMEOUT_MS = 30_000;
 
@@ -284,36 +276,6 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
     }
     return handle;
   }
-}
-
-/**
- * Flushes a file to disk every FLUSH_EVERY_BYTES its write stream has written, one flush at a
- * time, while the stream is open (it closes the handle once done, after a flush in flight).
- * `check` is called as bytes arrive; `error` is what a flush met: it must fail the download, as
- * Linux reports a write-back error once, to the flush that meets it.
- */
-class BackgroundFlush {
-  error: Error | undefined;
-  #flushed = 0;
-  #flushing = false;
-
-  constructor(
-    readonly handle: FileHandle,
-    readonly sink: WriteStream,
-  ) {}
-
-  readonly check = (): void => {
-    const written = this.sink.bytesWritten;
-    if (this.#flushing || this.sink.writableEnded || this.sink.destroyed || written - this.#flushed < FLUSH_EVERY_BYTES) return;
-    this.#flushing = true;
-    this.handle.datasync().then(
-      () => {
-        this.#flushed = written;
-        this.#flushing = false;
-      },
-      (error: Error) => (this.error ??= error),
-    );
-  };
 }
 
 /** Resolves with the response head (after redirects), or rejects with what stopped it first. */
