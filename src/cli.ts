@@ -359,7 +359,7 @@ export async function exitCodeFor(error: unknown): Promise<number> {
   if (error instanceof errors.InsufficientBalanceError) return 7;
   if (error instanceof errors.WaitTimeoutError) return 5;
   if (error instanceof errors.JobFailedError || error instanceof errors.JobsFailedError || error instanceof errors.LinkExpiredError) return 4;
-  if (error instanceof errors.AuthenticationError || error instanceof errors.ConfigurationError) return 3;
+  if (error instanceof errors.AuthenticationError || error instanceof errors.ConfigurationError || error instanceof errors.ProxyAuthenticationError) return 3;
   if (
     error instanceof errors.InvalidRequestError ||
     error instanceof errors.BadRequestError ||

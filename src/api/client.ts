@@ -2,15 +2,17 @@ import { systemClock, type Clock } from './clock.js';
 import {
   APIConnectionError,
   APIError,
+  CertificateError,
   ConfigurationError,
   InvalidRequestError,
   MalformedResponseError,
+  ProxyRefusedError,
   RateLimitError,
   ServiceUnavailableError,
   SubmissionUncertainError,
 } from './errors.js';
 import { downloadToFile, type DownloadOptions, type DownloadResult } from './download.js';
-import { httpRequest, toConnectionError, type HttpResponse, type Method } from './http.js';
+import { createApiHttp, toConnectionError, type CallContext } from './http-client.js';
 import { isLoopbackHost } from './proxy.js';
 import { waitForTask, type WaitOptions } from './polling.js';
 import { defaultRetryPolicy, parseRetryAfter, withRetry, type RetryDecision, type RetryEvent, type RetryPolicy } from './retry.js';
@@ -23,6 +25,7 @@ import {
   type GenerationRequest,
   type Task,
 } from './schemas.js';
+import type { Got } from 'got';
 import type * as z from 'zod/mini';
 
 export const DEFAULT_BASE_URL = 'https://api.apimart.ai/v1';
@@ -61,6 +64,13 @@ function testTuning(env: Record<string, string | undefined>): { retryPolicy: Par
   };
 }
 
+/** One answer of the API, whatever its status. */
+interface ApiResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
 export interface RequestOptions {
   signal?: AbortSignal | undefined;
 }
@@ -97,12 +107,6 @@ export function serviceMessage(body: string): string | undefined {
   }
 }
 
-function redactBody(json: unknown): string {
-  return JSON.stringify(json, (_key, value: unknown) =>
-    typeof value === 'string' && value.startsWith('data:') && value.length > 80 ? `${value.slice(0, 40)}…(${value.length} chars)` : value,
-  );
-}
-
 /**
  * After these the job may exist (and be charged): the request left (a reset, a read timeout), the
  * service failed mid-way (5xx other than 503), or it said 200 in a form we could not read.
@@ -111,6 +115,11 @@ function submissionMayHaveLanded(error: unknown): error is APIConnectionError | 
   if (error instanceof APIConnectionError) return !error.neverSent;
   if (error instanceof ServiceUnavailableError) return error.status !== 503;
   return error instanceof MalformedResponseError && error.status >= 200 && error.status < 300;
+}
+
+/** A refused certificate, or a proxy refusing credentials or the target, stays refused: trying again changes nothing. */
+function isLasting(error: APIConnectionError): boolean {
+  return error instanceof CertificateError || (error instanceof ProxyRefusedError && (error.status ?? 500) < 500);
 }
 
 /** The one client of the API: every request, retry and check goes through here. */
@@ -123,8 +132,7 @@ export class OmniVideoClient {
   readonly #log: ((line: string) => void) | undefined;
   readonly #onRetry: ClientOptions['onRetry'];
   readonly #random: () => number;
-  readonly #userAgent: string;
-  readonly #origin: string;
+  readonly #http: Got;
   readonly #idleTimeoutMs: number | undefined;
 
   constructor(options: ClientOptions = {}) {
@@ -141,7 +149,6 @@ export class OmniVideoClient {
       });
     }
     this.baseUrl = base;
-    this.#origin = url.origin;
     this.#apiKey = options.apiKey;
     this.#clock = options.clock ?? systemClock;
     this.#env = options.env ?? {};
@@ -151,7 +158,7 @@ export class OmniVideoClient {
     this.#log = options.log;
     this.#onRetry = options.onRetry;
     this.#random = options.random ?? Math.random;
-    this.#userAgent = options.userAgent ?? 'omni-video';
+    this.#http = createApiHttp({ baseUrl: base, apiKey: this.#apiKey, userAgent: options.userAgent ?? 'omni-video', env: this.#env, log: this.#log });
   }
 
   /** Submits one paid job. Resent only when the service provably did not take it. */
@@ -165,7 +172,7 @@ export class OmniVideoClient {
     const endpoint = 'POST /videos/generations';
     try {
       const parsed = await this.#call(endpoint, 'POST', '/videos/generations', SubmitResponseSchema, options.signal, body, (error) => {
-        if (error instanceof APIConnectionError) return { retry: error.neverSent };
+        if (error instanceof APIConnectionError) return { retry: error.neverSent && !isLasting(error) };
         if (error instanceof RateLimitError) return { retry: true, retryAfterMs: parseRetryAfter(error.headers, this.#clock.now()) };
         if (error instanceof ServiceUnavailableError && error.status === 503) {
           return { retry: true, retryAfterMs: parseRetryAfter(error.headers, this.#clock.now()) };
@@ -225,7 +232,8 @@ export class OmniVideoClient {
   }
 
   #idempotentDecision(error: unknown): RetryDecision {
-    if (error instanceof APIConnectionError || error instanceof MalformedResponseError) return { retry: true };
+    if (error instanceof APIConnectionError) return { retry: !isLasting(error) };
+    if (error instanceof MalformedResponseError) return { retry: true };
     if (error instanceof RateLimitError || error instanceof ServiceUnavailableError) {
       return { retry: true, retryAfterMs: parseRetryAfter(error.headers, this.#clock.now()) };
     }
@@ -234,7 +242,7 @@ export class OmniVideoClient {
 
   async #call<S extends z.ZodMiniType>(
     endpoint: string,
-    method: Method,
+    method: 'GET' | 'POST',
     path: string,
     schema: S,
     signal: AbortSignal | undefined,
@@ -246,32 +254,19 @@ export class OmniVideoClient {
         hint: 'Set one with: omni-video config set api-key (or OMNI_VIDEO_API_KEY, or --api-key).',
       });
     }
-    const url = `${this.baseUrl}${path}`;
+    const context: CallContext = { endpoint };
     return withRetry(
       async () => {
-        this.#log?.(`→ ${method} ${url}${json === undefined ? '' : ` ${redactBody(json)}`}`);
-        this.#log?.(`  authorization: Bearer ***`);
-        const started = this.#clock.now();
-        let response: HttpResponse;
+        let response: ApiResponse;
         try {
-          response = await httpRequest(
-            {
-              method,
-              url,
-              json,
-              signal,
-              headers: { authorization: `Bearer ${this.#apiKey}`, accept: 'application/json', 'user-agent': this.#userAgent },
-            },
-            this.#env,
-            this.#origin,
-          );
+          const answer = await this.#http(path.replace(/^\//, ''), { method, json, signal, context });
+          response = { status: answer.statusCode, headers: answer.headers, body: String(answer.body) };
         } catch (error) {
           if (signal?.aborted) throw signal.reason;
           const connectionError = toConnectionError(error, `${endpoint} failed`);
           this.#log?.(`← ${connectionError.message}`);
           throw connectionError;
         }
-        this.#log?.(`← ${response.status} ${endpoint} (${this.#clock.now() - started} ms) ${response.body.slice(0, 2000)}`);
         return this.#parse(endpoint, response, schema);
       },
       {
@@ -288,7 +283,7 @@ export class OmniVideoClient {
     );
   }
 
-  #parse<S extends z.ZodMiniType>(endpoint: string, response: HttpResponse, schema: S): z.infer<S> {
+  #parse<S extends z.ZodMiniType>(endpoint: string, response: ApiResponse, schema: S): z.infer<S> {
     const details = {
       status: response.status,
       endpoint,

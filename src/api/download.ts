@@ -1,11 +1,11 @@
-import { closeSync, openSync } from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { open, rename, stat, type FileHandle } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Request, Response } from 'got';
 import type { Clock } from './clock.js';
 import { DownloadError, LinkExpiredError, OutputExistsError } from './errors.js';
-import { getFile, type BodyEnd, type FileResponse } from './file-get.js';
-import { FileSink } from './file-sink.js';
-import { toConnectionError } from './http.js';
-import { proxyForUrl } from './proxy.js';
+import { createFileHttp, fileAgents, toConnectionError } from './http-client.js';
+import { BackgroundFlush, readPartState, removePart, writePartState } from './part-file.js';
 import { backoffDelay, parseRetryAfter, type RetryEvent, type RetryPolicy } from './retry.js';
 import { resultLinks, type Task } from './schemas.js';
 
@@ -51,14 +51,26 @@ class Attempt {
   ) {}
 }
 
+/** Where the bytes of a download to `destination` gather until it is whole. */
+export const partPath = (destination: string): string => `${destination}.part`;
+
+/** What the body's buffer holds before the socket is paused. */
+const BODY_BUFFER_BYTES = 64 * 1024;
+/** What the .part's write stream holds before it pauses the body: queued pieces go to disk in one writev. */
+const WRITE_BUFFER_BYTES = 1024 * 1024;
+/** Default for DownloadOptions.idleTimeoutMs. */
+const IDLE_TIMEOUT_MS = 30_000;
+
 /**
- * Streams the result to `<destination>.part` with backpressure, resumes a dropped transfer with
- * Range + If-Range (only a 206 for the same file is appended to), checks length and the mp4
- * header, fsyncs and renames into place. A partial file never sits at `destination`.
+ * Streams the result to `<destination>.part`, resumes a dropped transfer with Range + If-Range
+ * (only a 206 for the same file is appended to), checks length and the mp4 header, fsyncs and
+ * renames into place. A partial file never sits at `destination`. An interrupted download (the
+ * signal, or the process killed) keeps its .part and what validates it (part-file.ts): the next
+ * call for the same task and destination resumes it. Any other failure removes both.
  */
 export async function downloadToFile(initialTask: Task, destination: string, options: DownloadOptions): Promise<DownloadResult> {
   const { clock, policy, signal, log } = options;
-  const part = `${destination}.part`;
+  const part = partPath(destination);
   if (!options.overwrite && (await exists(destination))) {
     throw new OutputExistsError(`${destination} already exists.`, { hint: 'Use --force to overwrite it, or -o to choose another path.' });
   }
@@ -80,25 +92,29 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
   }
   if (links.urls.length === 0) throw new DownloadError(`Task ${task.id} has no result link.`, { hint: 'Check it with: omni-video status ' + task.id });
 
-  let received = 0;
-  let total: number | undefined;
-  let validator: string | undefined;
+  const files = createFileHttp({ env: options.env, idleTimeoutMs: options.idleTimeoutMs ?? IDLE_TIMEOUT_MS });
+  const kept = await readPartState(part, task.id);
+  let received = kept?.received ?? 0;
+  let total = kept?.total;
+  let validator = kept?.validator;
+  if (kept) log?.(`  resuming ${part}: ${received} bytes kept`);
+  else await removePart(part);
   let urlIndex = 0;
   let failures = 0;
-  await rm(part, { force: true });
   try {
     await transfer();
     await checkAndSync();
   } catch (error) {
-    // Nothing half-written is left behind: a later run starts over anyway.
-    await rm(part, { force: true });
+    // Interrupted: the .part stays for the next run. Anything else: nothing half-written is left.
+    if (!signal?.aborted) await removePart(part);
     throw error;
   }
   if (!options.overwrite && (await exists(destination))) {
-    await rm(part, { force: true });
+    await removePart(part);
     throw new OutputExistsError(`${destination} already exists.`, { hint: 'Use --force to overwrite it.' });
   }
   await renameWithRetry(part, destination, clock);
+  await removePart(part);
   return { path: destination, bytes: received, url: links.urls[urlIndex % links.urls.length] as string };
 
   async function transfer(): Promise<void> {
@@ -108,7 +124,6 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
       if (outcome === 'done') break;
       if (outcome.kind === 'refresh' && (await refresh(outcome.message))) {
         links = resultLinks(task);
-        received = 0;
         continue;
       }
       if (outcome.kind === 'expired' || outcome.kind === 'refresh') {
@@ -152,78 +167,143 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
 
   async function fetchOnce(url: string): Promise<'done' | Attempt> {
     const resuming = received > 0 && validator !== undefined;
-    const headers: Record<string, string> = { 'user-agent': 'omni-video' };
-    if (resuming) {
-      headers.range = `bytes=${received}-`;
-      headers['if-range'] = validator as string;
-    }
     log?.(`→ GET ${url.replace(/\?.*$/, '?…')}${resuming ? ` (resuming at ${received})` : ''}`);
     // No Authorization here, ever: the file server is another origin and signed URLs need none.
-    let response: FileResponse;
+    const stream = files.stream(url, {
+      headers: resuming ? { range: `bytes=${received}-`, 'if-range': validator } : {},
+      agent: fileAgents(url, options.env),
+      signal,
+    });
+    // Read from the start, into a buffer of its own, and ended (not failed) at a cut or an abort:
+    // bytes that arrive while the .part is being opened are kept, and the pipeline below then
+    // ends the file normally with every byte that arrived (a failing one would drop its buffer).
+    const body = new PassThrough({ highWaterMark: BODY_BUFFER_BYTES });
+    let cut: unknown;
+    stream.on('error', (error) => {
+      cut ??= error;
+      body.end();
+    });
+    stream.pipe(body);
+    let response: Response;
     try {
-      response = await getFile(url, {
-        headers,
-        proxyFor: (target) => proxyForUrl(target, options.env),
-        signal,
-        idleTimeoutMs: options.idleTimeoutMs,
-      });
+      response = await responseOf(stream);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       return new Attempt('retry', toConnectionError(error, 'download').message);
     }
-    const { status, headers: responseHeaders } = response;
-    log?.(`← ${status} download${responseHeaders['content-length'] ? ` (${responseHeaders['content-length']} bytes)` : ''}`);
+    const { statusCode: status, headers } = response;
+    log?.(`← ${status} download${headers['content-length'] ? ` (${headers['content-length']} bytes)` : ''}`);
     if (status !== 200 && status !== 206) {
-      response.discard();
+      stream.destroy();
+      if (status === 416 && resuming && contentRangeTotal(headers['content-range']) === received) {
+        // Every byte was here already (a run stopped between the last byte and the rename).
+        total = received;
+        return 'done';
+      }
+      if (status === 416) return startOver('the server cannot serve the rest of the file; starting over');
       if (REFRESHABLE.has(status)) return new Attempt('refresh', `the file server answered HTTP ${status}`);
-      if (status === 429 || status >= 500) return new Attempt('retry', `the file server answered HTTP ${status}`, parseRetryAfter(responseHeaders, clock.now()));
+      if (status === 429 || status >= 500) return new Attempt('retry', `the file server answered HTTP ${status}`, parseRetryAfter(headers, clock.now()));
       return new Attempt('fatal', `the file server answered HTTP ${status}`);
     }
     let start = 0;
     if (status === 206) {
-      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(responseHeaders['content-range'] ?? '');
+      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(headers['content-range'] ?? '');
       if (!range || Number(range[1]) !== received) {
-        response.discard();
-        received = 0;
-        validator = undefined;
-        return new Attempt('retry', 'the server answered a range that does not match; starting over');
+        stream.destroy();
+        return startOver('the server answered a range that does not match; starting over');
       }
       start = received;
       if (range[3] !== '*') total = Number(range[3]);
     } else {
       // A 200 is the whole file from byte 0: appending it to what we have would corrupt the video.
-      const length = responseHeaders['content-length'];
+      const length = headers['content-length'];
       total = length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined;
-      validator = responseHeaders.etag ?? responseHeaders['last-modified'];
+      validator = ifRangeValidator(headers.etag, headers['last-modified']);
       received = 0;
     }
-    let fd: number;
+    let handle: FileHandle;
     try {
-      fd = openSync(part, start > 0 ? 'r+' : 'w');
+      handle = await openPart(start, status === 200 ? validator : undefined);
     } catch (error) {
-      response.discard();
+      stream.destroy();
       return new Attempt('fatal', `cannot write ${part}: ${(error as Error).message}`);
     }
-    const sink = new FileSink(fd, start);
-    const progress = setInterval(() => options.onProgress?.(start + sink.written, total), 200);
-    let outcome: BodyEnd;
+    const sink = handle.createWriteStream({ start, highWaterMark: WRITE_BUFFER_BYTES });
+    const flusher = new BackgroundFlush(handle, sink);
+    stream.on('downloadProgress', flusher.check);
+    const progress = setInterval(() => options.onProgress?.(start + sink.bytesWritten, total), 200);
+    let writeError: unknown;
     try {
-      outcome = await response.readBody((bytes) => sink.write(bytes));
-      await sink.settle();
+      await pipeline(body, sink);
     } catch (error) {
-      await sink.settle().catch(() => undefined);
-      return new Attempt('fatal', `cannot write ${part}: ${(error as Error).message}`);
+      writeError = error;
     } finally {
       clearInterval(progress);
-      closeSync(fd);
+      if (!sink.closed) await new Promise<void>((resolve) => sink.once('close', () => resolve()));
     }
-    if (signal?.aborted) throw signal.reason;
-    received = start + sink.written;
+    received = start + sink.bytesWritten;
     options.onProgress?.(received, total);
-    if (outcome.sourceError !== undefined) return new Attempt('retry', toConnectionError(outcome.sourceError, 'download interrupted').message);
+    if (signal?.aborted) throw signal.reason;
+    writeError ??= flusher.error;
+    if (writeError !== undefined) {
+      stream.destroy();
+      return new Attempt('fatal', `cannot write ${part}: ${(writeError as Error).message}`);
+    }
+    if (cut !== undefined) return new Attempt('retry', toConnectionError(cut, 'download interrupted').message);
     if (total !== undefined && received < total) return new Attempt('retry', `connection closed after ${received} of ${total} bytes`);
     return 'done';
   }
+
+  function startOver(message: string): Attempt {
+    received = 0;
+    validator = undefined;
+    return new Attempt('retry', message);
+  }
+
+  /**
+   * The .part opened for bytes from `start`. From byte 0 it is emptied first and then, when the
+   * answer can be resumed, its validator written beside it: killed at any point in between, the
+   * next run finds either nothing to resume or bytes that match the validator.
+   */
+  async function openPart(start: number, newValidator: string | undefined): Promise<FileHandle> {
+    if (start === 0) await removePart(part);
+    const handle = await open(part, start > 0 ? 'r+' : 'w');
+    try {
+      if (start === 0 && newValidator !== undefined) await writePartState(part, { task_id: task.id, validator: newValidator, total });
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    return handle;
+  }
+}
+
+/** Resolves with the response head (after redirects), or rejects with what stopped it first. */
+function responseOf(stream: Request): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const onResponse = (response: Response) => {
+      stream.off('error', onError);
+      resolve(response);
+    };
+    const onError = (error: Error) => {
+      stream.off('response', onResponse);
+      reject(error);
+    };
+    stream.once('response', onResponse);
+    stream.once('error', onError);
+  });
+}
+
+/** The total that a 416 names in its Content-Range (`bytes *\/N`), if it does. */
+function contentRangeTotal(header: string | undefined): number | undefined {
+  const match = /^bytes \*\/(\d+)$/.exec(header ?? '');
+  return match ? Number(match[1]) : undefined;
+}
+
+/** If-Range takes a strong ETag or a date (RFC 9110 13.1.5); without either a cut starts over. */
+function ifRangeValidator(etag: string | undefined, lastModified: string | undefined): string | undefined {
+  if (etag !== undefined && etag.startsWith('"')) return etag;
+  return lastModified;
 }
 
 /** Past its expiry, or refused (403/410) by the file server even after a fresh link: either way, gone. */

@@ -92,6 +92,25 @@ export class APIConnectionError extends OmniVideoError {
 
 export class APITimeoutError extends APIConnectionError {}
 
+/**
+ * The TLS handshake failed: the server's certificate was refused (an unknown CA, another name,
+ * expired). Nothing was sent, and trying again would meet the same certificate.
+ */
+export class CertificateError extends APIConnectionError {}
+
+/** The proxy would not open a tunnel to the target (it answered CONNECT with an error): nothing reached the target. */
+export class ProxyRefusedError extends APIConnectionError {
+  /** The proxy's answer to CONNECT, when it gave one. */
+  readonly status: number | undefined;
+  constructor(message: string, options: { status: number | undefined; cause?: unknown; hint?: string }) {
+    super(message, { code: 'EPROXY', neverSent: true, cause: options.cause, hint: options.hint });
+    this.status = options.status;
+  }
+}
+
+/** The proxy refused its credentials (HTTP 407 to CONNECT). */
+export class ProxyAuthenticationError extends ProxyRefusedError {}
+
 /** A paid submission whose fate is unknown: it may have created a job. It is never resent. */
 export class SubmissionUncertainError extends OmniVideoError {}
 

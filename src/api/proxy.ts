@@ -1,9 +1,5 @@
-import type { Agent as HttpAgent } from 'node:http';
-import type { Agent as HttpsAgent } from 'node:https';
-import { createRequire } from 'node:module';
-
-/** hpagent loads https and tls as it starts; most runs use no proxy, so it is loaded for one. */
-const loadHpagent = () => createRequire(import.meta.url)('hpagent') as typeof import('hpagent');
+import type { Agents } from 'got';
+import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
 
 type Env = Record<string, string | undefined>;
 
@@ -38,30 +34,49 @@ export function proxyForUrl(url: string, env: Env): string | undefined {
   return target.protocol === 'https:' ? envValue(env, 'HTTPS_PROXY') ?? envValue(env, 'HTTP_PROXY') : envValue(env, 'HTTP_PROXY');
 }
 
-const agents = new Map<string, HttpAgent | HttpsAgent>();
+const agents = new Map<string, HttpProxyAgent | HttpsProxyAgent>();
 
 /** localhost, 127.x.x.x or ::1: this machine. */
 export function isLoopbackHost(hostname: string): boolean {
   return /^(localhost|127(?:\.\d{1,3}){3}|\[?::1\]?)$/i.test(hostname);
 }
 
+/** How long a proxy may take to connect and answer CONNECT. */
+const TUNNEL_TIMEOUT_MS = 15_000;
+
 /**
- * The proxy's agent for an API call to this URL, or undefined for none: one per proxy and
- * protocol, so every call reuses its tunnels (Node does not honour HTTPS_PROXY by itself).
- * Plain http goes through a loopback proxy only: a remote one would carry the key in clear text.
+ * The agents for got for a request to this URL: hpagent's tunnel through the proxy chosen for it,
+ * or none (Node's own agent, a direct connection). One agent per proxy and protocol, so calls
+ * reuse their tunnels. The certificate of an https target is checked against the target's name:
+ * hpagent opens TLS over the tunnel with the request's own host. With `carriesKey`, plain http
+ * goes through a loopback proxy only: a remote one would see the key in clear text.
  */
-export function proxyAgentFor(url: string, env: Env): HttpAgent | HttpsAgent | undefined {
-  const proxy = proxyForUrl(url, env);
-  if (!proxy) return undefined;
-  const https = new URL(url).protocol === 'https:';
-  if (!https && !isLoopbackHost(new URL(proxy).hostname)) return undefined;
+export function agentsFor(url: string | URL, env: Env, options: { carriesKey: boolean }): Agents {
+  const target = new URL(url);
+  const proxy = proxyForUrl(target.href, env);
+  if (!proxy) return {};
+  const https = target.protocol === 'https:';
+  if (!https && options.carriesKey && !isLoopbackHost(new URL(proxy).hostname)) return {};
   const key = `${https ? 'https' : 'http'} ${proxy}`;
   let agent = agents.get(key);
   if (!agent) {
-    const options = { proxy, keepAlive: true, keepAliveMsecs: 1000, maxSockets: 64, maxFreeSockets: 8, scheduling: 'lifo' as const };
-    const { HttpProxyAgent, HttpsProxyAgent } = loadHpagent();
-    agent = https ? new HttpsProxyAgent(options) : new HttpProxyAgent(options);
+    const settings = { proxy, keepAlive: true, maxSockets: 64, maxFreeSockets: 8, scheduling: 'lifo' as const, timeout: TUNNEL_TIMEOUT_MS };
+    agent = https ? new HttpsProxyAgent(settings) : new HttpProxyAgent(settings);
     agents.set(key, agent);
   }
-  return agent;
+  return https ? { https: agent as HttpsProxyAgent } : { http: agent };
+}
+
+/**
+ * The proxy's answer when it refused to open the tunnel, from hpagent's error (it reports a
+ * CONNECT answered with anything but 200 as `Bad response: <status>`), else undefined.
+ */
+export function tunnelRefusal(error: unknown): number | undefined {
+  const match = error instanceof Error ? /^Bad response: (\d{3})$/.exec(error.message) : null;
+  return match ? Number(match[1]) : undefined;
+}
+
+/** True for hpagent's error when the proxy did not answer CONNECT within TUNNEL_TIMEOUT_MS. */
+export function isTunnelTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Proxy timeout';
 }

@@ -3,7 +3,7 @@ import { stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { DEFAULT_BASE_URL, isSafeOrigin } from '../api/client.js';
 import { ConfigurationError, OmniVideoError } from '../api/errors.js';
-import { httpRequest, toConnectionError, type HttpResponse } from '../api/http.js';
+import { createApiHttp, toConnectionError } from '../api/http-client.js';
 import { proxyForUrl } from '../api/proxy.js';
 import type { Context } from '../context.js';
 import { configPath, maskKey, readConfig, resolveApiKey, type Config } from '../store/config.js';
@@ -52,7 +52,7 @@ async function checkConfig(dir: string): Promise<{ check: Check; config: Config 
   }
 }
 
-type Probe = { response: HttpResponse; latencyMs: number } | { error: string } | { refused: string };
+type Probe = { response: { status: number }; latencyMs: number } | { error: string } | { refused: string };
 
 /** One GET /balance, no retries: a doctor wants the first answer, and fast. */
 async function probeApi(ctx: Context, baseUrl: string, apiKey: string | undefined): Promise<Probe> {
@@ -65,17 +65,9 @@ async function probeApi(ctx: Context, baseUrl: string, apiKey: string | undefine
   if (!isSafeOrigin(url)) return { refused: `${baseUrl} is plain http to another machine: the key is never sent over it` };
   const started = ctx.clock.now();
   try {
-    const response = await httpRequest(
-      {
-        method: 'GET',
-        url: `${baseUrl.replace(/\/+$/, '')}/balance`,
-        headers: { accept: 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
-        signal: ctx.signal,
-        timeoutMs: 10_000,
-      },
-      ctx.env,
-      url.origin,
-    );
+    const http = createApiHttp({ baseUrl, apiKey, userAgent: 'omni-video', env: ctx.env });
+    const answer = await http.get('balance', { signal: ctx.signal, timeout: { response: 10_000 } });
+    const response = { status: answer.statusCode };
     return { response, latencyMs: ctx.clock.now() - started };
   } catch (error) {
     if (ctx.signal.aborted) throw ctx.signal.reason;

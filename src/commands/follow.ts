@@ -1,6 +1,7 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { OmniVideoClient } from '../api/client.js';
+import { partPath } from '../api/download.js';
 import { DownloadError, InterruptedError, JobFailedError, TaskNotFoundError, TaskNotReadyError, WaitTimeoutError } from '../api/errors.js';
 import { isTerminal, resultLinks, type Task } from '../api/schemas.js';
 import type { Context } from '../context.js';
@@ -168,7 +169,12 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
     const saveCommand = downloadCommand(taskId, choices, false);
     if (error instanceof InterruptedError) {
       await record({ event: 'interrupted' });
-      throw new InterruptedError(error.signalName, `${error.message} The video of task ${taskId} was not saved.`, `Save it with: ${saveCommand}`);
+      const kept = await stat(partPath(destination)).then(
+        (part) => part.size,
+        () => 0,
+      );
+      const saved = kept > 0 ? ` yet: the ${formatBytes(kept)} downloaded so far are kept in ${partPath(destination)} for the command below to resume` : '';
+      throw new InterruptedError(error.signalName, `${error.message} The video of task ${taskId} was not saved${saved}.`, `Save it with: ${saveCommand}`);
     }
     await record({ event: 'download_failed', error: (error as Error).message });
     if (error instanceof DownloadError) throw withHint(error, `Try again with: ${saveCommand}`);

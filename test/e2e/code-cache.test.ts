@@ -3,7 +3,7 @@ import { cpSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { run, sandbox, tempDir } from '../helpers/harness.js';
+import { run, tempDir } from '../helpers/harness.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -91,30 +91,5 @@ describe('code cache', () => {
     const configDir = tempDir('ov-config-');
     const result = await run(['config', 'path'], { configDir, env: { XDG_CACHE_HOME: notADirectory } });
     expect(result).toMatchObject({ code: 0, stdout: `${join(configDir, 'config.json')}\n`, stderr: '' });
-  });
-});
-
-/**
- * The start-up levers of esbuild.config.js (README, Performance): a status call over plain http
- * loads none of the built-ins that got, commander and hpagent would otherwise load as they start.
- */
-describe('start-up', () => {
-  it('a status call loads neither https, tls, zlib, crypto nor child_process', async () => {
-    const sb = await sandbox({ jobSeconds: 0.1 });
-    const configDir = tempDir();
-    const submitted = await run(['generate', 'a fox', '--no-wait'], { sandbox: sb, configDir });
-    expect(submitted.code, submitted.stderr).toBe(0);
-    const dir = tempDir('ov-preload-');
-    const preload = join(dir, 'preload.cjs');
-    const report = join(dir, 'builtins.json');
-    writeFileSync(
-      preload,
-      `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify(process.moduleLoadList)));`,
-    );
-    const status = await run(['status', submitted.stdout.trim(), '--json'], { sandbox: sb, configDir, env: { NODE_OPTIONS: `--require ${preload}` } });
-    expect(status.code, status.stderr).toBe(0);
-    const loaded = (JSON.parse(readFileSync(report, 'utf8')) as string[]).filter((name) => name.startsWith('NativeModule ')).map((name) => name.slice(13));
-    expect(loaded).toContain('http');
-    expect(loaded.filter((name) => ['https', 'tls', 'zlib', 'crypto', 'child_process', 'http2'].includes(name))).toEqual([]);
   });
 });

@@ -1,8 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Sandbox } from '../../src/sandbox/server.js';
 import { run, sandbox, tempDir } from '../helpers/harness.js';
 import { interruptInFlight } from '../helpers/signals.js';
+
+const LANDSCAPE = readFileSync(new URL('../../src/sandbox/assets/landscape.mp4', import.meta.url));
 
 /** Sends `signal` once the child's stderr shows `marker`. */
 function signalWhen(marker: RegExp, signal: NodeJS.Signals) {
@@ -55,7 +60,7 @@ describe('interrupts', () => {
     expect(await lastJob(configDir)).toMatchObject({ prompt: 'a slow answer', status: 'uncertain', last_event: 'uncertain' });
   });
 
-  it('SIGINT during a download: exit 130, nothing at the target, the command to save it later', async () => {
+  it('SIGINT during a download: exit 130, nothing at the target, the .part kept, the command to save it later', async () => {
     const sb = await sandbox({ jobSeconds: 0.2, faults: { stallAfterBytes: 1000 } });
     const cwd = tempDir('ov-cwd-');
     const configDir = tempDir('ov-config-');
@@ -63,7 +68,81 @@ describe('interrupts', () => {
     expect(result.code).toBe(130);
     const [taskId] = [...sb.tasks.keys()] as string[];
     expect(result.stderr).toContain(`Save it with: omni-video download ${taskId}`);
-    expect(await readdir(cwd)).toEqual([]);
+    expect((await readdir(cwd)).sort()).toEqual(['clip.mp4.part', 'clip.mp4.part.json']);
     expect(await lastJob(configDir)).toMatchObject({ task_id: taskId, status: 'completed', last_event: 'interrupted' });
+  });
+});
+
+/** A real cut: the file server stops sending at ~30 %, and the CLI is stopped once the .part holds those bytes. */
+describe('an interrupted download resumes', () => {
+  const CUT = Math.round(LANDSCAPE.length * 0.3);
+
+  /** Sends `signal` once the .part of the job's video (`<task id>.mp4.part` in `cwd`) holds `bytes` bytes. */
+  function signalWhenPartHolds(sb: Sandbox, cwd: string, bytes: number, signal: NodeJS.Signals) {
+    const partSize = () => {
+      const [taskId] = [...sb.tasks.keys()];
+      try {
+        return taskId === undefined ? 0 : statSync(join(cwd, `${taskId}.mp4.part`)).size;
+      } catch {
+        return 0;
+      }
+    };
+    return (child: ChildProcess) => {
+      const check = setInterval(() => {
+        if (partSize() < bytes) return;
+        clearInterval(check);
+        child.kill(signal);
+      }, 10);
+      child.on('close', () => clearInterval(check));
+    };
+  }
+
+  const fileRequests = (sb: Sandbox) => sb.requests.filter((request) => request.server === 'files');
+
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGKILL', null],
+  ] as const)('after %s: the .part is kept; the printed command resumes it with Range + If-Range, byte-identical', async (signal, code) => {
+    const sb = await sandbox({ jobSeconds: 0, faults: { stallAfterBytes: CUT } });
+    const cwd = tempDir('ov-cwd-');
+    const configDir = tempDir('ov-config-');
+    const first = await run(['generate', 'a whale'], { sandbox: sb, cwd, configDir, onSpawn: signalWhenPartHolds(sb, cwd, CUT, signal) });
+    const [taskId] = [...sb.tasks.keys()] as string[];
+    expect(first.code).toBe(code);
+    expect(first.stdout).toBe('');
+    expect((await readdir(cwd)).sort()).toEqual([`${taskId}.mp4.part`, `${taskId}.mp4.part.json`]);
+    expect(statSync(join(cwd, `${taskId}.mp4.part`)).size).toBe(CUT);
+    const command = signal === 'SIGKILL' ? `omni-video download ${taskId}` : /Save it with: (omni-video download \S+)$/m.exec(first.stderr)?.[1];
+    if (signal !== 'SIGKILL') expect(first.stderr).toMatch(new RegExp(`kept in .*${taskId}\\.mp4\\.part for the command below to resume`));
+    expect(command).toBe(`omni-video download ${taskId}`);
+
+    const second = await run((command as string).split(' ').slice(1), { sandbox: sb, cwd, configDir });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toBe(`${join(cwd, `${taskId}.mp4`)}\n`);
+    expect((await readFile(join(cwd, `${taskId}.mp4`))).equals(LANDSCAPE)).toBe(true);
+    expect(await readdir(cwd)).toEqual([`${taskId}.mp4`]);
+    const [firstGet, resumed, ...more] = fileRequests(sb);
+    expect(firstGet?.headers.range).toBeUndefined();
+    expect(resumed?.headers).toMatchObject({ range: `bytes=${CUT}-`, 'if-range': expect.stringMatching(/^"/) });
+    expect(more).toEqual([]);
+  });
+
+  it('starts over when the file changed meanwhile (the server answers 200 to If-Range), byte-identical', async () => {
+    const sb = await sandbox({ jobSeconds: 0, faults: { stallAfterBytes: CUT } });
+    const cwd = tempDir('ov-cwd-');
+    const configDir = tempDir('ov-config-');
+    const first = await run(['generate', 'a whale'], { sandbox: sb, cwd, configDir, onSpawn: signalWhenPartHolds(sb, cwd, CUT, 'SIGINT') });
+    expect(first.code).toBe(130);
+    const [taskId] = [...sb.tasks.keys()] as string[];
+    // What the validator beside the .part says no longer matches what the server serves.
+    const state = join(cwd, `${taskId}.mp4.part.json`);
+    const kept = JSON.parse(await readFile(state, 'utf8')) as { validator: string };
+    await writeFile(state, JSON.stringify({ ...kept, validator: '"an-older-version"' }));
+    const second = await run(['download', taskId], { sandbox: sb, cwd, configDir });
+    expect(second.code, second.stderr).toBe(0);
+    expect((await readFile(join(cwd, `${taskId}.mp4`))).equals(LANDSCAPE)).toBe(true);
+    expect(fileRequests(sb)[1]?.headers).toMatchObject({ range: `bytes=${CUT}-`, 'if-range': '"an-older-version"' });
+    expect(await readdir(cwd)).toEqual([`${taskId}.mp4`]);
   });
 });

@@ -1,12 +1,14 @@
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
-const HTTP = new URL('../../dist/api/http.js', import.meta.url).href;
-const FILE_GET = new URL('../../dist/api/file-get.js', import.meta.url).href;
+const LIBRARY = new URL('../../dist/index.js', import.meta.url).href;
 
-/** Runs a script with the built modules; resolves with its output and how long the process lived. */
+/** Runs a script with the built library; resolves with its output and how long the process lived. */
 async function lifetime(script: string): Promise<{ stdout: string; ms: number }> {
   const started = Date.now();
   const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 });
@@ -23,12 +25,14 @@ describe('no request leaves the process waiting once it has settled', () => {
     try {
       const { port } = server.address() as { port: number };
       const { stdout, ms } = await lifetime(`
-        import { httpRequest } from ${JSON.stringify(HTTP)};
-        const response = await httpRequest({ method: 'POST', url: 'http://127.0.0.1:${port}/v1/videos/generations', json: { video: 'x'.repeat(16 * 1024 * 1024) } }, {}, 'http://127.0.0.1:${port}');
-        console.log(response.status);
+        import { OmniVideoClient } from ${JSON.stringify(LIBRARY)};
+        const client = new OmniVideoClient({ apiKey: 'sk-x', baseUrl: 'http://127.0.0.1:${port}/v1' });
+        const video = 'data:video/mp4;base64,' + 'A'.repeat(16 * 1024 * 1024);
+        const request = { model: 'gemini-omni-flash-preview', prompt: 'x', aspect_ratio: '16:9', resolution: '720p', video_urls: [video] };
+        console.log(await client.submit(request).then(() => 'accepted', (error) => error.constructor.name + ' ' + error.status));
       `);
-      expect(stdout).toBe('401');
-      // The response timer (60 s) used to start once the body finished sending, after the answer.
+      expect(stdout).toBe('AuthenticationError 401');
+      // No timer (the 60 s wait for an answer, the 120 s for sending) outlives the answer.
       expect(ms).toBeLessThan(10_000);
     } finally {
       server.close();
@@ -37,21 +41,35 @@ describe('no request leaves the process waiting once it has settled', () => {
 
   it('a download aborted while its TLS handshake hangs', async () => {
     // Accepts the connection and never answers the ClientHello.
-    const silent = (await import('node:net')).createServer((socket) => socket.on('error', () => undefined));
+    const silent = createTcpServer((socket) => socket.on('error', () => undefined));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = silent.address() as { port: number };
       const { stdout, ms } = await lifetime(`
-        import { getFile } from ${JSON.stringify(FILE_GET)};
+        import { OmniVideoClient } from ${JSON.stringify(LIBRARY)};
+        const client = new OmniVideoClient({ apiKey: 'sk-x', baseUrl: 'http://127.0.0.1:1/v1' });
+        const task = { id: 'task_1', status: 'completed', progress: 100, result: { videos: [{ url: ['https://localhost:${port}/clip.mp4'], expires_at: null }] } };
         const controller = new AbortController();
         setTimeout(() => controller.abort(new Error('interrupted')), 200);
-        console.log(await getFile('https://localhost:${port}/clip.mp4', { signal: controller.signal }).then(() => 'answered', (error) => error.message));
+        const target = (await import('node:os')).tmpdir() + '/ov-never-' + process.pid + '.mp4';
+        console.log(await client.downloadResult(task, target, { signal: controller.signal }).then(() => 'saved', (error) => error.message));
       `);
       expect(stdout).toBe('interrupted');
-      // The connect timer (15 s) used to outlive the abort.
+      // The handshake's 15 s timer does not outlive the abort.
       expect(ms).toBeLessThan(10_000);
     } finally {
       silent.close();
     }
   });
 });
+
+describe('one HTTP client', () => {
+  it('no module under src/ but the sandbox opens sockets itself (node:net, node:tls): every request goes through got', () => {
+    const src = fileURLToPath(new URL('../../src/', import.meta.url));
+    const offenders = (readdirSync(src, { recursive: true }) as string[])
+      .filter((file) => file.endsWith('.ts') && !file.startsWith('sandbox'))
+      .filter((file) => /from ['"](node:)?(net|tls)['"]/.test(readFileSync(`${src}${file}`, 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+});
+

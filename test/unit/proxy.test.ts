@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bypassesProxy, proxyAgentFor, proxyForUrl } from '../../src/api/proxy.js';
+import { agentsFor, bypassesProxy, proxyForUrl } from '../../src/api/proxy.js';
 
 const PROXY = 'http://proxy.corp:3128';
 
@@ -63,12 +63,22 @@ describe('bypassesProxy', () => {
   });
 });
 
-describe('proxyAgentFor', () => {
+describe('agentsFor', () => {
+  const api = { carriesKey: true };
+
   it('never hands the key to a remote proxy over plain http, but to loopback proxies and over https', () => {
     const remote = { HTTP_PROXY: 'http://proxy.example.com:3128' };
-    expect(proxyAgentFor('http://127.0.0.1:4010/v1/tasks/x', remote)).toBeUndefined();
-    expect(proxyAgentFor('http://127.0.0.1:4010/v1/tasks/x', { HTTP_PROXY: 'http://127.0.0.1:8080' })).toBeDefined();
-    expect(proxyAgentFor('https://api.apimart.ai/v1/tasks/x', { HTTPS_PROXY: 'http://proxy.example.com:3128' })).toBeDefined();
-    expect(proxyAgentFor('https://api.apimart.ai/v1/tasks/x', { HTTPS_PROXY: 'http://proxy.example.com:3128', NO_PROXY: '.apimart.ai' })).toBeUndefined();
+    expect(agentsFor('http://127.0.0.1:4010/v1/tasks/x', remote, api)).toEqual({});
+    expect(agentsFor('http://127.0.0.1:4010/v1/tasks/x', { HTTP_PROXY: 'http://127.0.0.1:8080' }, api).http).toBeDefined();
+    expect(agentsFor('https://api.apimart.ai/v1/tasks/x', { HTTPS_PROXY: 'http://proxy.example.com:3128' }, api).https).toBeDefined();
+    expect(agentsFor('https://api.apimart.ai/v1/tasks/x', { HTTPS_PROXY: 'http://proxy.example.com:3128', NO_PROXY: '.apimart.ai' }, api)).toEqual({});
+  });
+
+  it('sends a keyless file request through any proxy, with one agent per proxy and protocol', () => {
+    const env = { HTTP_PROXY: 'http://proxy.example.com:3128' };
+    const first = agentsFor('http://cdn.example.com/a.mp4', env, { carriesKey: false });
+    expect(first.http).toBeDefined();
+    expect(agentsFor('http://other.example.com/b.mp4', env, { carriesKey: false }).http).toBe(first.http);
+    expect(agentsFor('https://cdn.example.com/a.mp4', env, { carriesKey: false }).https).not.toBe(first.http);
   });
 });
