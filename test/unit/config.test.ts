@@ -5,6 +5,7 @@ import { defaultConfigDir, maskKey, parseConfigValue, readConfig, resolveApiKey,
 import { tempDir } from '../helpers/harness.js';
 import { resolveOutputPath, safeFileName } from '../../src/commands/output-path.js';
 import { colorEnabled } from '../../src/io/streams.js';
+import { colorsFor } from '../../src/io/colors.js';
 
 describe('config', () => {
   it('masks keys so they can be recognised, never used', () => {
@@ -87,5 +88,11 @@ describe('colour', () => {
     expect(colorEnabled({ TERM: 'dumb' }, true)).toBe(false);
     expect(colorEnabled({ FORCE_COLOR: '1' }, false)).toBe(true);
     expect(colorEnabled({ FORCE_COLOR: '0' }, true)).toBe(false);
+  });
+
+  it('is chalk at the basic 16 colours when on, plain text when off', () => {
+    expect(colorsFor({ color: true }).red('✖')).toBe('\u001b[31m✖\u001b[39m');
+    expect(colorsFor({ color: true }).dim('trace')).toBe('\u001b[2mtrace\u001b[22m');
+    expect(colorsFor({ color: false }).red('✖')).toBe('✖');
   });
 });
