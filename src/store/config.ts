@@ -1,6 +1,7 @@
 import { chmodSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, open, readFile, realpath, rename, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type Conf from 'conf';
 import * as z from 'zod/mini';
 import { ConfigurationError, InvalidRequestError } from '../api/errors.js';
 import { ASPECT_RATIOS } from '../api/schemas.js';
@@ -44,11 +45,19 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
   tighten(dir, 0o700);
 }
 
+function notJson(path: string, error: unknown): ConfigurationError {
+  return new ConfigurationError(`${path} is not valid JSON (${(error as Error).message}); it was left as it is.`, {
+    hint: `Fix it in an editor, or delete it and set the keys again.`,
+  });
+}
+
 /**
- * Reads the config synchronously (a file of a few hundred bytes: no thread-pool round trip, no
- * fs/promises), and
- * re-tightens the file to 0600 and its directory to 0700 if loosened (unless `tighten` is false: `doctor`
- * reports modes and changes nothing). A missing file is an empty config.
+ * Reads the config for a command, and re-tightens the file to 0600 and its directory to 0700 if
+ * loosened (unless `tighten` is false: `doctor` reports modes and changes nothing). A missing file
+ * is an empty config. Read here, not through conf: importing conf (through atomically and
+ * when-exit) hooks SIGINT and SIGTERM and raises them again, so a second handler run would make
+ * the first Ctrl-C of a wait an immediate exit, before the job is recorded and the resume hint
+ * printed. conf writes; every read is this one JSON.parse, as conf's own.
  */
 export async function readConfig(dir: string, options: { tighten?: boolean } = {}): Promise<Config> {
   const path = configPath(dir);
@@ -67,8 +76,8 @@ export async function readConfig(dir: string, options: { tighten?: boolean } = {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
-  } catch {
-    throw new ConfigurationError(`${path} is not valid JSON.`, { hint: `Fix or delete it; omni-video config list shows what it holds.` });
+  } catch (error) {
+    throw notJson(path, error);
   }
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
@@ -95,55 +104,38 @@ export function parseConfigValue(key: ConfigKey, value: string): Config[ConfigKe
 }
 
 /**
- * Changes the stored config: the file is replaced in one step (written aside at 0600, flushed,
- * renamed over it), so a crash or a reader meanwhile never sees half a file. Keys it does not
- * know are kept.
+ * The config file as conf keeps it: in `dir`, written atomically (a temporary file at 0600 renamed
+ * over it; a config.json that is a symlink stays one, its target replaced), keys it does not know
+ * kept. A file that is not JSON is refused, never cleared. Only `config set` and `unset` open it.
  */
-async function updateConfigFile(dir: string, change: (stored: Record<string, unknown>) => void): Promise<void> {
+async function openConfigStore(dir: string): Promise<Conf<Record<string, unknown>>> {
+  // conf creates a missing directory with the default mode: make it owner-only first.
   await ensurePrivateDir(dir);
-  // A config.json that links elsewhere (a dotfiles repository) stays a link: its target is replaced.
-  const path = await realpath(configPath(dir)).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return configPath(dir);
-    throw error;
-  });
-  let stored: Record<string, unknown> = {};
+  const { default: Conf } = await import('conf');
   try {
-    stored = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    return new Conf<Record<string, unknown>>({
+      cwd: dir,
+      configName: 'config',
+      configFileMode: 0o600,
+      clearInvalidConfig: false,
+      // Keys are names such as 'api-key', never paths into nested objects.
+      accessPropertiesByDotNotation: false,
+    });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new ConfigurationError(`Cannot update ${path}: ${(error as Error).message}`, { hint: 'Fix or delete it; omni-video config list shows what it holds.' });
-    }
-  }
-  change(stored);
-  const temporary = `${path}.${process.pid}.tmp`;
-  try {
-    const handle = await open(temporary, 'w', 0o600);
-    try {
-      await handle.writeFile(`${JSON.stringify(stored, null, '\t')}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
+    if (error instanceof SyntaxError) throw notJson(configPath(dir), error);
+    throw new ConfigurationError(`Cannot read ${configPath(dir)}: ${(error as Error).message}`, { hint: 'Check its permissions.' });
   }
 }
 
 /** Stores a value after checking it; returns it as stored (a number for timeout, say). */
 export async function setConfigValue(dir: string, key: ConfigKey, value: string): Promise<Config[ConfigKey]> {
   const parsed = parseConfigValue(key, value);
-  await updateConfigFile(dir, (stored) => {
-    stored[key] = parsed;
-  });
+  (await openConfigStore(dir)).set(key, parsed);
   return parsed;
 }
 
 export async function unsetConfigValue(dir: string, key: ConfigKey): Promise<void> {
-  await updateConfigFile(dir, (stored) => {
-    delete stored[key];
-  });
+  (await openConfigStore(dir)).delete(key);
 }
 
 /** `sk-…abcd`: enough to recognise a key, never enough to use it. */

@@ -23,15 +23,18 @@ describe('config', () => {
     expect(resolveApiKey(undefined, {}, {})).toBeUndefined();
   });
 
-  it('stores a value by replacing the file whole, 0600, keeping keys it does not know', async () => {
+  it('stores a value through conf: the file replaced whole, 0600 in a 0700 directory, keys it does not know kept', async () => {
     const dir = join(tempDir(), 'config');
     expect(await setConfigValue(dir, 'timeout', '90')).toBe(90);
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ timeout: 90, 'from-a-newer-version': true }));
     await setConfigValue(dir, 'aspect-ratio', '9:16');
     await unsetConfigValue(dir, 'timeout');
-    expect(readFileSync(join(dir, 'config.json'), 'utf8')).toBe('{\n\t"from-a-newer-version": true,\n\t"aspect-ratio": "9:16"\n}\n');
+    expect(readFileSync(join(dir, 'config.json'), 'utf8')).toBe('{\n\t"from-a-newer-version": true,\n\t"aspect-ratio": "9:16"\n}');
     expect(await readConfig(dir)).toEqual({ 'aspect-ratio': '9:16' });
-    if (process.platform !== 'win32') expect(statSync(join(dir, 'config.json')).mode & 0o777).toBe(0o600);
+    if (process.platform !== 'win32') {
+      expect(statSync(join(dir, 'config.json')).mode & 0o777).toBe(0o600);
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+    }
     expect(readdirSync(dir)).toEqual(['config.json']);
   });
 
@@ -48,7 +51,9 @@ describe('config', () => {
   it('refuses to update a config file it cannot read as JSON, and leaves it as it was', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'config.json'), '{"timeout": 9');
-    await expect(setConfigValue(dir, 'timeout', '90')).rejects.toThrow(/Cannot update .*config\.json/);
+    await expect(setConfigValue(dir, 'timeout', '90')).rejects.toThrow(/config\.json is not valid JSON/);
+    await expect(unsetConfigValue(dir, 'timeout')).rejects.toThrow(/config\.json is not valid JSON/);
+    await expect(readConfig(dir)).rejects.toThrow(/config\.json is not valid JSON/);
     expect(readFileSync(join(dir, 'config.json'), 'utf8')).toBe('{"timeout": 9');
   });
 
