@@ -1,23 +1,33 @@
 import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type Conf from 'conf';
 import * as z from 'zod/mini';
 import { ConfigurationError, InvalidRequestError } from '../api/errors.js';
-import { ASPECT_RATIOS } from '../api/schemas.js';
+import { aspectRatioSchema, MIN_POLL_INTERVAL_SECONDS, MIN_TIMEOUT_SECONDS, secondsForms, secondsSchema } from '../values.js';
 
 export const CONFIG_FILE = 'config.json';
 
-/** Every key `config set` accepts, with the rule its value must follow. */
+/** `~` and `~/…` as the shell would expand them, for a directory typed in quotes. */
+function expandHome(path: string): string {
+  return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
+}
+
+/**
+ * Every key `config set` accepts, with the rule its value must follow. Values are read as
+ * `config set` takes them (`portrait`, `5m`, `~/clips`) and come out as stored (`9:16`, 300, a
+ * full path). Each message completes "Invalid value for <key>: ".
+ */
 export const ConfigSchema = z.object({
-  'api-key': z.optional(z.string().check(z.trim(), z.minLength(8, 'an API key is at least 8 characters'))),
-  'base-url': z.optional(z.url({ protocol: /^https?$/ })),
-  'output-dir': z.optional(z.string().check(z.minLength(1))),
-  'aspect-ratio': z.optional(z.enum(ASPECT_RATIOS)),
-  timeout: z.optional(z.coerce.number().check(z.positive())),
-  'poll-interval': z.optional(z.coerce.number().check(z.gte(0.5))),
-});
-export type Config = z.infer<typeof ConfigSchema>;
+  'api-key': z.optional(z.string({ error: 'an API key is text' }).check(z.trim(), z.minLength(8, 'an API key is at least 8 characters'))),
+  'base-url': z.optional(z.url({ protocol: /^https?$/, error: 'use an http(s) URL such as https://api.apimart.ai/v1' })),
+  'output-dir': z.optional(z.pipe(z.string({ error: 'use a directory path' }).check(z.minLength(1, 'use a directory path')), z.transform(expandHome))),
+  'aspect-ratio': z.optional(aspectRatioSchema('use 16:9 (landscape) or 9:16 (portrait)')),
+  timeout: z.optional(secondsSchema(MIN_TIMEOUT_SECONDS, `use ${secondsForms(MIN_TIMEOUT_SECONDS)}`)),
+  'poll-interval': z.optional(secondsSchema(MIN_POLL_INTERVAL_SECONDS, `use ${secondsForms(MIN_POLL_INTERVAL_SECONDS)}`)),
+}, { error: 'it must hold one JSON object of settings' });
+export type Config = z.output<typeof ConfigSchema>;
 export type ConfigKey = keyof Config;
 export const CONFIG_KEYS = Object.keys(ConfigSchema.shape) as ConfigKey[];
 
@@ -82,7 +92,8 @@ export async function readConfig(dir: string, options: { tighten?: boolean } = {
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ConfigurationError(`${path}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'invalid'}`.trim(), {
+    const key = issue?.path.join('.');
+    throw new ConfigurationError(`${path}: ${key ? `invalid value for ${key}: ` : ''}${issue?.message ?? 'invalid'}`, {
       hint: 'Fix it with omni-video config set or unset.',
     });
   }
@@ -93,14 +104,11 @@ export function isConfigKey(key: string): key is ConfigKey {
   return (CONFIG_KEYS as string[]).includes(key);
 }
 
-/** Checks one value against its key's rule; the error names the key. */
-export function parseConfigValue(key: ConfigKey, value: string): Config[ConfigKey] {
-  const field = ConfigSchema.shape[key];
-  const parsed = field.safeParse(value);
-  if (!parsed.success) {
-    throw new InvalidRequestError(`Invalid value for ${key}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-  }
-  return parsed.data;
+/** Checks one value against its key's rule and returns it as stored; the error names the key. */
+export function parseConfigValue<K extends ConfigKey>(key: K, value: string): NonNullable<Config[K]> {
+  const parsed = ConfigSchema.shape[key].safeParse(value);
+  if (!parsed.success) throw new InvalidRequestError(`Invalid value for ${key}: ${parsed.error.issues[0]?.message ?? 'invalid'}.`);
+  return parsed.data as NonNullable<Config[K]>;
 }
 
 /**
@@ -127,8 +135,8 @@ async function openConfigStore(dir: string): Promise<Conf<Record<string, unknown
   }
 }
 
-/** Stores a value after checking it; returns it as stored (a number for timeout, say). */
-export async function setConfigValue(dir: string, key: ConfigKey, value: string): Promise<Config[ConfigKey]> {
+/** Stores a value after checking it; returns it as stored (9:16 for portrait, 300 for 5m). */
+export async function setConfigValue<K extends ConfigKey>(dir: string, key: K, value: string): Promise<NonNullable<Config[K]>> {
   const parsed = parseConfigValue(key, value);
   (await openConfigStore(dir)).set(key, parsed);
   return parsed;

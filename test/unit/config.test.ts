@@ -1,4 +1,5 @@
 import { lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultConfigDir, maskKey, parseConfigValue, readConfig, resolveApiKey, setConfigValue, unsetConfigValue } from '../../src/store/config.js';
@@ -6,6 +7,7 @@ import { tempDir } from '../helpers/harness.js';
 import { resolveOutputPath, safeFileName } from '../../src/commands/output-path.js';
 import { colorEnabled } from '../../src/io/streams.js';
 import { colorsFor } from '../../src/io/colors.js';
+import { parseSeconds } from '../../src/values.js';
 
 describe('config', () => {
   it('masks keys so they can be recognised, never used', () => {
@@ -57,11 +59,27 @@ describe('config', () => {
     expect(readFileSync(join(dir, 'config.json'), 'utf8')).toBe('{"timeout": 9');
   });
 
-  it('validates values per key', () => {
+  it('validates values per key, reading them in the forms the flags take', () => {
     expect(parseConfigValue('timeout', '90')).toBe(90);
-    expect(() => parseConfigValue('timeout', '-1')).toThrow(/Invalid value for timeout/);
+    expect(parseConfigValue('timeout', '10s')).toBe(10);
+    expect(parseConfigValue('timeout', '5m')).toBe(300);
+    expect(parseConfigValue('poll-interval', '0.5')).toBe(0.5);
+    expect(() => parseConfigValue('timeout', '-1')).toThrow(/^Invalid value for timeout: use a number of seconds \(at least 1\), or a duration such as 90s, 5m or 1h\.$/);
+    expect(() => parseConfigValue('poll-interval', '0.2')).toThrow(/Invalid value for poll-interval: .*at least 0\.5/);
     expect(() => parseConfigValue('base-url', 'ftp://x')).toThrow(/Invalid value for base-url/);
     expect(parseConfigValue('aspect-ratio', '9:16')).toBe('9:16');
+    expect(parseConfigValue('aspect-ratio', 'Portrait')).toBe('9:16');
+    expect(parseConfigValue('aspect-ratio', 'landscape')).toBe('16:9');
+    expect(() => parseConfigValue('aspect-ratio', '4:3')).toThrow(/^Invalid value for aspect-ratio: use 16:9 \(landscape\) or 9:16 \(portrait\)\.$/);
+    expect(parseConfigValue('output-dir', '~/clips')).toBe(join(homedir(), 'clips'));
+    expect(parseConfigValue('output-dir', 'clips/~')).toBe('clips/~');
+  });
+
+  it('reads durations as --timeout does, one parser for both', () => {
+    for (const [text, seconds] of [['90', 90], ['1.5', 1.5], ['90s', 90], [' 5m ', 300], ['1.5m', 90], ['1h', 3600], ['2H', 7200]] as const) {
+      expect(parseSeconds(text), text).toBe(seconds);
+    }
+    for (const text of ['', 's', '5 minutes', '-1', '1e3', '0x10', '5ms']) expect(parseSeconds(text), text).toBeUndefined();
   });
 
   it('puts config in OMNI_VIDEO_CONFIG_DIR, else the platform directory', () => {
