@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { run, sandbox, tempDir, TEST_KEY } from '../helpers/harness.js';
+import { assertNoKey, BIN, cliEnv, run, sandbox, tempDir, TEST_KEY } from '../helpers/harness.js';
 
 /** `config set` takes what the flags take, stores it as they mean it, and refuses what they refuse. */
 describe.concurrent('config set', () => {
@@ -145,5 +147,25 @@ describe.concurrent('a config file that is not JSON', () => {
     expect(statSync(file).mtimeMs).toBe(modified);
     expect(readdirSync(configDir)).toEqual(['config.json']);
     expect(sb.requests).toHaveLength(0);
+  });
+});
+
+describe("the README's 'Set up your key'", () => {
+  it('runs verbatim, the key on stdin: stored, shown masked, and named as the source in use', async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('\n## Set up your key\n'), readme.indexOf('\n## ', readme.indexOf('\n## Set up your key\n') + 4));
+    const script = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(script).toBeDefined();
+    const bin = tempDir('ov-bin-');
+    writeFileSync(join(bin, 'omni-video'), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`, { mode: 0o755 });
+    const configDir = tempDir();
+    const env = cliEnv({ configDir, noKey: true });
+    const shell = promisify(execFile)('bash', ['-euo', 'pipefail', '-c', script!], { env: { ...env, PATH: `${bin}:${env.PATH}` } });
+    shell.child.stdin?.end(`${TEST_KEY}\n`);
+    const { stdout, stderr } = await shell;
+    assertNoKey(stdout, stderr);
+    const masked = `sk-…${TEST_KEY.slice(-4)}`;
+    expect(stdout).toBe(`${masked}\napi-key=${masked}\nThe API key in use comes from the config store (${masked}).\n`);
+    expect(JSON.parse(readFileSync(join(configDir, 'config.json'), 'utf8'))).toEqual({ 'api-key': TEST_KEY });
   });
 });
