@@ -5,10 +5,7 @@ import { systemClock } from './context.js';
 import type { GlobalOptions } from './commands/shared.js';
 import { declareSandboxFlags, sandboxExamples } from './sandbox/flags.js';
 
-/** Written into the bundle by its build (esbuild's `define`): no file read and URL resolution at each start. */
-declare const OMNI_VIDEO_VERSION: string | undefined;
-export const VERSION: string =
-  typeof OMNI_VIDEO_VERSION === 'string' ? OMNI_VIDEO_VERSION : (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -43,7 +40,7 @@ function withPrefixSuggestion(command: Command, message: string): string {
 
 const QUICK_START = `
 Quick start:
-  $ echo "$APIMART_KEY" | omni-video config set api-key
+  $ export OMNI_VIDEO_API_KEY=sk-...                       # your APIMart key (or: omni-video config set api-key)
   $ omni-video generate "a red apple on a table"          # waits, saves ./<task_id>.mp4
   $ omni-video sandbox                                     # a local API to try it for free
 `;
@@ -64,11 +61,8 @@ function addGenerateOptions(command: Command): Command {
     .option('--new', 'submit even if the same request from this machine is still running (it is resumed otherwise) or may have been charged');
 }
 
-/**
- * Declares the commands cheaply; each action imports its own module only when it runs. Given the
- * command about to run (`invoked`), only that one is declared, unless it needs them all.
- */
-export function buildProgram(ctx: Context, invoked?: string): Command {
+/** Declares every command cheaply; each action imports its own module only when it runs. */
+export function buildProgram(ctx: Context): Command {
   const program = new OmniCommand('omni-video');
   const globals = (command: Command) => command.optsWithGlobals() as GlobalOptions;
   program
@@ -87,8 +81,7 @@ export function buildProgram(ctx: Context, invoked?: string): Command {
     .configureOutput({
       writeOut: (text) => ctx.io.stdout.write(text),
       writeErr: (text) => ctx.io.stderr.write(text),
-      // From ctx, not process.stdout: off a terminal help is 80 columns, which the bin's
-      // pre-rendered help (dist/help.json) relies on.
+      // From ctx, not process.stdout, so that in-process runs see their own streams.
       getOutHelpWidth: () => (ctx.io.stdoutIsTTY ? ((ctx.io.stdout as NodeJS.WriteStream).columns ?? 80) : 80),
       outputError: (text, write) => write(text.replace(/^error: /, '✖ ')),
     })
@@ -96,257 +89,238 @@ export function buildProgram(ctx: Context, invoked?: string): Command {
       if (action.optsWithGlobals().color === false) ctx.io.color = false;
     });
 
-  // Declaring all eleven was ~3 ms of every call. An unknown or missing command declares them
-  // all, for help and suggestions; so does completion, which describes them all.
-  const declarations: [string, () => void][] = [
-    ['generate', () => {
-      addGenerateOptions(
-        program
-          .command('generate')
-          .summary('submit a job, wait for it, and save the video')
-          .description('Submit a video job, wait for it, and save the mp4. At least one of prompt, --image or --video.')
-          .argument('[prompt]', 'what to generate, or - to read it from stdin'),
-      )
-        .addHelpText(
-          'after',
-          examples([
-            'omni-video generate "a blue butterfly landing on a flower, macro" -a portrait -o clips/',
-            'omni-video generate "the cat plays with the ball of yarn" -i https://example.com/cat.jpg -i https://example.com/yarn.png',
-            'omni-video generate "when the person touches the mirror, make it ripple like liquid" --video ./mirror.mp4',
-            'id=$(omni-video generate "a lighthouse at dusk" --no-wait) && omni-video download "$id" --wait',
-          ]),
-        )
-        .action(async (prompt: string | undefined, options, command: Command) => {
-          const { runGenerate } = await import('./commands/generate.js');
-          await runGenerate(ctx, prompt, options, globals(command));
-        });
-    }],
-    ['extend', () => {
-      addGenerateOptions(
-        program
-          .command('extend')
-          .summary('continue or edit an earlier job')
-          .description('Continue or edit an earlier job (extend_from_task_id). Takes the same options as generate.')
-          .argument('<task_id>', 'the job to extend: a task id, last (the newest local job), or - (from stdin)')
-          .argument('[prompt]', 'how to continue or edit it, or - to read it from stdin'),
-      )
-        .addHelpText(
-          'after',
-          examples([
-            'omni-video extend last "the camera pulls back to reveal the whole city"',
-            'omni-video extend task_01KS1H7ZYSJWH1N779S2FSHTKA "now at night" -o night.mp4',
-            'omni-video extend last "the same scene at night" --no-wait',
-          ]),
-        )
-        .action(async (taskId: string, prompt: string | undefined, options, command: Command) => {
-          const { runExtend } = await import('./commands/extend.js');
-          await runExtend(ctx, taskId, prompt, options, globals(command));
-        });
-    }],
-    ['status', () => {
-      program
-        .command('status')
-        .summary('show the state of jobs')
-        .description('One line per job: id, status, progress, elapsed, ETA, cost, result URL and its expiry.')
-        .argument('<task_id...>', 'task ids, last, or - to read ids from stdin')
-        .option('--wait', 'wait until every job listed has ended')
-        .option('--timeout <seconds>', 'how long to wait with --wait (default: 900)')
-        .addHelpText('after', examples(['omni-video status task_01KS1H7ZYSJWH1N779S2FSHTKA', 'omni-video status last --json', 'omni-video generate "x" --no-wait | omni-video status - --wait --json']))
-        .action(async (ids: string[], options, command: Command) => {
-          const { runStatus } = await import('./commands/status.js');
-          await runStatus(ctx, ids, options, globals(command));
-        });
-    }],
-    ['download', () => {
-      program
-        .command('download')
-        .summary('save the video of a completed job')
-        .description('Save the result of a completed job. Refuses if it is not completed (unless --wait) or its link has expired.')
-        .argument('<task_id>', 'a task id, last, or - to read it from stdin')
-        .option('-o, --output <path>', 'file or directory for the video (default: ./<task_id>.mp4)')
-        .option('--force', 'overwrite an existing file')
-        .option('--wait', 'wait for the job to complete first')
-        .option('--timeout <seconds>', 'how long to wait with --wait (default: 900)')
-        .addHelpText(
-          'after',
-          examples(['omni-video download last', 'omni-video download task_01KS1H7ZYSJWH1N779S2FSHTKA -o clips/ --wait', 'omni-video jobs --status completed --json | jq -r .task_id | xargs -n1 omni-video download']),
-        )
-        .action(async (id: string, options, command: Command) => {
-          const { runDownload } = await import('./commands/download.js');
-          await runDownload(ctx, id, options, globals(command));
-        });
-    }],
-    ['jobs', () => {
-      program
-        .command('jobs')
-        .summary('list the jobs this machine submitted')
-        .description('The local job history, newest first: every job this machine submitted, its prompt, status, cost and file.')
-        .option('--limit <n>', 'how many jobs to show; 0 for all (default: 20)')
-        .option('--status <status>', 'only jobs in this state (completed, failed, submitted, uncertain, …)')
-        .option('--refresh', 'ask the service about the listed jobs that have not ended, and record what it says')
-        .option('--watch', 'keep the list live until every listed job has ended (a line per change off a terminal)')
-        .addHelpText('after', examples(['omni-video jobs', 'omni-video jobs --refresh --limit 5', "omni-video jobs --status failed --json | jq -r '.[].task_id'"]))
-        .action(async (options, command: Command) => {
-          const { runJobs } = await import('./commands/jobs.js');
-          await runJobs(ctx, options, globals(command));
-        });
-    }],
-    ['batch', () => {
-      program
-        .command('batch')
-        .summary('run many jobs from a file, resumably')
-        .description(
-          'Many jobs from JSON Lines (each line a generate request: prompt, image_urls, video_urls, aspect_ratio, resolution, extend_from_task_id, optional output and id) ' +
-            'or plain text (one prompt per line). One JSON line per job on stdout as each ends, a summary on stderr. ' +
-            'Running it again resumes: saved clips are skipped, submitted jobs are waited for, nothing is submitted twice.',
-        )
-        .argument('<file>', 'JSON Lines or text file, or - to read it from stdin')
-        .option('--concurrency <n>', 'jobs in flight at once; fewer while the service rate-limits (default: 4)')
-        .option('--output-dir <dir>', 'where the videos go: <NNN>-<prompt-slug>.mp4, or each line\'s output (default: config output-dir, or .)')
-        .option('--shard <i/n>', 'run only slice i of n (a stable split by job, the same on every machine)')
-        .option('--max-jobs <n>', 'submit or wait for at most n jobs in this run')
-        .addOption(new Option('-a, --aspect-ratio <ratio>', 'aspect ratio of lines that name none: 16:9 or 9:16 (also landscape, portrait)'))
-        .option('--timeout <seconds>', 'how long to wait for each job (default: 900); the job keeps running after')
-        .option('--poll-interval <seconds>', 'fixed status polling interval (default: adaptive)')
-        .option('--force', 'overwrite existing output files')
-        .option('--retry-uncertain', 'submit again the jobs an earlier run may or may not have submitted (it died mid-request)')
-        .option('--max-cost <n>', 'stop submitting once the cost of the jobs ended plus the estimate for those in flight would pass n (exit 7)')
-        .option('--yes', 'do not ask before submitting more than 10 jobs on a terminal')
-        .option('--dry-run', 'print each job\'s request, file and plan (submit, wait, skip) as JSON lines, and send nothing')
-        .option('--gallery', 'when the batch ends (also when interrupted), write index.html into the output directory: every clip playing beside its prompt (see gallery)')
-        .addHelpText(
-          'after',
-          examples([
-            'omni-video batch prompts.txt --output-dir clips/',
-            "omni-video batch jobs.jsonl --concurrency 8 | jq -r '.files[0]'",
-            'omni-video batch prompts.txt --shard 2/4 --output-dir clips/    # one slice of a CI matrix',
-          ]),
-        )
-        .action(async (input: string, options, command: Command) => {
-          const { runBatch } = await import('./commands/batch.js');
-          await runBatch(ctx, input, options, globals(command));
-        });
-    }],
-    ['gallery', () => {
-      program
-        .command('gallery')
-        .summary('write an HTML page showing the clips of a directory')
-        .description(
-          'Write index.html into the directory: every clip of the job history saved there, and every job of the batch whose state file is there, ' +
-            "playing side by side with its prompt, status, frame size, length, cost and date; failed jobs with the service's message. " +
-            'One self-contained page with relative paths (zip it, upload it, serve it); prints its path. With --json, prints the list instead.',
-        )
-        .argument('[dir]', 'the directory of the clips (default: the current one)')
-        .option('--status <status>', 'only jobs in this state, or these (comma-separated): completed, failed, cancelled, not_run, …')
-        .option('--limit <n>', 'only the n newest (default: all)')
-        .addHelpText(
-          'after',
-          examples([
-            'omni-video batch prompts.txt --output-dir clips --gallery    # the page, when the batch ends',
-            'omni-video gallery clips',
-            'omni-video gallery clips --status failed,cancelled --limit 20',
-            "omni-video gallery clips --json | jq -r '.[] | select(.status == \"completed\") | .file'",
-          ]),
-        )
-        .action(async (dir: string | undefined, options, command: Command) => {
-          const { runGallery } = await import('./commands/gallery.js');
-          await runGallery(ctx, dir, options, globals(command));
-        });
-    }],
-    ['balance', () => {
-      program
-        .command('balance')
-        .summary('show the remaining balance')
-        .description('Remaining and used balance of this API key (or, with --user, of the whole account).')
-        .option('--user', 'the whole account instead of this key')
-        .addHelpText('after', examples(['omni-video balance', 'omni-video balance --user --json']))
-        .action(async (options, command: Command) => {
-          const { runBalance } = await import('./commands/balance.js');
-          await runBalance(ctx, options, globals(command));
-        });
-    }],
-    ['config', () => {
-      const config = program
-        .command('config')
-        .summary('read and write settings')
-        .description(`The config store. Keys: api-key, base-url, output-dir, aspect-ratio, timeout, poll-interval.`)
-        .addHelpText('after', examples(['echo "$KEY" | omni-video config set api-key', 'omni-video config set output-dir ~/clips', 'omni-video config list']));
-      config
-        .command('set')
-        .description('Set a key. `config set api-key` with no value reads the key from stdin (a hidden prompt on a terminal).')
-        .argument('<key>', 'api-key, base-url, output-dir, aspect-ratio, timeout or poll-interval')
-        .argument('[value]')
-        .addHelpText('after', examples(['omni-video config set api-key', 'omni-video config set aspect-ratio 9:16', 'omni-video config set base-url http://127.0.0.1:4010/v1']))
-        .action(async (key: string, value: string | undefined, _options, command: Command) => (await import('./commands/config.js')).runConfigSet(ctx, key, value, globals(command)));
-      config
-        .command('get')
-        .description('Print a value (the API key masked).')
-        .argument('<key>')
-        .addHelpText('after', examples(['omni-video config get api-key', 'omni-video config get output-dir']))
-        .action(async (key: string, _options, command: Command) => (await import('./commands/config.js')).runConfigGet(ctx, key, globals(command)));
-      config
-        .command('unset')
-        .description('Remove a key.')
-        .argument('<key>')
-        .addHelpText('after', examples(['omni-video config unset output-dir', 'omni-video config unset api-key']))
-        .action(async (key: string, _options, command: Command) => (await import('./commands/config.js')).runConfigUnset(ctx, key, globals(command)));
-      config
-        .command('list')
-        .description('Print every key set (the API key masked) and which key source is in effect.')
-        .addHelpText('after', examples(['omni-video config list', 'omni-video config list --json']))
-        .action(async (_options, command: Command) => (await import('./commands/config.js')).runConfigList(ctx, globals(command)));
-      config
-        .command('path')
-        .description('Print the config file path.')
-        .addHelpText('after', examples(['omni-video config path', 'ls -l "$(omni-video config path)"']))
-        .action(async (_options, command: Command) => (await import('./commands/config.js')).runConfigPath(ctx, globals(command)));
-    }],
-    ['sandbox', () => {
-      const sandbox = program
-        .command('sandbox')
-        .summary('run a local simulator of the API')
-        .description('A local simulator of the whole API, for trying omni-video and testing scripts without a key or credits. Prints its base URL on stdout; logs requests on stderr only with --verbose.')
-        .addHelpText('after', examples([...sandboxExamples]));
-      const flagValues = declareSandboxFlags(sandbox);
-      sandbox.action(async (_options, command: Command) => {
-        const { runSandbox } = await import('./sandbox/run.js');
-        await runSandbox(flagValues(), ctx.io, ctx.signal, globals(command));
-      });
-    }],
-    ['completion', () => {
-      program
-        .command('completion')
-        .summary('print a shell completion script')
-        .description('Print a completion script for bash, zsh or fish: commands, options, and the values of --aspect-ratio and --resolution.')
-        .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish']))
-        .addHelpText(
-          'after',
-          examples([
-            'source <(omni-video completion bash)        # this shell only',
-            'omni-video completion bash > ~/.local/share/bash-completion/completions/omni-video',
-            'omni-video completion zsh > "${fpath[1]}/_omni-video"',
-            'omni-video completion fish > ~/.config/fish/completions/omni-video.fish',
-          ]),
-        )
-        .action(async (shell: 'bash' | 'zsh' | 'fish') => {
-          const { runCompletion } = await import('./commands/completion.js');
-          runCompletion(ctx, shell, program);
-        });
-    }],
-    ['doctor', () => {
-      program
-        .command('doctor')
-        .summary('check the setup: Node, config, key, network, proxy, output directory')
-        .description('Check what omni-video depends on, one line per check, with the fix for each problem. Exits 3 when a check fails.')
-        .addHelpText('after', examples(['omni-video doctor', 'omni-video doctor --json', 'omni-video doctor --base-url http://127.0.0.1:4010/v1']))
-        .action(async (_options, command: Command) => {
-          const { runDoctor } = await import('./commands/doctor.js');
-          await runDoctor(ctx, globals(command));
-        });
-    }],
-  ];
-  const one = invoked !== 'completion' && declarations.some(([name]) => name === invoked);
-  for (const [name, declare] of declarations) if (!one || name === invoked) declare();
+  addGenerateOptions(
+    program
+      .command('generate')
+      .summary('submit a job, wait for it, and save the video')
+      .description('Submit a video job, wait for it, and save the mp4. At least one of prompt, --image or --video.')
+      .argument('[prompt]', 'what to generate, or - to read it from stdin'),
+  )
+    .addHelpText(
+      'after',
+      examples([
+        'omni-video generate "a blue butterfly landing on a flower, macro" -a portrait -o clips/',
+        'omni-video generate "the cat plays with the ball of yarn" -i https://example.com/cat.jpg -i https://example.com/yarn.png',
+        'omni-video generate "when the person touches the mirror, make it ripple like liquid" --video ./mirror.mp4',
+        'id=$(omni-video generate "a lighthouse at dusk" --no-wait) && omni-video download "$id" --wait',
+      ]),
+    )
+    .action(async (prompt: string | undefined, options, command: Command) => {
+      const { runGenerate } = await import('./commands/generate.js');
+      await runGenerate(ctx, prompt, options, globals(command));
+    });
+
+  addGenerateOptions(
+    program
+      .command('extend')
+      .summary('continue or edit an earlier job')
+      .description('Continue or edit an earlier job (extend_from_task_id). Takes the same options as generate.')
+      .argument('<task_id>', 'the job to extend: a task id, last (the newest local job), or - (from stdin)')
+      .argument('[prompt]', 'how to continue or edit it, or - to read it from stdin'),
+  )
+    .addHelpText(
+      'after',
+      examples([
+        'omni-video extend last "the camera pulls back to reveal the whole city"',
+        'omni-video extend task_01KS1H7ZYSJWH1N779S2FSHTKA "now at night" -o night.mp4',
+        'omni-video extend last "the same scene at night" --no-wait',
+      ]),
+    )
+    .action(async (taskId: string, prompt: string | undefined, options, command: Command) => {
+      const { runExtend } = await import('./commands/extend.js');
+      await runExtend(ctx, taskId, prompt, options, globals(command));
+    });
+
+  program
+    .command('status')
+    .summary('show the state of jobs')
+    .description('One line per job: id, status, progress, elapsed, ETA, cost, result URL and its expiry.')
+    .argument('<task_id...>', 'task ids, last, or - to read ids from stdin')
+    .option('--wait', 'wait until every job listed has ended')
+    .option('--timeout <seconds>', 'how long to wait with --wait (default: 900)')
+    .addHelpText('after', examples(['omni-video status task_01KS1H7ZYSJWH1N779S2FSHTKA', 'omni-video status last --json', 'omni-video generate "x" --no-wait | omni-video status - --wait --json']))
+    .action(async (ids: string[], options, command: Command) => {
+      const { runStatus } = await import('./commands/status.js');
+      await runStatus(ctx, ids, options, globals(command));
+    });
+
+  program
+    .command('download')
+    .summary('save the video of a completed job')
+    .description('Save the result of a completed job. Refuses if it is not completed (unless --wait) or its link has expired.')
+    .argument('<task_id>', 'a task id, last, or - to read it from stdin')
+    .option('-o, --output <path>', 'file or directory for the video (default: ./<task_id>.mp4)')
+    .option('--force', 'overwrite an existing file')
+    .option('--wait', 'wait for the job to complete first')
+    .option('--timeout <seconds>', 'how long to wait with --wait (default: 900)')
+    .addHelpText(
+      'after',
+      examples(['omni-video download last', 'omni-video download task_01KS1H7ZYSJWH1N779S2FSHTKA -o clips/ --wait', 'omni-video jobs --status completed --json | jq -r .task_id | xargs -n1 omni-video download']),
+    )
+    .action(async (id: string, options, command: Command) => {
+      const { runDownload } = await import('./commands/download.js');
+      await runDownload(ctx, id, options, globals(command));
+    });
+
+  program
+    .command('jobs')
+    .summary('list the jobs this machine submitted')
+    .description('The local job history, newest first: every job this machine submitted, its prompt, status, cost and file.')
+    .option('--limit <n>', 'how many jobs to show; 0 for all (default: 20)')
+    .option('--status <status>', 'only jobs in this state (completed, failed, submitted, uncertain, …)')
+    .option('--refresh', 'ask the service about the listed jobs that have not ended, and record what it says')
+    .option('--watch', 'keep the list live until every listed job has ended (a line per change off a terminal)')
+    .addHelpText('after', examples(['omni-video jobs', 'omni-video jobs --refresh --limit 5', "omni-video jobs --status failed --json | jq -r '.[].task_id'"]))
+    .action(async (options, command: Command) => {
+      const { runJobs } = await import('./commands/jobs.js');
+      await runJobs(ctx, options, globals(command));
+    });
+
+  program
+    .command('batch')
+    .summary('run many jobs from a file, resumably')
+    .description(
+      'Many jobs from JSON Lines (each line a generate request: prompt, image_urls, video_urls, aspect_ratio, resolution, extend_from_task_id, optional output and id) ' +
+        'or plain text (one prompt per line). One JSON line per job on stdout as each ends, a summary on stderr. ' +
+        'Running it again resumes: saved clips are skipped, submitted jobs are waited for, nothing is submitted twice.',
+    )
+    .argument('<file>', 'JSON Lines or text file, or - to read it from stdin')
+    .option('--concurrency <n>', 'jobs in flight at once; fewer while the service rate-limits (default: 4)')
+    .option('--output-dir <dir>', 'where the videos go: <NNN>-<prompt-slug>.mp4, or each line\'s output (default: config output-dir, or .)')
+    .option('--shard <i/n>', 'run only slice i of n (a stable split by job, the same on every machine)')
+    .option('--max-jobs <n>', 'submit or wait for at most n jobs in this run')
+    .addOption(new Option('-a, --aspect-ratio <ratio>', 'aspect ratio of lines that name none: 16:9 or 9:16 (also landscape, portrait)'))
+    .option('--timeout <seconds>', 'how long to wait for each job (default: 900); the job keeps running after')
+    .option('--poll-interval <seconds>', 'fixed status polling interval (default: adaptive)')
+    .option('--force', 'overwrite existing output files')
+    .option('--retry-uncertain', 'submit again the jobs an earlier run may or may not have submitted (it died mid-request)')
+    .option('--max-cost <n>', 'stop submitting once the cost of the jobs ended plus the estimate for those in flight would pass n (exit 7)')
+    .option('--yes', 'do not ask before submitting more than 10 jobs on a terminal')
+    .option('--dry-run', 'print each job\'s request, file and plan (submit, wait, skip) as JSON lines, and send nothing')
+    .option('--gallery', 'when the batch ends (also when interrupted), write index.html into the output directory: every clip playing beside its prompt (see gallery)')
+    .addHelpText(
+      'after',
+      examples([
+        'omni-video batch prompts.txt --output-dir clips/',
+        "omni-video batch jobs.jsonl --concurrency 8 | jq -r '.files[0]'",
+        'omni-video batch prompts.txt --shard 2/4 --output-dir clips/    # one slice of a CI matrix',
+      ]),
+    )
+    .action(async (input: string, options, command: Command) => {
+      const { runBatch } = await import('./commands/batch.js');
+      await runBatch(ctx, input, options, globals(command));
+    });
+
+  program
+    .command('gallery')
+    .summary('write an HTML page showing the clips of a directory')
+    .description(
+      'Write index.html into the directory: every clip of the job history saved there, and every job of the batch whose state file is there, ' +
+        "playing side by side with its prompt, status, frame size, length, cost and date; failed jobs with the service's message. " +
+        'One self-contained page with relative paths (zip it, upload it, serve it); prints its path. With --json, prints the list instead.',
+    )
+    .argument('[dir]', 'the directory of the clips (default: the current one)')
+    .option('--status <status>', 'only jobs in this state, or these (comma-separated): completed, failed, cancelled, not_run, …')
+    .option('--limit <n>', 'only the n newest (default: all)')
+    .addHelpText(
+      'after',
+      examples([
+        'omni-video batch prompts.txt --output-dir clips --gallery    # the page, when the batch ends',
+        'omni-video gallery clips',
+        'omni-video gallery clips --status failed,cancelled --limit 20',
+        "omni-video gallery clips --json | jq -r '.[] | select(.status == \"completed\") | .file'",
+      ]),
+    )
+    .action(async (dir: string | undefined, options, command: Command) => {
+      const { runGallery } = await import('./commands/gallery.js');
+      await runGallery(ctx, dir, options, globals(command));
+    });
+
+  program
+    .command('balance')
+    .summary('show the remaining balance')
+    .description('Remaining and used balance of this API key (or, with --user, of the whole account).')
+    .option('--user', 'the whole account instead of this key')
+    .addHelpText('after', examples(['omni-video balance', 'omni-video balance --user --json']))
+    .action(async (options, command: Command) => {
+      const { runBalance } = await import('./commands/balance.js');
+      await runBalance(ctx, options, globals(command));
+    });
+
+  const config = program
+    .command('config')
+    .summary('read and write settings')
+    .description(`The config store. Keys: api-key, base-url, output-dir, aspect-ratio, timeout, poll-interval.`)
+    .addHelpText('after', examples(['echo "$KEY" | omni-video config set api-key', 'omni-video config set output-dir ~/clips', 'omni-video config list']));
+  config
+    .command('set')
+    .description('Set a key. `config set api-key` with no value reads the key from stdin (a hidden prompt on a terminal).')
+    .argument('<key>', 'api-key, base-url, output-dir, aspect-ratio, timeout or poll-interval')
+    .argument('[value]')
+    .addHelpText('after', examples(['omni-video config set api-key', 'omni-video config set aspect-ratio 9:16', 'omni-video config set base-url http://127.0.0.1:4010/v1']))
+    .action(async (key: string, value: string | undefined, _options, command: Command) => (await import('./commands/config.js')).runConfigSet(ctx, key, value, globals(command)));
+  config
+    .command('get')
+    .description('Print a value (the API key masked).')
+    .argument('<key>')
+    .addHelpText('after', examples(['omni-video config get api-key', 'omni-video config get output-dir']))
+    .action(async (key: string, _options, command: Command) => (await import('./commands/config.js')).runConfigGet(ctx, key, globals(command)));
+  config
+    .command('unset')
+    .description('Remove a key.')
+    .argument('<key>')
+    .addHelpText('after', examples(['omni-video config unset output-dir', 'omni-video config unset api-key']))
+    .action(async (key: string, _options, command: Command) => (await import('./commands/config.js')).runConfigUnset(ctx, key, globals(command)));
+  config
+    .command('list')
+    .description('Print every key set (the API key masked) and which key source is in effect.')
+    .addHelpText('after', examples(['omni-video config list', 'omni-video config list --json']))
+    .action(async (_options, command: Command) => (await import('./commands/config.js')).runConfigList(ctx, globals(command)));
+  config
+    .command('path')
+    .description('Print the config file path.')
+    .addHelpText('after', examples(['omni-video config path', 'ls -l "$(omni-video config path)"']))
+    .action(async (_options, command: Command) => (await import('./commands/config.js')).runConfigPath(ctx, globals(command)));
+
+  const sandbox = program
+    .command('sandbox')
+    .summary('run a local simulator of the API')
+    .description('A local simulator of the whole API, for trying omni-video and testing scripts without a key or credits. Prints its base URL on stdout; logs requests on stderr only with --verbose.')
+    .addHelpText('after', examples([...sandboxExamples]));
+  const flagValues = declareSandboxFlags(sandbox);
+  sandbox.action(async (_options, command: Command) => {
+    const { runSandbox } = await import('./sandbox/run.js');
+    await runSandbox(flagValues(), ctx.io, ctx.signal, globals(command));
+  });
+
+  program
+    .command('completion')
+    .summary('print a shell completion script')
+    .description('Print a completion script for bash, zsh or fish: commands, options, and the values of --aspect-ratio and --resolution.')
+    .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish']))
+    .addHelpText(
+      'after',
+      examples([
+        'source <(omni-video completion bash)        # this shell only',
+        'omni-video completion bash > ~/.local/share/bash-completion/completions/omni-video',
+        'omni-video completion zsh > "${fpath[1]}/_omni-video"',
+        'omni-video completion fish > ~/.config/fish/completions/omni-video.fish',
+      ]),
+    )
+    .action(async (shell: 'bash' | 'zsh' | 'fish') => {
+      const { runCompletion } = await import('./commands/completion.js');
+      runCompletion(ctx, shell, program);
+    });
+
+  program
+    .command('doctor')
+    .summary('check the setup: Node, config, key, network, proxy, output directory')
+    .description('Check what omni-video depends on, one line per check, with the fix for each problem. Exits 3 when a check fails.')
+    .addHelpText('after', examples(['omni-video doctor', 'omni-video doctor --json', 'omni-video doctor --base-url http://127.0.0.1:4010/v1']))
+    .action(async (_options, command: Command) => {
+      const { runDoctor } = await import('./commands/doctor.js');
+      await runDoctor(ctx, globals(command));
+    });
 
   return program;
 }
@@ -374,8 +348,7 @@ export async function exitCodeFor(error: unknown): Promise<number> {
 
 /** Runs one command line in-process; returns the exit code. Never exits the process. */
 export async function runCli(argv: string[], ctx: Context): Promise<number> {
-  // Options may come before the command (`--json status`): then it is not known yet.
-  const program = buildProgram(ctx, argv[0]?.startsWith('-') ? undefined : argv[0]);
+  const program = buildProgram(ctx);
   if (argv.length === 0) {
     program.outputHelp();
     return 0;

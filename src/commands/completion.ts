@@ -174,16 +174,17 @@ function zshScript({ globals, commands, allOptions }: Model): string {
 # zsh completion for omni-video. Install: omni-video completion zsh > "\${fpath[1]}/_omni-video"
 _omni_video() {
   local -a entries
-  local cur=\${words[CURRENT]} prev=\${words[CURRENT-1]} path="" word i
+  # Not path: in zsh that is \$PATH as an array, and emptying it breaks every command completion runs.
+  local cur=\${words[CURRENT]} prev=\${words[CURRENT-1]} command_path="" word i
   for ((i = 2; i < CURRENT; i++)); do
     word=\${words[i]}
     case $word in
       ${valueTakers.flatMap((option) => option.names).join('|')}) ((i++)) ;;
       -*) ;;
       *)
-        case "$path" in
-          "") path=$word ;;
-${everyCommand.filter((command) => command.subcommands.length > 0).map((command) => `          "${command.path}") path="$path $word" ;;`).join('\n')}
+        case "$command_path" in
+          "") command_path=$word ;;
+${everyCommand.filter((command) => command.subcommands.length > 0).map((command) => `          "${command.path}") command_path="$command_path $word" ;;`).join('\n')}
           *) break ;;
         esac
         ;;
@@ -198,13 +199,13 @@ ${caseLines([
 ])}
   esac
   if [[ $cur == -* ]]; then
-    case "$path" in
+    case "$command_path" in
 ${caseLines([['""', `entries=(${optionEntries(globals)})`], ...everyCommand.map((command): [string, string] => [`"${command.path}"`, `entries=(${optionEntries([...command.options, ...globals])})`])])}
     esac
     _describe 'option' entries
     return
   fi
-  case "$path" in
+  case "$command_path" in
 ${caseLines([
   ['""', `entries=(${describeEntries([...commands.map((command): [string, string] => [command.path, command.summary]), ['help', 'show help for a command']])}); _describe 'command' entries`],
   ...everyCommand.flatMap((command): [string, string][] => {

@@ -7,6 +7,7 @@ import {
   configPath,
   isConfigKey,
   maskKey,
+  parseConfigValue,
   readConfig,
   resolveApiKey,
   setConfigValue,
@@ -58,9 +59,21 @@ export async function runConfigSet(ctx: Context, rawKey: string, value: string |
     text = ctx.io.stdinIsTTY && text === undefined ? await promptHidden(ctx, 'API key: ') : (await readStdinText(ctx, 'the value')).trim();
     if (!text) throw new InvalidRequestError('Nothing was read from stdin.', { hint: 'echo "$KEY" | omni-video config set api-key' });
   }
+  if (key === 'base-url') await refuseInsecureBaseUrl(parseConfigValue(key, text.trim()));
   const stored = await setConfigValue(ctx.configDir, key, text.trim());
   ctx.io.stderr.write(`Saved ${key} = ${shown(key, stored)} in ${configPath(ctx.configDir)}\n`);
   if (globals.json) writeJson(ctx, { [key]: jsonValue(key, stored) });
+}
+
+/** Refused when set, as it would be at every use: plain http would carry the key to another machine. */
+async function refuseInsecureBaseUrl(baseUrl: string): Promise<void> {
+  const { isSafeOrigin, InsecureBaseUrlError } = await import('../api/client.js');
+  const url = new URL(baseUrl);
+  if (!isSafeOrigin(url)) {
+    throw new InsecureBaseUrlError(`Refusing to store a plain http base URL to ${url.host}: the API key would be sent over it unencrypted.`, {
+      hint: 'Use an https:// base URL (plain http is allowed only to localhost, e.g. the sandbox).',
+    });
+  }
 }
 
 export async function runConfigGet(ctx: Context, rawKey: string, globals: GlobalOptions): Promise<void> {
@@ -82,6 +95,7 @@ export async function runConfigUnset(ctx: Context, rawKey: string, globals: Glob
   if (globals.json) writeJson(ctx, { [key]: null });
 }
 
+/** Every key set, then where the API key in use comes from: on stdout, which is what was asked for. */
 export async function runConfigList(ctx: Context, globals: GlobalOptions): Promise<void> {
   const config = await readConfig(ctx.configDir);
   const keys = CONFIG_KEYS.filter((key) => config[key] !== undefined);
@@ -90,8 +104,10 @@ export async function runConfigList(ctx: Context, globals: GlobalOptions): Promi
     writeJson(ctx, { ...Object.fromEntries(keys.map((key) => [key, jsonValue(key, config[key])])), api_key_source: active?.source ?? null });
     return;
   }
-  ctx.io.stdout.write(keys.map((key) => `${key}=${shown(key, config[key])}\n`).join(''));
-  if (active && active.source !== 'config') ctx.io.stderr.write(`The API key in use comes from ${active.source} (${maskKey(active.key)}).\n`);
+  const lines = keys.length > 0 ? keys.map((key) => `${key}=${shown(key, config[key])}`) : [`Nothing is set in ${configPath(ctx.configDir)}.`];
+  if (!active) lines.push('No API key is set: omni-video config set api-key (reads it from stdin), or export OMNI_VIDEO_API_KEY.');
+  else lines.push(`The API key in use comes from ${active.source === 'config' ? 'the config store' : active.source} (${maskKey(active.key)}).`);
+  ctx.io.stdout.write(`${lines.join('\n')}\n`);
 }
 
 export async function runConfigPath(ctx: Context, globals: GlobalOptions = {}): Promise<void> {

@@ -10,6 +10,7 @@ import { appendJobRecord, FIRST_EVENT, newJobId, requestFields } from '../store/
 import type { Config } from '../store/config.js';
 import type { OmniVideoClient } from '../api/client.js';
 import { formatTimestamp } from '../io/format.js';
+import { parseAspectRatio, type AspectRatio } from '../values.js';
 import { followTask } from './follow.js';
 import { taskToJson } from './render.js';
 import { absoluteOutput, explicitFileTarget, refuseExistingFile } from './output-path.js';
@@ -22,8 +23,6 @@ export const MAX_LOCAL_VIDEO_BYTES = 20 * 1024 * 1024;
 export const MIN_CLIP_SECONDS = 1;
 export const MAX_CLIP_SECONDS = 24;
 export const ADVISED_CLIP_SECONDS = 3;
-
-const ASPECT_ALIASES: Record<string, '16:9' | '9:16'> = { '16:9': '16:9', landscape: '16:9', '9:16': '9:16', portrait: '9:16' };
 
 
 /** What commander hands over for generate and extend, before any check. */
@@ -43,8 +42,8 @@ export const GenerateFlagsSchema = z.object({
 });
 export type GenerateFlags = z.input<typeof GenerateFlagsSchema>;
 
-function normaliseAspectRatio(value: string): '16:9' | '9:16' {
-  const ratio = ASPECT_ALIASES[value.trim().toLowerCase()];
+function normaliseAspectRatio(value: string): AspectRatio {
+  const ratio = parseAspectRatio(value);
   if (!ratio) {
     throw new InvalidRequestError(`Unsupported aspect ratio '${value}': use 16:9 (landscape) or 9:16 (portrait).`, {
       hint: 'The service would silently turn anything else into 16:9, so omni-video refuses it.',

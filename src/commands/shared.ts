@@ -6,6 +6,7 @@ import { colorsFor } from '../io/colors.js';
 import { readConfig, resolveApiKey, type Config, type KeySource } from '../store/config.js';
 import { findLastJob } from '../store/history.js';
 import * as z from 'zod/mini';
+import { MIN_POLL_INTERVAL_SECONDS, MIN_TIMEOUT_SECONDS, secondsForms, secondsSchema } from '../values.js';
 
 /** Options every command accepts (commander's globals). */
 export interface GlobalOptions {
@@ -146,18 +147,12 @@ export function writeJson(ctx: Context, value: unknown, lines = false): void {
 }
 
 export const DEFAULT_TIMEOUT_SECONDS = 900;
-/** The floor of a fixed polling interval, as for the config key: no faster than the service changes. */
-export const MIN_POLL_INTERVAL_SECONDS = 0.5;
-
-/** A flag that takes a number of seconds, at least `min`. */
+/** A flag that takes a number of seconds, at least `min`, in the forms the config store takes too. */
 export function secondsFlag(flag: string, min: number) {
-  return z.pipe(
-    z.string().check(z.refine((value) => /^\d+(\.\d+)?$/.test(value.trim()) && Number(value) >= min, { message: `${flag} takes a number of seconds (at least ${min})` })),
-    z.transform(Number),
-  );
+  return secondsSchema(min, `${flag} takes ${secondsForms(min)}`);
 }
 
-export const timeoutFlag = secondsFlag('--timeout', 1);
+export const timeoutFlag = secondsFlag('--timeout', MIN_TIMEOUT_SECONDS);
 export const pollIntervalFlag = secondsFlag('--poll-interval', MIN_POLL_INTERVAL_SECONDS);
 
 /** How long to wait and how often to look: the flag, else the config, else the defaults. */

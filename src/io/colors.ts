@@ -1,20 +1,13 @@
+import { Chalk, type ChalkInstance } from 'chalk';
+
+/** The four styles the CLI uses on stderr. */
+export type Colors = Pick<ChalkInstance, 'red' | 'green' | 'yellow' | 'dim'>;
+
 /**
- * The four styles the CLI uses on stderr, as 16-colour ANSI codes (what chalk's level 1 wrote),
- * or plain text when colour is off. A library for four escape codes cost a status call ~1.5 ms.
+ * chalk at level 1 (the 16 basic colours, all the CLI uses) when the streams allow colour, else at
+ * level 0 (plain text). IOStreams.color alone decides: a terminal, not CI, no NO_COLOR, no
+ * --no-color, or FORCE_COLOR; chalk's own detection reads process.stdout, which carries results.
  */
-export interface Colors {
-  red(text: string): string;
-  green(text: string): string;
-  yellow(text: string): string;
-  dim(text: string): string;
-}
-
-const style = (open: number, close: number) => (text: string) => `\u001B[${open}m${text}\u001B[${close}m`;
-
-const ANSI: Colors = { red: style(31, 39), green: style(32, 39), yellow: style(33, 39), dim: style(2, 22) };
-const PLAIN: Colors = { red: String, green: String, yellow: String, dim: String };
-
-/** Colour when the streams allow it (IOStreams.color: a terminal, no NO_COLOR, no --no-color). */
 export function colorsFor(io: { color: boolean }): Colors {
-  return io.color ? ANSI : PLAIN;
+  return new Chalk({ level: io.color ? 1 : 0 });
 }

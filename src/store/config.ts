@@ -1,22 +1,33 @@
 import { chmodSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, open, readFile, realpath, rename, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
+import type Conf from 'conf';
 import * as z from 'zod/mini';
 import { ConfigurationError, InvalidRequestError } from '../api/errors.js';
-import { ASPECT_RATIOS } from '../api/schemas.js';
+import { aspectRatioSchema, MIN_POLL_INTERVAL_SECONDS, MIN_TIMEOUT_SECONDS, secondsForms, secondsSchema } from '../values.js';
 
 export const CONFIG_FILE = 'config.json';
 
-/** Every key `config set` accepts, with the rule its value must follow. */
+/** `~` and `~/…` as the shell would expand them, for a directory typed in quotes. */
+function expandHome(path: string): string {
+  return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
+}
+
+/**
+ * Every key `config set` accepts, with the rule its value must follow. Values are read as
+ * `config set` takes them (`portrait`, `5m`, `~/clips`) and come out as stored (`9:16`, 300, a
+ * full path). Each message completes "Invalid value for <key>: ".
+ */
 export const ConfigSchema = z.object({
-  'api-key': z.optional(z.string().check(z.trim(), z.minLength(8, 'an API key is at least 8 characters'))),
-  'base-url': z.optional(z.url({ protocol: /^https?$/ })),
-  'output-dir': z.optional(z.string().check(z.minLength(1))),
-  'aspect-ratio': z.optional(z.enum(ASPECT_RATIOS)),
-  timeout: z.optional(z.coerce.number().check(z.positive())),
-  'poll-interval': z.optional(z.coerce.number().check(z.gte(0.5))),
-});
-export type Config = z.infer<typeof ConfigSchema>;
+  'api-key': z.optional(z.string({ error: 'an API key is text' }).check(z.trim(), z.minLength(8, 'an API key is at least 8 characters'))),
+  'base-url': z.optional(z.url({ protocol: /^https?$/, error: 'use an http(s) URL such as https://api.apimart.ai/v1' })),
+  'output-dir': z.optional(z.pipe(z.string({ error: 'use a directory path' }).check(z.minLength(1, 'use a directory path')), z.transform(expandHome))),
+  'aspect-ratio': z.optional(aspectRatioSchema('use 16:9 (landscape) or 9:16 (portrait)')),
+  timeout: z.optional(secondsSchema(MIN_TIMEOUT_SECONDS, `use ${secondsForms(MIN_TIMEOUT_SECONDS)}`)),
+  'poll-interval': z.optional(secondsSchema(MIN_POLL_INTERVAL_SECONDS, `use ${secondsForms(MIN_POLL_INTERVAL_SECONDS)}`)),
+}, { error: 'it must hold one JSON object of settings' });
+export type Config = z.output<typeof ConfigSchema>;
 export type ConfigKey = keyof Config;
 export const CONFIG_KEYS = Object.keys(ConfigSchema.shape) as ConfigKey[];
 
@@ -44,11 +55,19 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
   tighten(dir, 0o700);
 }
 
+function notJson(path: string, error: unknown): ConfigurationError {
+  return new ConfigurationError(`${path} is not valid JSON (${(error as Error).message}); it was left as it is.`, {
+    hint: `Fix it in an editor, or delete it and set the keys again.`,
+  });
+}
+
 /**
- * Reads the config synchronously (a file of a few hundred bytes: no thread-pool round trip, no
- * fs/promises), and
- * re-tightens the file to 0600 and its directory to 0700 if loosened (unless `tighten` is false: `doctor`
- * reports modes and changes nothing). A missing file is an empty config.
+ * Reads the config for a command, and re-tightens the file to 0600 and its directory to 0700 if
+ * loosened (unless `tighten` is false: `doctor` reports modes and changes nothing). A missing file
+ * is an empty config. Read here, not through conf: importing conf (through atomically and
+ * when-exit) hooks SIGINT and SIGTERM and raises them again, so a second handler run would make
+ * the first Ctrl-C of a wait an immediate exit, before the job is recorded and the resume hint
+ * printed. conf writes; every read is this one JSON.parse, as conf's own.
  */
 export async function readConfig(dir: string, options: { tighten?: boolean } = {}): Promise<Config> {
   const path = configPath(dir);
@@ -67,13 +86,14 @@ export async function readConfig(dir: string, options: { tighten?: boolean } = {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
-  } catch {
-    throw new ConfigurationError(`${path} is not valid JSON.`, { hint: `Fix or delete it; omni-video config list shows what it holds.` });
+  } catch (error) {
+    throw notJson(path, error);
   }
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ConfigurationError(`${path}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'invalid'}`.trim(), {
+    const key = issue?.path.join('.');
+    throw new ConfigurationError(`${path}: ${key ? `invalid value for ${key}: ` : ''}${issue?.message ?? 'invalid'}`, {
       hint: 'Fix it with omni-video config set or unset.',
     });
   }
@@ -84,66 +104,46 @@ export function isConfigKey(key: string): key is ConfigKey {
   return (CONFIG_KEYS as string[]).includes(key);
 }
 
-/** Checks one value against its key's rule; the error names the key. */
-export function parseConfigValue(key: ConfigKey, value: string): Config[ConfigKey] {
-  const field = ConfigSchema.shape[key];
-  const parsed = field.safeParse(value);
-  if (!parsed.success) {
-    throw new InvalidRequestError(`Invalid value for ${key}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-  }
-  return parsed.data;
+/** Checks one value against its key's rule and returns it as stored; the error names the key. */
+export function parseConfigValue<K extends ConfigKey>(key: K, value: string): NonNullable<Config[K]> {
+  const parsed = ConfigSchema.shape[key].safeParse(value);
+  if (!parsed.success) throw new InvalidRequestError(`Invalid value for ${key}: ${parsed.error.issues[0]?.message ?? 'invalid'}.`);
+  return parsed.data as NonNullable<Config[K]>;
 }
 
 /**
- * Changes the stored config: the file is replaced in one step (written aside at 0600, flushed,
- * renamed over it), so a crash or a reader meanwhile never sees half a file. Keys it does not
- * know are kept.
+ * The config file as conf keeps it: in `dir`, written atomically (a temporary file at 0600 renamed
+ * over it; a config.json that is a symlink stays one, its target replaced), keys it does not know
+ * kept. A file that is not JSON is refused, never cleared. Only `config set` and `unset` open it.
  */
-async function updateConfigFile(dir: string, change: (stored: Record<string, unknown>) => void): Promise<void> {
+async function openConfigStore(dir: string): Promise<Conf<Record<string, unknown>>> {
+  // conf creates a missing directory with the default mode: make it owner-only first.
   await ensurePrivateDir(dir);
-  // A config.json that links elsewhere (a dotfiles repository) stays a link: its target is replaced.
-  const path = await realpath(configPath(dir)).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return configPath(dir);
-    throw error;
-  });
-  let stored: Record<string, unknown> = {};
+  const { default: Conf } = await import('conf');
   try {
-    stored = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    return new Conf<Record<string, unknown>>({
+      cwd: dir,
+      configName: 'config',
+      configFileMode: 0o600,
+      clearInvalidConfig: false,
+      // Keys are names such as 'api-key', never paths into nested objects.
+      accessPropertiesByDotNotation: false,
+    });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new ConfigurationError(`Cannot update ${path}: ${(error as Error).message}`, { hint: 'Fix or delete it; omni-video config list shows what it holds.' });
-    }
-  }
-  change(stored);
-  const temporary = `${path}.${process.pid}.tmp`;
-  try {
-    const handle = await open(temporary, 'w', 0o600);
-    try {
-      await handle.writeFile(`${JSON.stringify(stored, null, '\t')}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
+    if (error instanceof SyntaxError) throw notJson(configPath(dir), error);
+    throw new ConfigurationError(`Cannot read ${configPath(dir)}: ${(error as Error).message}`, { hint: 'Check its permissions.' });
   }
 }
 
-/** Stores a value after checking it; returns it as stored (a number for timeout, say). */
-export async function setConfigValue(dir: string, key: ConfigKey, value: string): Promise<Config[ConfigKey]> {
+/** Stores a value after checking it; returns it as stored (9:16 for portrait, 300 for 5m). */
+export async function setConfigValue<K extends ConfigKey>(dir: string, key: K, value: string): Promise<NonNullable<Config[K]>> {
   const parsed = parseConfigValue(key, value);
-  await updateConfigFile(dir, (stored) => {
-    stored[key] = parsed;
-  });
+  (await openConfigStore(dir)).set(key, parsed);
   return parsed;
 }
 
 export async function unsetConfigValue(dir: string, key: ConfigKey): Promise<void> {
-  await updateConfigFile(dir, (stored) => {
-    delete stored[key];
-  });
+  (await openConfigStore(dir)).delete(key);
 }
 
 /** `sk-…abcd`: enough to recognise a key, never enough to use it. */

@@ -278,7 +278,7 @@ describe.concurrent('config', () => {
     const get = await run(['config', 'get', 'api-key'], { configDir, noKey: true });
     expect(get.stdout).toBe('sk-…7c1e\n');
     const list = await run(['config', 'list'], { configDir, noKey: true });
-    expect(list.stdout).toBe('api-key=sk-…7c1e\n');
+    expect(list.stdout).toBe('api-key=sk-…7c1e\nThe API key in use comes from the config store (sk-…7c1e).\n');
 
     const used = await run(['balance'], { configDir, noKey: true, sandbox: sb });
     expect(used.code, used.stderr).toBe(0);
@@ -303,7 +303,7 @@ describe.concurrent('config', () => {
       'Bearer sk-from-config-0000',
     ]);
     const list = await run(['config', 'list'], { configDir, noKey: true, env: { OMNI_VIDEO_API_KEY: 'sk-from-omni-2222' } });
-    expect(list.stderr).toContain('The API key in use comes from OMNI_VIDEO_API_KEY (sk-…2222).');
+    expect(list.stdout).toContain('The API key in use comes from OMNI_VIDEO_API_KEY (sk-…2222).');
   });
 
   it('sets, gets and unsets the other keys, validating values', async () => {

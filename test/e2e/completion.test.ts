@@ -74,6 +74,54 @@ describe.concurrent('completion bash', () => {
   });
 });
 
+/**
+ * Calls the zsh script's function as zsh's completion system would for `words` (the last one being
+ * completed), with stand-ins for compadd, _describe and _files that print what they are given.
+ */
+async function zshComplete(...words: string[]): Promise<string[]> {
+  const program = [
+    'compdef() { :; }',
+    'source "$1"; shift',
+    'compadd() { shift $(( ${@[(i)--]} )); print -l -- "$@"; }',
+    '_describe() { print -l -- "${(@)${(P)2}%%:*}"; }',
+    // _files runs commands: the function must leave PATH as it found it.
+    '_files() { print -- "<files>"; command -v ls >/dev/null && print -- "<PATH kept>"; }',
+    'words=(omni-video "$@"); CURRENT=$#words; _omni_video',
+  ].join('\n');
+  const { stdout } = await exec('zsh', ['-f', '-c', program, 'zsh', join(dir, 'omni-video.zsh'), ...words]);
+  return stdout.split('\n').filter(Boolean);
+}
+
+/** In CI the shells are installed (.ci/run): a missing one fails there instead of skipping. */
+const skipWithout = (shell: string) => !has(shell) && !process.env.CI;
+
+describe.concurrent.skipIf(skipWithout('zsh'))('completion zsh', () => {
+  it('parses (zsh -n)', async () => {
+    await exec('zsh', ['-n', join(dir, 'omni-video.zsh')]);
+  });
+
+  it('offers every command, the subcommands of config, and the config keys', async () => {
+    expect(await zshComplete('gen')).toEqual(expect.arrayContaining(['generate', 'extend', 'status', 'download', 'jobs', 'balance', 'config', 'sandbox', 'completion', 'doctor', 'help']));
+    expect(await zshComplete('config', '')).toEqual(['set', 'get', 'unset', 'list', 'path']);
+    expect(await zshComplete('config', 'set', 'a')).toEqual(['api-key', 'base-url', 'output-dir', 'aspect-ratio', 'timeout', 'poll-interval']);
+    expect(await zshComplete('completion', '')).toEqual(['bash', 'zsh', 'fish']);
+    // an option's value is no command
+    expect(await zshComplete('--base-url', 'http://127.0.0.1:4010/v1', 'gen')).toContain('generate');
+  });
+
+  it("offers the command's options and the global ones, and the values of --aspect-ratio", async () => {
+    const generate = await zshComplete('generate', '--');
+    expect(generate).toEqual(expect.arrayContaining(['--aspect-ratio', '--no-wait', '--dry-run', '--no-color', '--json']));
+    expect(await zshComplete('status', '--')).not.toContain('--aspect-ratio');
+    expect(await zshComplete('generate', '-a', '')).toEqual(['16:9', '9:16', 'landscape', 'portrait']);
+    expect(await zshComplete('extend', 'last', '--resolution', '')).toEqual(['720p']);
+  });
+
+  it('completes file names for -o, with PATH intact', async () => {
+    expect(await zshComplete('generate', 'x', '-o', '')).toEqual(['<files>', '<PATH kept>']);
+  });
+});
+
 describe('completion zsh and fish', () => {
   it('offer the same commands and values', () => {
     for (const shell of ['zsh', 'fish'] as const) {
@@ -84,11 +132,7 @@ describe('completion zsh and fish', () => {
     expect(scripts.zsh.startsWith('#compdef omni-video\n')).toBe(true);
   });
 
-  it.skipIf(!has('zsh'))('zsh parses the script (zsh -n)', async () => {
-    await exec('zsh', ['-n', join(dir, 'omni-video.zsh')]);
-  });
-
-  it.skipIf(!has('fish'))('fish completes gen → generate and the --aspect-ratio values', async () => {
+  it.skipIf(skipWithout('fish'))('fish completes gen → generate and the --aspect-ratio values', async () => {
     const { stdout } = await exec('fish', ['--no-config', '-c', `source $argv[1]; complete -C 'omni-video gen'; complete -C 'omni-video generate -a '`, join(dir, 'omni-video.fish')]);
     const words = stdout.split('\n').map((line) => line.split('\t')[0]);
     expect(words).toEqual(expect.arrayContaining(['generate', '16:9', '9:16', 'landscape', 'portrait']));

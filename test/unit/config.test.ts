@@ -1,10 +1,13 @@
 import { lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultConfigDir, maskKey, parseConfigValue, readConfig, resolveApiKey, setConfigValue, unsetConfigValue } from '../../src/store/config.js';
 import { tempDir } from '../helpers/harness.js';
 import { resolveOutputPath, safeFileName } from '../../src/commands/output-path.js';
 import { colorEnabled } from '../../src/io/streams.js';
+import { colorsFor } from '../../src/io/colors.js';
+import { parseSeconds } from '../../src/values.js';
 
 describe('config', () => {
   it('masks keys so they can be recognised, never used', () => {
@@ -22,15 +25,18 @@ describe('config', () => {
     expect(resolveApiKey(undefined, {}, {})).toBeUndefined();
   });
 
-  it('stores a value by replacing the file whole, 0600, keeping keys it does not know', async () => {
+  it('stores a value through conf: the file replaced whole, 0600 in a 0700 directory, keys it does not know kept', async () => {
     const dir = join(tempDir(), 'config');
     expect(await setConfigValue(dir, 'timeout', '90')).toBe(90);
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ timeout: 90, 'from-a-newer-version': true }));
     await setConfigValue(dir, 'aspect-ratio', '9:16');
     await unsetConfigValue(dir, 'timeout');
-    expect(readFileSync(join(dir, 'config.json'), 'utf8')).toBe('{\n\t"from-a-newer-version": true,\n\t"aspect-ratio": "9:16"\n}\n');
+    expect(readFileSync(join(dir, 'config.json'), 'utf8')).toBe('{\n\t"from-a-newer-version": true,\n\t"aspect-ratio": "9:16"\n}');
     expect(await readConfig(dir)).toEqual({ 'aspect-ratio': '9:16' });
-    if (process.platform !== 'win32') expect(statSync(join(dir, 'config.json')).mode & 0o777).toBe(0o600);
+    if (process.platform !== 'win32') {
+      expect(statSync(join(dir, 'config.json')).mode & 0o777).toBe(0o600);
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+    }
     expect(readdirSync(dir)).toEqual(['config.json']);
   });
 
@@ -47,15 +53,33 @@ describe('config', () => {
   it('refuses to update a config file it cannot read as JSON, and leaves it as it was', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'config.json'), '{"timeout": 9');
-    await expect(setConfigValue(dir, 'timeout', '90')).rejects.toThrow(/Cannot update .*config\.json/);
+    await expect(setConfigValue(dir, 'timeout', '90')).rejects.toThrow(/config\.json is not valid JSON/);
+    await expect(unsetConfigValue(dir, 'timeout')).rejects.toThrow(/config\.json is not valid JSON/);
+    await expect(readConfig(dir)).rejects.toThrow(/config\.json is not valid JSON/);
     expect(readFileSync(join(dir, 'config.json'), 'utf8')).toBe('{"timeout": 9');
   });
 
-  it('validates values per key', () => {
+  it('validates values per key, reading them in the forms the flags take', () => {
     expect(parseConfigValue('timeout', '90')).toBe(90);
-    expect(() => parseConfigValue('timeout', '-1')).toThrow(/Invalid value for timeout/);
+    expect(parseConfigValue('timeout', '10s')).toBe(10);
+    expect(parseConfigValue('timeout', '5m')).toBe(300);
+    expect(parseConfigValue('poll-interval', '0.5')).toBe(0.5);
+    expect(() => parseConfigValue('timeout', '-1')).toThrow(/^Invalid value for timeout: use a number of seconds \(at least 1\), or a duration such as 90s, 5m or 1h\.$/);
+    expect(() => parseConfigValue('poll-interval', '0.2')).toThrow(/Invalid value for poll-interval: .*at least 0\.5/);
     expect(() => parseConfigValue('base-url', 'ftp://x')).toThrow(/Invalid value for base-url/);
     expect(parseConfigValue('aspect-ratio', '9:16')).toBe('9:16');
+    expect(parseConfigValue('aspect-ratio', 'Portrait')).toBe('9:16');
+    expect(parseConfigValue('aspect-ratio', 'landscape')).toBe('16:9');
+    expect(() => parseConfigValue('aspect-ratio', '4:3')).toThrow(/^Invalid value for aspect-ratio: use 16:9 \(landscape\) or 9:16 \(portrait\)\.$/);
+    expect(parseConfigValue('output-dir', '~/clips')).toBe(join(homedir(), 'clips'));
+    expect(parseConfigValue('output-dir', 'clips/~')).toBe('clips/~');
+  });
+
+  it('reads durations as --timeout does, one parser for both', () => {
+    for (const [text, seconds] of [['90', 90], ['1.5', 1.5], ['90s', 90], [' 5m ', 300], ['1.5m', 90], ['1h', 3600], ['2H', 7200]] as const) {
+      expect(parseSeconds(text), text).toBe(seconds);
+    }
+    for (const text of ['', 's', '5 minutes', '-1', '1e3', '0x10', '5ms']) expect(parseSeconds(text), text).toBeUndefined();
   });
 
   it('puts config in OMNI_VIDEO_CONFIG_DIR, else the platform directory', () => {
@@ -87,5 +111,11 @@ describe('colour', () => {
     expect(colorEnabled({ TERM: 'dumb' }, true)).toBe(false);
     expect(colorEnabled({ FORCE_COLOR: '1' }, false)).toBe(true);
     expect(colorEnabled({ FORCE_COLOR: '0' }, true)).toBe(false);
+  });
+
+  it('is chalk at the basic 16 colours when on, plain text when off', () => {
+    expect(colorsFor({ color: true }).red('✖')).toBe('\u001b[31m✖\u001b[39m');
+    expect(colorsFor({ color: true }).dim('trace')).toBe('\u001b[2mtrace\u001b[22m');
+    expect(colorsFor({ color: false }).red('✖')).toBe('✖');
   });
 });
