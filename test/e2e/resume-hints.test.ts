@@ -95,7 +95,8 @@ describe.concurrent('resume hints run verbatim', () => {
   });
 
   it('download of a job still running: exit 2, and the hint waits and saves at -o', async () => {
-    const sb = await sandbox({ jobSeconds: 2 });
+    // Long enough that the job still runs when a slow, loaded machine has started the second command.
+    const sb = await sandbox({ jobSeconds: 6 });
     const cwd = tempDir();
     const configDir = tempDir('ov-config-');
     const taskId = (await run(['generate', 'later', '--no-wait'], { sandbox: sb, cwd, configDir })).stdout.trim();
@@ -109,7 +110,7 @@ describe.concurrent('resume hints run verbatim', () => {
   });
 
   it('Ctrl-C during status --wait: lists the jobs still running, and the hint waits for exactly those', async () => {
-    const sb = await sandbox({ jobSeconds: 3 });
+    const sb = await sandbox({ jobSeconds: 6 });
     const cwd = tempDir();
     const configDir = tempDir('ov-config-');
     const ids = [];
