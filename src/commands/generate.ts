@@ -4,7 +4,8 @@ import * as z from 'zod/mini';
 import { ConfigurationError, InvalidRequestError, SubmissionUncertainError, InterruptedError, APIError } from '../api/errors.js';
 import { isHttpUrl, MAX_IMAGES, MODEL, type GenerationRequest } from '../api/schemas.js';
 import type { Context } from '../context.js';
-import { readMediaInfo } from '../io/media.js';
+import { formatAgainst, MIB } from '../io/format.js';
+import { readMediaInfo, type MediaInfo } from '../io/media.js';
 import { createReporter, type Reporter } from '../io/progress.js';
 import { appendJobRecord, FIRST_EVENT, newJobId, requestFields } from '../store/history.js';
 import type { Config } from '../store/config.js';
@@ -77,23 +78,34 @@ async function videoReference(value: string, cwd: string, warn: (text: string) =
     throw new InvalidRequestError(`--video ${value}: cannot read it (${why}).`, { hint: 'Check the path, or pass an https:// URL of the clip.' });
   }
   if (size > MAX_LOCAL_VIDEO_BYTES) {
-    throw new InvalidRequestError(`--video ${value} is ${(size / 1048576).toFixed(1)} MB: over the ${MAX_LOCAL_VIDEO_BYTES / 1048576} MB that can be sent inline.`, {
+    throw new InvalidRequestError(`--video ${value} is ${formatAgainst(size / MIB, MAX_LOCAL_VIDEO_BYTES / MIB)} MiB: over the ${MAX_LOCAL_VIDEO_BYTES / MIB} MiB that can be sent inline.`, {
       hint: 'Host the clip (a bucket or any public https link) and pass its URL with --video, or trim it to a few seconds.',
     });
   }
-  let duration: number | null;
+  let info: MediaInfo;
   try {
-    duration = (await readMediaInfo(path)).durationSeconds;
+    info = await readMediaInfo(path);
   } catch (error) {
     throw new InvalidRequestError(`--video ${value}: not a readable video (${(error as Error).message}).`);
   }
+  if (!info.hasVideoTrack) {
+    throw new InvalidRequestError(`--video ${value} has no video track (sound only): there is no picture to edit.`, {
+      hint: `A cut made with -c copy between two keyframes comes out so; cut it re-encoding: ffmpeg -ss <start> -t 3 -i <source> clip${extname(path)}`,
+    });
+  }
+  const duration = info.durationSeconds;
   if (duration !== null) {
-    if (duration < MIN_CLIP_SECONDS || duration > MAX_CLIP_SECONDS) {
-      throw new InvalidRequestError(`--video ${value} is ${duration.toFixed(1)} s long: the API takes clips of ${MIN_CLIP_SECONDS}–${MAX_CLIP_SECONDS} s.`, {
-        hint: `Trim it, e.g. ffmpeg -i ${value} -t 3 -c copy short${extname(path)}`,
+    if (duration < MIN_CLIP_SECONDS) {
+      throw new InvalidRequestError(`--video ${value} is ${formatAgainst(duration, MIN_CLIP_SECONDS)} s long: the API takes clips of ${MIN_CLIP_SECONDS}–${MAX_CLIP_SECONDS} s.`, {
+        hint: `Pass a clip of at least ${MIN_CLIP_SECONDS} s.`,
       });
     }
-    if (duration > ADVISED_CLIP_SECONDS) warn(`--video ${value} is ${duration.toFixed(1)} s long; the provider advises clips of ${ADVISED_CLIP_SECONDS} s or less.`);
+    if (duration > MAX_CLIP_SECONDS) {
+      throw new InvalidRequestError(`--video ${value} is ${formatAgainst(duration, MAX_CLIP_SECONDS)} s long: the API takes clips of ${MIN_CLIP_SECONDS}–${MAX_CLIP_SECONDS} s.`, {
+        hint: `Cut ${ADVISED_CLIP_SECONDS} s out of it, e.g. ffmpeg -ss 0 -t ${ADVISED_CLIP_SECONDS} -i ${value} short${extname(path)}`,
+      });
+    }
+    if (duration > ADVISED_CLIP_SECONDS) warn(`--video ${value} is ${formatAgainst(duration, ADVISED_CLIP_SECONDS)} s long; the provider advises clips of ${ADVISED_CLIP_SECONDS} s or less.`);
   }
   return `data:${type};base64,${(await readFile(path)).toString('base64')}`;
 }

@@ -19,6 +19,20 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
+export const MIB = 1024 * 1024;
+
+/**
+ * A measure set against a limit, with one decimal, or as many more as it takes (up to six) not
+ * to read as the limit itself: 3.001 s is "3.001", not "3.0", next to a limit of 3 s.
+ */
+export function formatAgainst(value: number, limit: number): string {
+  for (let decimals = 1; decimals < 6; decimals++) {
+    const text = value.toFixed(decimals);
+    if (Number(text) !== limit || value === limit) return text;
+  }
+  return value.toFixed(6);
+}
+
 /** Unix seconds as `2026-11-25 18:04 UTC`: unambiguous in logs from any zone. */
 export function formatTimestamp(unixSeconds: number): string {
   return new Date(unixSeconds * 1000).toISOString().replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC');
