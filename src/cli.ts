@@ -51,7 +51,7 @@ Quick start:
 function addGenerateOptions(command: Command): Command {
   return command
     .option('-i, --image <url>', 'reference image URL, http(s) only; repeat for several subjects (at most 16)', collect)
-    .option('--video <url|file>', 'one video to reference or edit: an http(s) URL, or a local .mp4/.mov/.webm of 1-24 s (at most 20 MB)', collect)
+    .option('--video <url|file>', 'one video to reference or edit: an http(s) URL, or a local .mp4/.mov/.webm of 1-24 s (at most 20 MiB)', collect)
     .addOption(new Option('-a, --aspect-ratio <ratio>', 'aspect ratio: 16:9 or 9:16 (also landscape, portrait) (default: 16:9, or config aspect-ratio)'))
     .addOption(new Option('-r, --resolution <res>', 'resolution; 720p is the only one today').choices(['720p']).default('720p'))
     .option('-o, --output <path>', 'file, or directory (existing or ending in /), for the video (default: ./<task_id>.mp4, or config output-dir)')

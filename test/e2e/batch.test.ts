@@ -76,7 +76,7 @@ describe.concurrent('batch', () => {
     expect(aboutLine7.filter((text) => /^line 7: submitted task_\w+$/.test(text))).toHaveLength(1);
     expect(aboutLine7.filter((text) => text.startsWith('line 7: completed · 100%'))).toHaveLength(1);
     expect(aboutLine7.filter((text) => text.startsWith('line 7: generating'))).toHaveLength(aboutLine7.some((text) => text.includes('generating')) ? 1 : 0);
-    expect(aboutLine7.at(-1)).toMatch(/^✔ line 7: .*007-clip-number-7-a-paper-boat-on-a-pond\.mp4 \(77 KB, 3\.0 s, 1280x720, cost 1\)$/);
+    expect(aboutLine7.at(-1)).toMatch(/^✔ line 7: .*007-clip-number-7-a-paper-boat-on-a-pond\.mp4 \(77 KiB, 3\.0 s, 1280x720, cost 1\)$/);
     expect(first.stderr).not.toMatch(/[\u280b\u2819\u2839\u2838]|\x1b\[/);
 
     const again = await run(['batch', file, '--concurrency', '8', '--output-dir', 'clips', ...FAST], { sandbox: sb, cwd });

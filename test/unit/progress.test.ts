@@ -35,7 +35,7 @@ describe('the live line', () => {
     // ora draws a new text on its next frame
     await new Promise((resolve) => setTimeout(resolve, 200));
     reporter.succeed('saved');
-    expect(written()).toContain('downloading 50% · 1.0 MB / 2.0 MB · 1.0 MB/s · 1s');
+    expect(written()).toContain('downloading 50% · 1.0 MiB / 2.0 MiB · 1.0 MiB/s · 1s');
     expect(written()).toMatch(/✔ saved\n$/);
     // the cursor, hidden while spinning, is shown again
     expect(written().lastIndexOf('\x1b[?25h')).toBeGreaterThan(written().lastIndexOf('\x1b[?25l'));
@@ -47,7 +47,7 @@ describe('the live line', () => {
     reporter.downloading(123_456, 98_765_432);
     reporter.stop();
     const line = written().split('\r').flatMap((part) => part.split('\n')).find((part) => part.includes('downloading'))!;
-    expect(line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')).toMatch(/^. downloading 0% · 121 KB \/ …$/);
+    expect(line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')).toMatch(/^. downloading 0% · 121 KiB \/…$/);
   });
 
   it('stopLiveLines clears every spinner and shows the cursor (for errors on any path)', async () => {
