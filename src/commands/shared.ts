@@ -3,6 +3,7 @@ import { TASK_ID_PATTERN } from '../api/schemas.js';
 import type { ClientOptions, OmniVideoClient } from '../api/client.js';
 import type { Context } from '../context.js';
 import { colorsFor } from '../io/colors.js';
+import { formatJson } from '../io/json.js';
 import { readConfig, resolveApiKey, type Config, type KeySource } from '../store/config.js';
 import { findLastJob } from '../store/history.js';
 import * as z from 'zod/mini';
@@ -141,8 +142,13 @@ export function parseOptions<S extends z.ZodMiniType>(schema: S, raw: unknown): 
   return result.data;
 }
 
+/**
+ * The one way a command prints JSON on stdout: indented and coloured on a terminal, one compact
+ * line per document on a pipe; `lines` (batch, status of several ids or of `-`) is always one line
+ * per document. Colour follows the streams' decision (off for NO_COLOR, --no-color, a pipe).
+ */
 export function writeJson(ctx: Context, value: unknown, lines = false): void {
-  ctx.io.stdout.write(`${lines ? JSON.stringify(value) : JSON.stringify(value, null, 2)}\n`);
+  ctx.io.stdout.write(`${formatJson(value, { terminal: ctx.io.stdoutIsTTY, color: ctx.io.stdoutIsTTY && ctx.io.color, lines })}\n`);
 }
 
 export const DEFAULT_TIMEOUT_SECONDS = 900;

@@ -23,8 +23,11 @@ export async function runStatus(ctx: Context, idArgs: string[], rawFlags: z.inpu
   const settings = await loadSettings(ctx, globals);
   const { client } = await createApiClient(ctx, globals, settings);
   const many = ids.length > 1;
+  // JSON Lines for several ids, and for ids read from stdin whatever their count: a script
+  // reading lines must not depend on how many came.
+  const jsonLines = many || idArgs.includes('-');
   const print = (task: Task) => {
-    if (globals.json) writeJson(ctx, taskToJson(task), many);
+    if (globals.json) writeJson(ctx, taskToJson(task), jsonLines);
     else ctx.io.stdout.write(`${statusLine(task, ctx.clock.now())}\n`);
   };
   if (!flags.wait) {
