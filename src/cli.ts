@@ -60,7 +60,7 @@ function addGenerateOptions(command: Command): Command {
     .option('--no-download', 'wait, then print the result URL instead of saving the video')
     .option('--timeout <seconds>', 'how long to wait for the job (default: 900); the job keeps running after')
     .option('--poll-interval <seconds>', 'fixed status polling interval (default: adaptive)')
-    .option('--dry-run', 'print the request body that would be sent, and send nothing (no key needed)');
+    .option('--dry-run', 'print the request body that would be sent, and send nothing (no key needed); a local video shortened, whole with --json');
 }
 
 /**

@@ -28,7 +28,7 @@ import { inShard, parseBatch, parseShard, STATE_FILE, type BatchJob } from './ba
 import { ConcurrencyLimiter } from './batch-limiter.js';
 import { followTask } from './follow.js';
 import { buildGenerationRequest, recordSubmitted } from './generate.js';
-import { taskToJson, type TaskJson } from './render.js';
+import { dryRunBody, taskToJson, type TaskJson } from './render.js';
 import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, writeJson, type GlobalOptions, type Settings } from './shared.js';
 
 export const DEFAULT_CONCURRENCY = 4;
@@ -342,7 +342,7 @@ export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags
   if (flags.dryRun) {
     for (const { job, plan } of planned) {
       const { body } = await buildGenerationRequest(ctx, job.request.prompt, { aspectRatio: job.request.aspect_ratio ?? flags.aspectRatio, image: job.request.image_urls ?? [], video: job.request.video_urls ?? [] }, settings.config, () => undefined, job.request.extend_from_task_id);
-      writeJson(ctx, { line: job.line, id: job.id, output: job.output, plan, request: body }, true);
+      writeJson(ctx, { line: job.line, id: job.id, output: job.output, plan, request: dryRunBody(body, Boolean(globals.json)) }, true);
     }
     if (parsed.problems.length) throw new InvalidRequestError(`${parsed.problems.length} line(s) of ${source} have problems (listed above).`);
     return;

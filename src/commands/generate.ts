@@ -10,7 +10,7 @@ import { createReporter, type Reporter } from '../io/progress.js';
 import { appendJobRecord, FIRST_EVENT, newJobId, requestFields } from '../store/history.js';
 import type { Config } from '../store/config.js';
 import { followTask } from './follow.js';
-import { taskToJson } from './render.js';
+import { dryRunBody, taskToJson } from './render.js';
 import { explicitFileTarget, refuseExistingFile } from './output-path.js';
 import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, writeJson, type GlobalOptions } from './shared.js';
 
@@ -173,7 +173,7 @@ export async function runGenerate(ctx: Context, prompt: string | undefined, rawF
   const reporter: Reporter = await createReporter({ io: ctx.io, clock: ctx.clock, quiet: Boolean(globals.quiet) });
   const { body, flags } = await buildGenerationRequest(ctx, prompt, rawFlags, settings.config, (text) => reporter.warn(text), extendFrom);
   if (flags.dryRun) {
-    writeJson(ctx, body);
+    writeJson(ctx, dryRunBody(body, Boolean(globals.json)));
     return;
   }
   const target = await explicitFileTarget(ctx.cwd, flags.output);

@@ -54,3 +54,19 @@ export function phaseOf(status: string): string {
       return status;
   }
 }
+
+/** How much of an inline file's base64 is shown before its size. */
+const DATA_URL_HEAD = 16;
+
+/**
+ * A `data:…;base64,` URL as a person wants to see it: its type, the first few characters and
+ * the size of what it carries (`data:video/mp4;base64,AAAAIGZ0eXBpc29t…(5.2 MiB)`). Anything
+ * else is returned as it is.
+ */
+export function abbreviateDataUrl(value: string): string {
+  const match = /^(data:[^,;]*;base64,)(.*)$/s.exec(value);
+  if (!match || match[2]!.length <= DATA_URL_HEAD) return value;
+  const payload = match[2]!;
+  const bytes = Math.floor((payload.length * 3) / 4) - (payload.endsWith('==') ? 2 : payload.endsWith('=') ? 1 : 0);
+  return `${match[1]}${payload.slice(0, DATA_URL_HEAD)}…(${formatBytes(bytes)})`;
+}

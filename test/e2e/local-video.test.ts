@@ -125,6 +125,34 @@ describe.concurrent('generate --video with a local file', () => {
   });
 });
 
+describe.concurrent('--dry-run with a local clip', () => {
+  const base64 = readFileSync(fixture('clip-2s.mp4')).toString('base64');
+  const whole = `data:video/mp4;base64,${base64}`;
+  // 7,923 bytes: the size of the clip, not of its base64.
+  const shown = `data:video/mp4;base64,${base64.slice(0, 16)}…(7.7 KiB)`;
+
+  it('shows the data: URL cut to its start and the clip size; --json prints it whole, as it would be sent', async () => {
+    const cwd = workDir('clip-2s.mp4');
+    const human = await run(['generate', 'make it rain', '--video', 'clip-2s.mp4', '--dry-run'], { cwd, noKey: true });
+    expect(human.code, human.stderr).toBe(0);
+    expect(JSON.parse(human.stdout)).toEqual({ model: 'gemini-omni-flash-preview', prompt: 'make it rain', video_urls: [shown], aspect_ratio: '16:9', resolution: '720p' });
+    expect(human.stdout.length).toBeLessThan(300);
+    const json = await run(['generate', 'make it rain', '--video', 'clip-2s.mp4', '--dry-run', '--json'], { cwd, noKey: true });
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ video_urls: [whole] });
+  });
+
+  it('batch --dry-run does the same for a line naming a local clip', async () => {
+    const cwd = workDir('clip-2s.mp4');
+    writeFileSync(join(cwd, 'jobs.jsonl'), `${JSON.stringify({ prompt: 'make it rain', video_urls: ['clip-2s.mp4'] })}\n`);
+    const human = await run(['batch', 'jobs.jsonl', '--dry-run'], { cwd, noKey: true });
+    expect(human.code, human.stderr).toBe(0);
+    expect(JSON.parse(human.stdout)).toMatchObject({ line: 1, plan: 'submit', request: { video_urls: [shown] } });
+    const json = await run(['batch', 'jobs.jsonl', '--dry-run', '--json'], { cwd, noKey: true });
+    expect(JSON.parse(json.stdout)).toMatchObject({ line: 1, request: { video_urls: [whole] } });
+  });
+});
+
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
 /** Runs a command line the way the user's shell would, in `cwd`; nobody answers a prompt. */
