@@ -307,6 +307,33 @@ describe.concurrent('batch', () => {
     expect(sb.stats.submissions).toBe(3);
   });
 
+  it('--dry-run plans every line, reports each bad one with its number, then exits 2, as the real run does', async () => {
+    const cwd = tempDir();
+    const lines = [
+      { prompt: 'a red fox running through snow' },
+      { prompt: 'a square clip', aspect_ratio: 'square' },
+      'not json at all',
+      { prompt: 'the cat', image_urls: ['./cat.png'] },
+      { prompt: 'a blue whale', aspect_ratio: 'portrait' },
+    ];
+    writeFileSync(join(cwd, 'jobs.jsonl'), `${lines.map((line) => (typeof line === 'string' ? line : JSON.stringify(line))).join('\n')}\n`);
+    const dry = await run(['batch', 'jobs.jsonl', '--dry-run'], { cwd, noKey: true });
+    expect(dry.code).toBe(2);
+    expect(jsonLines(dry.stdout).map((line) => line.line)).toEqual([1, 5]);
+    const reported = (stderr: string) => [...stderr.matchAll(/^✖ (?:jobs\.jsonl )?line (\d+): /gm)].map((match) => Number(match[1])).sort();
+    expect(reported(dry.stderr)).toEqual([2, 3, 4]);
+    expect(dry.stderr).toContain("line 2: Unsupported aspect ratio 'square'");
+    expect(dry.stderr).toContain("line 4: --image './cat.png' is not an http(s) URL");
+    expect(dry.stderr).toMatch(/3 line\(s\) of jobs\.jsonl have problems/);
+
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const real = await run(['batch', 'jobs.jsonl', ...FAST], { sandbox: sb, cwd });
+    expect(real.code).toBe(2);
+    expect(jsonLines(real.stdout).filter((line) => line.status === 'completed').map((line) => line.line)).toEqual([1, 5]);
+    expect(reported(real.stderr)).toEqual([2, 3, 4]);
+    expect(sb.stats.submissions).toBe(2);
+  });
+
   it('reads plain prompts from stdin; refuses a missing file and bad flags with exit 2, submitting nothing', async () => {
     const sb = await sandbox({ jobSeconds: 0.3 });
     const cwd = tempDir();
