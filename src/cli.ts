@@ -4,6 +4,7 @@ import type { Context } from './context.js';
 import { systemClock } from './context.js';
 import type { GlobalOptions } from './commands/shared.js';
 import { declareSandboxFlags, sandboxExamples } from './sandbox/flags.js';
+import { JOB_STATES } from './io/job-states.js';
 
 /** Written into the bundle by its build (esbuild's `define`): no file read and URL resolution at each start. */
 declare const OMNI_VIDEO_VERSION: string | undefined;
@@ -181,7 +182,7 @@ export function buildProgram(ctx: Context, invoked?: string): Command {
         .summary('list the jobs this machine submitted')
         .description('The local job history, newest first: every job this machine submitted, its prompt, status, cost and file.')
         .option('--limit <n>', 'how many jobs to show; 0 for all (default: 20)')
-        .option('--status <status>', 'only jobs in this state (completed, failed, submitted, uncertain, …)')
+        .option('--status <state>', `only jobs in this state: ${JOB_STATES.join(', ')} (the API's pending and processing too)`)
         .addHelpText('after', examples(['omni-video jobs', "omni-video jobs --status failed --json | jq -r '.[].task_id'"]))
         .action(async (options, command: Command) => {
           const { runJobs } = await import('./commands/jobs.js');

@@ -1,6 +1,7 @@
 import { resultLinks, type GenerationRequest, type Task } from '../api/schemas.js';
 import { etaMs } from '../io/progress.js';
-import { abbreviateDataUrl, formatDuration, formatTimestamp, phaseOf } from '../io/format.js';
+import { abbreviateDataUrl, formatDuration, formatTimestamp } from '../io/format.js';
+import { stateOfStatus } from '../io/job-states.js';
 
 /** The JSON document product.md promises for a job: snake_case, like the API. */
 export function taskToJson(task: Task, files: string[] = []) {
@@ -25,7 +26,7 @@ export type TaskJson = ReturnType<typeof taskToJson>;
 
 /** One line for `status`: id, status, progress, elapsed, ETA, cost, link and expiry. */
 export function statusLine(task: Task, nowMs: number): string {
-  const parts = [task.id, phaseOf(task.status), `${Math.round(task.progress)}%`];
+  const parts = [task.id, stateOfStatus(task.status), `${Math.round(task.progress)}%`];
   const created = task.created ? task.created * 1000 : undefined;
   if (created !== undefined) {
     const end = task.completed ? task.completed * 1000 : nowMs;

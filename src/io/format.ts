@@ -42,19 +42,6 @@ export function formatTimestamp(unixSeconds: number): string {
   return new Date(unixSeconds * 1000).toISOString().replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC');
 }
 
-/** The phase a person cares about for a service status. */
-export function phaseOf(status: string): string {
-  switch (status) {
-    case 'pending':
-    case 'submitted':
-      return 'queued';
-    case 'processing':
-      return 'generating';
-    default:
-      return status;
-  }
-}
-
 /** How much of an inline file's base64 is shown before its size. */
 const DATA_URL_HEAD = 16;
 

@@ -2,7 +2,8 @@ import { colorsFor, type Colors } from './colors.js';
 import type { Ora } from 'ora';
 import type { Task } from '../api/schemas.js';
 import type { Clock, IOStreams } from '../context.js';
-import { formatBytes, formatDuration, phaseOf } from './format.js';
+import { formatBytes, formatDuration } from './format.js';
+import { stateOfStatus } from './job-states.js';
 
 /** Plain-mode lines for the same phase come at most this often. */
 export const PLAIN_PROGRESS_EVERY_MS = 10_000;
@@ -59,7 +60,7 @@ export function etaMs(task: Task, elapsedMs: number): number | undefined {
 
 function describe(task: Task, elapsedMs: number): string {
   if (task.status === 'submitting') return 'submitting';
-  const parts = [phaseOf(task.status), `${Math.round(task.progress)}%`, formatDuration(elapsedMs)];
+  const parts = [stateOfStatus(task.status), `${Math.round(task.progress)}%`, formatDuration(elapsedMs)];
   const eta = task.status === 'pending' || task.status === 'processing' ? etaMs(task, elapsedMs) : undefined;
   if (eta !== undefined) parts.push(`ETA ${formatDuration(eta)}`);
   return parts.join(' · ');
