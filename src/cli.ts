@@ -127,7 +127,7 @@ export function buildProgram(ctx: Context, invoked?: string): Command {
           .command('extend')
           .summary('continue or edit an earlier job')
           .description('Continue or edit an earlier job (extend_from_task_id). Takes the same options as generate.')
-          .argument('<task_id>', 'the job to extend: a task id, last (the newest local job), or - (from stdin)')
+          .argument('<task_id>', 'the job to extend: a task id, last (the newest local job sent to this base URL), or - (from stdin)')
           .argument('[prompt]', 'how to continue or edit it, or - to read it from stdin'),
       )
         .addHelpText(
@@ -148,7 +148,7 @@ export function buildProgram(ctx: Context, invoked?: string): Command {
         .command('status')
         .summary('show the state of jobs')
         .description('One line per job: id, status, progress, elapsed, ETA, cost, result URL and its expiry.')
-        .argument('<task_id...>', 'task ids, last, or - to read ids from stdin')
+        .argument('<task_id...>', 'task ids, last (the newest local job sent to this base URL), or - to read ids from stdin')
         .option('--wait', 'wait until every job listed has ended')
         .option('--timeout <seconds>', 'how long to wait with --wait (default: 900)')
         .addHelpText('after', examples(['omni-video status task_01KS1H7ZYSJWH1N779S2FSHTKA', 'omni-video status last --json', 'omni-video generate "x" --no-wait | omni-video status - --wait --json']))
@@ -162,7 +162,7 @@ export function buildProgram(ctx: Context, invoked?: string): Command {
         .command('download')
         .summary('save the video of a completed job')
         .description('Save the result of a completed job. Refuses if it is not completed (unless --wait) or its link has expired.')
-        .argument('<task_id>', 'a task id, last, or - to read it from stdin')
+        .argument('<task_id>', 'a task id, last (the newest local job sent to this base URL), or - to read it from stdin')
         .option('-o, --output <path>', 'file or directory for the video (default: ./<task_id>.mp4)')
         .option('--force', 'overwrite an existing file')
         .option('--wait', 'wait for the job to complete first')

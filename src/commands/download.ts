@@ -3,7 +3,7 @@ import type { Context } from '../context.js';
 import { createReporter } from '../io/progress.js';
 import { followTask } from './follow.js';
 import { refuseExistingFile, resolveOutputPath } from './output-path.js';
-import { createApiClient, loadSettings, parseOptions, resolveTaskIds, timeoutFlag, waitLimits, type GlobalOptions } from './shared.js';
+import { baseUrlInUse, createApiClient, loadSettings, parseOptions, resolveTaskIds, timeoutFlag, waitLimits, type GlobalOptions } from './shared.js';
 
 export const DownloadFlagsSchema = z.object({
   output: z.optional(z.string().check(z.minLength(1))),
@@ -15,8 +15,8 @@ export const DownloadFlagsSchema = z.object({
 /** Saves the result of a completed job; with --wait, waits for it first. */
 export async function runDownload(ctx: Context, idArg: string, rawFlags: z.input<typeof DownloadFlagsSchema>, globals: GlobalOptions): Promise<void> {
   const flags = parseOptions(DownloadFlagsSchema, rawFlags);
-  const [taskId] = await resolveTaskIds(ctx, [idArg], { single: true });
   const settings = await loadSettings(ctx, globals);
+  const [taskId] = await resolveTaskIds(ctx, [idArg], { single: true, baseUrl: () => baseUrlInUse(ctx, settings) });
   const { client } = await createApiClient(ctx, globals, settings);
   // Known before waiting, so a wait is not spent on a file that could not be saved.
   const target = await resolveOutputPath({ cwd: ctx.cwd, output: flags.output, outputDir: settings.config['output-dir'], taskId: taskId as string });

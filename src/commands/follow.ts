@@ -29,12 +29,13 @@ export interface FollowOptions {
 }
 
 /** The job's history id: the one given, the one this machine recorded, or a new one. */
-async function historyJob(ctx: Context, taskId: string, jobId: string | undefined): Promise<string> {
+async function historyJob(ctx: Context, taskId: string, jobId: string | undefined, baseUrl: string): Promise<string> {
   if (jobId) return jobId;
   const known = await findJobByTaskId(ctx.configDir, taskId);
   if (known) return known.job;
   const job = newJobId();
-  await appendJobRecord(ctx.configDir, { job, event: FIRST_EVENT, task_id: taskId });
+  // With its service, so that `last` for that base URL can mean it.
+  await appendJobRecord(ctx.configDir, { job, event: FIRST_EVENT, task_id: taskId, base_url: baseUrl });
   return job;
 }
 
@@ -64,7 +65,7 @@ export async function recordEndState(ctx: Context, task: Task): Promise<void> {
  */
 export async function followTask(ctx: Context, client: OmniVideoClient, reporter: Reporter, options: FollowOptions): Promise<TaskJson> {
   const { taskId } = options;
-  const job = await historyJob(ctx, taskId, options.jobId);
+  const job = await historyJob(ctx, taskId, options.jobId, client.baseUrl);
   // One write at a time, in order: a status line written late would otherwise land after the
   // final event (timeout, interrupted, saved) and become the job's last word.
   let writes: Promise<void> = Promise.resolve();

@@ -5,7 +5,7 @@ import type { Context } from '../context.js';
 import { colorsFor } from '../io/colors.js';
 import { formatJson } from '../io/json.js';
 import { readConfig, resolveApiKey, type Config, type KeySource } from '../store/config.js';
-import { findLastJob } from '../store/history.js';
+import { findLastJob, type Job } from '../store/history.js';
 import * as z from 'zod/mini';
 
 /** Options every command accepts (commander's globals). */
@@ -87,16 +87,37 @@ export function checkTaskId(id: string): string {
   return id;
 }
 
-/** `last` (the newest job of this machine), `-` (ids from stdin), or ids as given. */
-export async function resolveTaskIds(ctx: Context, args: string[], options: { single?: boolean } = {}): Promise<string[]> {
+/** The base URL requests go to, spelled as the client spells it (and as the job history records it). */
+export async function baseUrlInUse(ctx: Context, settings: Settings): Promise<string> {
+  return (await ctx.createClient({ baseUrl: settings.baseUrl, env: ctx.env })).baseUrl;
+}
+
+/**
+ * The newest job of this machine sent to the service at `baseUrl`: a job sent to the sandbox is
+ * never `last` for the real API, nor the other way round.
+ */
+export async function findLast(ctx: Context, baseUrl: string): Promise<Job & { task_id: string }> {
+  const warn = (message: string) => ctx.io.stderr.write(`! ${message}\n`);
+  const job = await findLastJob(ctx.configDir, baseUrl, warn);
+  if (job?.task_id) return job as Job & { task_id: string };
+  const elsewhere = await findLastJob(ctx.configDir, undefined, () => undefined);
+  if (!elsewhere?.task_id) throw new InvalidRequestError('No job in the local history yet, so there is no `last`.', { hint: 'Submit one with: omni-video generate "…"' });
+  throw new InvalidRequestError(`No job in the local history was sent to ${baseUrl}, so there is no \`last\` there.`, {
+    hint: `The newest job, ${elsewhere.task_id}, went to ${elsewhere.base_url ?? 'a base URL not recorded'}: name its task id, or use that --base-url.`,
+  });
+}
+
+/**
+ * `last` (the newest job of this machine for the base URL in use), `-` (ids from stdin), or ids
+ * as given. The base URL is asked for only when `last` needs it.
+ */
+export async function resolveTaskIds(ctx: Context, args: string[], options: { single?: boolean; baseUrl: () => Promise<string> }): Promise<string[]> {
   const ids: string[] = [];
   for (const arg of args) {
     if (arg === '-') {
       ids.push(...idsFromText(await readStdinText(ctx, 'task ids')));
     } else if (arg === 'last') {
-      const job = await findLastJob(ctx.configDir, (message) => ctx.io.stderr.write(`! ${message}\n`));
-      if (!job?.task_id) throw new InvalidRequestError('No job in the local history yet, so there is no `last`.', { hint: 'Submit one with: omni-video generate "…"' });
-      ids.push(job.task_id);
+      ids.push((await findLast(ctx, await options.baseUrl())).task_id);
     } else {
       ids.push(arg);
     }
