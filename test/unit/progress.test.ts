@@ -60,6 +60,58 @@ describe('the live line', () => {
   });
 });
 
+/** Lets the live line's one-second ticker draw a frame from the fake clock's time. */
+const nextTick = () => new Promise((resolve) => setTimeout(resolve, 1_100));
+/** The last frame of the live line holding `what`, without escapes. */
+const lastFrame = (written: string, what: string) =>
+  written
+    .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+    .split(/[\r\n]/)
+    .filter((line) => line.includes(what))
+    .at(-1);
+
+describe('numbers that never go backwards or lie', () => {
+  it('between updates the ETA counts down from the last estimate; it never grows as time passes', async () => {
+    const { io, written } = terminal();
+    const clock = new FakeClock();
+    const reporter = await createReporter({ io, clock, startedAtMs: clock.now() });
+    clock.nowMs += 10_000;
+    reporter.update({ id: 't', status: 'processing', progress: 50 } as never);
+    expect(lastFrame(written(), 'generating')).toMatch(/generating · 50% · 10s · ETA 10s$/);
+    clock.nowMs += 4_000;
+    await nextTick();
+    expect(lastFrame(written(), 'generating')).toMatch(/generating · 50% · 14s · ETA 6s$/);
+    clock.nowMs += 60_000;
+    await nextTick();
+    expect(lastFrame(written(), 'generating')).toMatch(/generating · 50% · 1m14s · ETA 0s$/);
+    reporter.stop();
+  });
+
+  it('a wait resumed later counts elapsed time from the task’s created, not from 0', async () => {
+    const { io } = terminal();
+    let text = '';
+    const plain: IOStreams = { ...io, stderrIsTTY: false, stderr: new PassThrough().on('data', (chunk: Buffer) => (text += chunk.toString())) };
+    const clock = new FakeClock();
+    const reporter = await createReporter({ io: plain, clock });
+    reporter.update({ id: 't', status: 'processing', progress: 40, created: (clock.now() - 90_000) / 1000 } as never);
+    expect(text).toBe('generating · 40% · 1m30s · ETA 2m15s\n');
+  });
+
+  it('the first download frame shows no speed; after a second, the speed of what came in it (not of bytes resumed from before)', async () => {
+    const { io, written } = terminal();
+    const clock = new FakeClock();
+    const reporter = await createReporter({ io, clock, startedAtMs: clock.now() });
+    reporter.downloading(1 * MB, 2 * MB);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(lastFrame(written(), 'downloading')).toMatch(/downloading 50% · 1\.0 MiB \/ 2\.0 MiB · 0s$/);
+    clock.nowMs += 1_000;
+    reporter.downloading(1.5 * MB, 2 * MB);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(lastFrame(written(), 'downloading')).toMatch(/downloading 75% · 1\.5 MiB \/ 2\.0 MiB · 512 KiB\/s · 1s$/);
+    reporter.stop();
+  });
+});
+
 describe('a failure', () => {
   it('is shown once with ✖, and remembered so the final error report does not repeat it', async () => {
     const { io, written } = terminal();
