@@ -226,7 +226,7 @@ export function buildProgram(ctx: Context, invoked?: string): Command {
       program
         .command('balance')
         .summary('show the remaining balance')
-        .description('Remaining and used balance of this API key (or, with --user, of the whole account).')
+        .description("Remaining and used balance of this API key (or, with --user, of the whole account), in the account's own unit (USD, CNY or tokens): what a job's cost is charged from.")
         .option('--user', 'the whole account instead of this key')
         .addHelpText('after', examples(['omni-video balance', 'omni-video balance --user --json']))
         .action(async (options, command: Command) => {

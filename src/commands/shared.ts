@@ -4,6 +4,7 @@ import type { ClientOptions, OmniVideoClient } from '../api/client.js';
 import type { Context } from '../context.js';
 import { colorsFor } from '../io/colors.js';
 import { formatJson } from '../io/json.js';
+import { noteAboveLiveLines } from '../io/progress.js';
 import { readConfig, resolveApiKey, type Config, type KeySource } from '../store/config.js';
 import { findLastJob, type Job } from '../store/history.js';
 import * as z from 'zod/mini';
@@ -45,6 +46,17 @@ export function verboseLogger(ctx: Context, globals: GlobalOptions, apiKey: stri
   };
 }
 
+/**
+ * One stderr line per retry wait, on a terminal (above the live line) and in a CI log alike, so
+ * a slow answer is never silent. Not with -q; --verbose traces each retry itself.
+ */
+function retryNotice(ctx: Context, globals: GlobalOptions): ClientOptions['onRetry'] {
+  if (globals.quiet || globals.verbose) return undefined;
+  const colors = colorsFor(ctx.io);
+  return ({ error, attempt, delayMs }) =>
+    noteAboveLiveLines(ctx.io, `${colors.yellow('!')} ${(error as Error).message}; trying again in ${(delayMs / 1000).toFixed(1)} s (retry ${attempt})`);
+}
+
 export async function createApiClient(
   ctx: Context,
   globals: GlobalOptions,
@@ -52,6 +64,7 @@ export async function createApiClient(
   extra: Pick<ClientOptions, 'onRetry'> = {},
 ): Promise<{ client: OmniVideoClient; settings: Settings }> {
   const resolved = settings ?? (await loadSettings(ctx, globals));
+  const notice = retryNotice(ctx, globals);
   if (!resolved.apiKey) {
     throw new ConfigurationError('No API key found.', {
       hint: 'Run `omni-video config set api-key` (reads it from stdin), or set OMNI_VIDEO_API_KEY.',
@@ -63,7 +76,10 @@ export async function createApiClient(
     clock: ctx.clock,
     env: ctx.env,
     log: verboseLogger(ctx, globals, resolved.apiKey),
-    ...extra,
+    onRetry: (event) => {
+      notice?.(event);
+      extra.onRetry?.(event);
+    },
   });
   return { client, settings: resolved };
 }
@@ -157,8 +173,10 @@ export function parseOptions<S extends z.ZodMiniType>(schema: S, raw: unknown): 
   const result = schema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0];
-    const flag = issue?.path[0] !== undefined ? `--${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ` : '';
-    throw new InvalidRequestError(`${flag}${issue?.message ?? 'invalid options'}`);
+    const message = issue?.message ?? 'invalid options';
+    const flag = issue?.path[0] !== undefined ? `--${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : undefined;
+    // Our own messages name their flag already (`--limit takes a whole number`); zod's do not.
+    throw new InvalidRequestError(flag === undefined || message.startsWith(flag) ? message : `${flag}: ${message}`);
   }
   return result.data;
 }

@@ -40,6 +40,13 @@ export function alreadyReported(message: string): boolean {
   return reportedFailures.has(message);
 }
 
+/** Writes a line for people above whatever live line is on screen, which is then drawn again. */
+export function noteAboveLiveLines(io: IOStreams, line: string): void {
+  for (const spinner of liveSpinners) spinner.clear();
+  io.stderr.write(`${line}\n`);
+  for (const spinner of liveSpinners) spinner.render();
+}
+
 /** Clears every live line and shows the cursor again (ora hides it while spinning). */
 export function stopLiveLines(): void {
   for (const spinner of liveSpinners) spinner.stop();

@@ -2,7 +2,7 @@ import { clearLine, cursorTo, moveCursor } from 'node:readline';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { IOStreams } from '../../src/context.js';
-import { alreadyReported, createReporter, stopLiveLines } from '../../src/io/progress.js';
+import { alreadyReported, createReporter, noteAboveLiveLines, stopLiveLines } from '../../src/io/progress.js';
 import { FakeClock } from '../helpers/harness.js';
 
 /** A terminal on fake streams: what the live line writes, as text. */
@@ -48,6 +48,17 @@ describe('the live line', () => {
     reporter.stop();
     const line = written().split('\r').flatMap((part) => part.split('\n')).find((part) => part.includes('downloading'))!;
     expect(line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')).toMatch(/^. downloading 0% · 121 KiB \/…$/);
+  });
+
+  it('a note (a retry wait) is written above the live line, which is drawn again below it', async () => {
+    const { io, written } = terminal();
+    const reporter = await createReporter({ io, clock: new FakeClock() });
+    reporter.update({ id: 't', status: 'processing', progress: 40 } as never);
+    const before = written().length;
+    noteAboveLiveLines(io, '! Rate limited; trying again in 1.0 s (retry 1)');
+    const after = written().slice(before).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+    expect(after).toMatch(/^\r?! Rate limited; trying again in 1\.0 s \(retry 1\)\n.*generating · 40%/s);
+    reporter.stop();
   });
 
   it('stopLiveLines clears every spinner and shows the cursor (for errors on any path)', async () => {
