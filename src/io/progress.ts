@@ -59,11 +59,15 @@ function fit(text: string, columns: number): string {
   return text.length > room ? `${text.slice(0, room - 1)}…` : text;
 }
 
-/** Remaining time from the progress so far, else from the service's estimate. */
+/** Below this much progress, a job's rate says little (2 % after a second of queueing is not "49 s left"). */
+const TRUSTED_PROGRESS = 5;
+
+/** Remaining time from the progress so far once there is enough of it, else from the service's estimate. */
 export function etaMs(task: Task, elapsedMs: number): number | undefined {
-  if (task.progress > 0 && task.progress < 100) return (elapsedMs * (100 - task.progress)) / task.progress;
+  const fromProgress = task.progress > 0 && task.progress < 100 ? (elapsedMs * (100 - task.progress)) / task.progress : undefined;
+  if (fromProgress !== undefined && (task.progress >= TRUSTED_PROGRESS || !task.estimated_time)) return fromProgress;
   if (task.estimated_time) return Math.max(0, task.estimated_time * 1000 - elapsedMs);
-  return undefined;
+  return fromProgress;
 }
 
 /**

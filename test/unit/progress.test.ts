@@ -98,6 +98,19 @@ describe('numbers that never go backwards or lie', () => {
     reporter.stop();
   });
 
+  it('a first sliver of progress does not make the ETA: the service’s estimate does, until 5 %', async () => {
+    const { io } = terminal();
+    let text = '';
+    const plain: IOStreams = { ...io, stderrIsTTY: false, stderr: new PassThrough().on('data', (chunk: Buffer) => (text += chunk.toString())) };
+    const clock = new FakeClock();
+    const reporter = await createReporter({ io: plain, clock, startedAtMs: clock.now() - 1_000 });
+    reporter.update({ id: 't', status: 'processing', progress: 2, estimated_time: 6 } as never);
+    clock.nowMs += 10_000;
+    reporter.update({ id: 't', status: 'completed', progress: 100 } as never);
+    // Not "ETA 49s", which 2 % in 1 s extrapolates to.
+    expect(text.split('\n')[0]).toBe('generating · 2% · 1s · ETA 5s');
+  });
+
   it('a wait resumed later counts elapsed time from the task’s created, not from 0', async () => {
     const { io } = terminal();
     let text = '';
