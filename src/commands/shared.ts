@@ -112,14 +112,16 @@ export async function baseUrlInUse(ctx: Context, settings: Settings): Promise<st
  * The newest job of this machine sent to the service at `baseUrl`: a job sent to the sandbox is
  * never `last` for the real API, nor the other way round.
  */
-export async function findLast(ctx: Context, baseUrl: string): Promise<Job & { task_id: string }> {
+async function findLast(ctx: Context, baseUrl: string): Promise<Job & { task_id: string }> {
   const warn = (message: string) => ctx.io.stderr.write(`! ${message}\n`);
   const job = await findLastJob(ctx.configDir, baseUrl, warn);
   if (job?.task_id) return job as Job & { task_id: string };
   const elsewhere = await findLastJob(ctx.configDir, undefined, () => undefined);
   if (!elsewhere?.task_id) throw new InvalidRequestError('No job in the local history yet, so there is no `last`.', { hint: 'Submit one with: omni-video generate "…"' });
   throw new InvalidRequestError(`No job in the local history was sent to ${baseUrl}, so there is no \`last\` there.`, {
-    hint: `The newest job, ${elsewhere.task_id}, went to ${elsewhere.base_url ?? 'a base URL not recorded'}: name its task id, or use that --base-url.`,
+    hint: elsewhere.base_url
+      ? `The newest job, ${elsewhere.task_id}, went to ${elsewhere.base_url}: name its task id, or use that --base-url.`
+      : `The newest job, ${elsewhere.task_id}, has no base URL recorded: name its task id.`,
   });
 }
 
