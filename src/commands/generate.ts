@@ -90,7 +90,7 @@ async function videoReference(value: string, cwd: string, warn: (text: string) =
   }
   if (!info.hasVideoTrack) {
     throw new InvalidRequestError(`--video ${value} has no video track (sound only): there is no picture to edit.`, {
-      hint: `A cut made with -c copy between two keyframes comes out so; cut it re-encoding: ffmpeg -ss <start> -t 3 -i <source> clip${extname(path)}`,
+      hint: `A cut made with -c copy between two keyframes keeps only the sound; cut it again, re-encoding: ffmpeg -ss <start> -t 3 -i <source> clip${extname(path)}`,
     });
   }
   const duration = info.durationSeconds;

@@ -85,7 +85,7 @@ describe.concurrent('generate --video with a local file', () => {
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe(
       '✖ --video audio-only.mp4 has no video track (sound only): there is no picture to edit.\n' +
-        '  A cut made with -c copy between two keyframes comes out so; cut it re-encoding: ffmpeg -ss <start> -t 3 -i <source> clip.mp4\n',
+        '  A cut made with -c copy between two keyframes keeps only the sound; cut it again, re-encoding: ffmpeg -ss <start> -t 3 -i <source> clip.mp4\n',
     );
     expect(sb.requests).toHaveLength(0);
   });
