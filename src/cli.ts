@@ -4,6 +4,7 @@ import type { Context } from './context.js';
 import { systemClock } from './context.js';
 import type { GlobalOptions } from './commands/shared.js';
 import { declareSandboxFlags, sandboxExamples } from './sandbox/flags.js';
+import { JOB_STATES } from './io/job-states.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -48,7 +49,7 @@ Quick start:
 function addGenerateOptions(command: Command): Command {
   return command
     .option('-i, --image <url>', 'reference image URL, http(s) only; repeat for several subjects (at most 16)', collect)
-    .option('--video <url|file>', 'one video to reference or edit: an http(s) URL, or a local .mp4/.mov/.webm of 1-24 s (at most 20 MB)', collect)
+    .option('--video <url|file>', 'one video to reference or edit: an http(s) URL, or a local .mp4/.mov/.webm of 1-24 s (at most 20 MiB)', collect)
     .addOption(new Option('-a, --aspect-ratio <ratio>', 'aspect ratio: 16:9 or 9:16 (also landscape, portrait) (default: 16:9, or config aspect-ratio)'))
     .addOption(new Option('-r, --resolution <res>', 'resolution; 720p is the only one today').choices(['720p']).default('720p'))
     .option('-o, --output <path>', 'file, or directory (existing or ending in /), for the video (default: ./<task_id>.mp4, or config output-dir)')
@@ -57,7 +58,7 @@ function addGenerateOptions(command: Command): Command {
     .option('--no-download', 'wait, then print the result URL instead of saving the video')
     .option('--timeout <seconds>', 'how long to wait for the job (default: 900); the job keeps running after')
     .option('--poll-interval <seconds>', 'fixed status polling interval (default: adaptive)')
-    .option('--dry-run', 'print the request body that would be sent, and send nothing (no key needed)')
+    .option('--dry-run', 'print the request body that would be sent, and send nothing (no key needed); a local video shortened, whole with --json')
     .option('--new', 'submit even if the same request from this machine is still running (it is resumed otherwise) or may have been charged');
 }
 
@@ -115,7 +116,7 @@ export function buildProgram(ctx: Context): Command {
       .command('extend')
       .summary('continue or edit an earlier job')
       .description('Continue or edit an earlier job (extend_from_task_id). Takes the same options as generate.')
-      .argument('<task_id>', 'the job to extend: a task id, last (the newest local job), or - (from stdin)')
+      .argument('<task_id>', 'the job to extend: a task id, last (the newest local job sent to this base URL), or - (from stdin)')
       .argument('[prompt]', 'how to continue or edit it, or - to read it from stdin'),
   )
     .addHelpText(
@@ -135,7 +136,7 @@ export function buildProgram(ctx: Context): Command {
     .command('status')
     .summary('show the state of jobs')
     .description('One line per job: id, status, progress, elapsed, ETA, cost, result URL and its expiry.')
-    .argument('<task_id...>', 'task ids, last, or - to read ids from stdin')
+    .argument('<task_id...>', 'task ids, last (the newest local job sent to this base URL), or - to read ids from stdin')
     .option('--wait', 'wait until every job listed has ended')
     .option('--timeout <seconds>', 'how long to wait with --wait (default: 900)')
     .addHelpText('after', examples(['omni-video status task_01KS1H7ZYSJWH1N779S2FSHTKA', 'omni-video status last --json', 'omni-video generate "x" --no-wait | omni-video status - --wait --json']))
@@ -148,14 +149,14 @@ export function buildProgram(ctx: Context): Command {
     .command('download')
     .summary('save the video of a completed job')
     .description('Save the result of a completed job. Refuses if it is not completed (unless --wait) or its link has expired.')
-    .argument('<task_id>', 'a task id, last, or - to read it from stdin')
+    .argument('<task_id>', 'a task id, last (the newest local job sent to this base URL), or - to read it from stdin')
     .option('-o, --output <path>', 'file or directory for the video (default: ./<task_id>.mp4)')
     .option('--force', 'overwrite an existing file')
     .option('--wait', 'wait for the job to complete first')
     .option('--timeout <seconds>', 'how long to wait with --wait (default: 900)')
     .addHelpText(
       'after',
-      examples(['omni-video download last', 'omni-video download task_01KS1H7ZYSJWH1N779S2FSHTKA -o clips/ --wait', 'omni-video jobs --status completed --json | jq -r .task_id | xargs -n1 omni-video download']),
+      examples(['omni-video download last', 'omni-video download task_01KS1H7ZYSJWH1N779S2FSHTKA -o clips/ --wait', "omni-video jobs --status completed --json | jq -r '.[] | select(.file == null) | .task_id' | xargs -n1 omni-video download    # every completed job not saved yet"]),
     )
     .action(async (id: string, options, command: Command) => {
       const { runDownload } = await import('./commands/download.js');
@@ -167,7 +168,7 @@ export function buildProgram(ctx: Context): Command {
     .summary('list the jobs this machine submitted')
     .description('The local job history, newest first: every job this machine submitted, its prompt, status, cost and file.')
     .option('--limit <n>', 'how many jobs to show; 0 for all (default: 20)')
-    .option('--status <status>', 'only jobs in this state (completed, failed, submitted, uncertain, …)')
+    .option('--status <state>', `only jobs in this state: ${JOB_STATES.join(', ')} (the API's pending and processing too)`)
     .option('--refresh', 'ask the service about the listed jobs that have not ended, and record what it says')
     .option('--watch', 'keep the list live until every listed job has ended (a line per change off a terminal)')
     .addHelpText('after', examples(['omni-video jobs', 'omni-video jobs --refresh --limit 5', "omni-video jobs --status failed --json | jq -r '.[].task_id'"]))
@@ -239,7 +240,7 @@ export function buildProgram(ctx: Context): Command {
   program
     .command('balance')
     .summary('show the remaining balance')
-    .description('Remaining and used balance of this API key (or, with --user, of the whole account).')
+    .description("Remaining and used balance of this API key (or, with --user, of the whole account), in the account's own unit (USD, CNY or tokens): what a job's cost is charged from.")
     .option('--user', 'the whole account instead of this key')
     .addHelpText('after', examples(['omni-video balance', 'omni-video balance --user --json']))
     .action(async (options, command: Command) => {

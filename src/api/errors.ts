@@ -59,7 +59,7 @@ export class APIError extends OmniVideoError {
       return new TaskNotFoundError(`No such task (HTTP 404 from ${endpoint})${said}`, details, 'Check the task id; omni-video jobs lists the jobs this machine submitted.');
     }
     if (status === 429) {
-      return new RateLimitError(`Rate limited by the service (HTTP 429)${said}`, details, 'Wait a little and try again, or lower --concurrency.');
+      return new RateLimitError(`Rate limited by the service (HTTP 429)${said}`, details, 'Wait a minute, then run the same command again.');
     }
     if (status >= 500) {
       return new ServiceUnavailableError(`The service is unavailable (HTTP ${status} from ${endpoint})${said}`, details, 'Try again in a few minutes.');

@@ -24,6 +24,11 @@ export const MIN_POLL_MS = 500;
 export const MAX_POLL_MS = 30_000;
 /** A status we do not know: poll calmly until it becomes one we do. */
 export const UNKNOWN_STATUS_POLL_MS = 5_000;
+/**
+ * The second look comes this soon after the first: a job just accepted is often processing a
+ * moment later, and "queued" should not stay on screen for the whole first adaptive step.
+ */
+export const SECOND_LOOK_MS = 1_000;
 
 export interface ProgressSample {
   atMs: number;
@@ -37,6 +42,8 @@ export interface PollState {
   startedAtMs: number;
   /** Samples of progress > 0 while processing, oldest first. */
   samples: ProgressSample[];
+  /** How many times the task has been looked at so far (1 after the first look). */
+  looks?: number | undefined;
 }
 
 /**
@@ -59,11 +66,16 @@ export function expectedDurationMs(state: PollState): number | undefined {
 }
 
 /**
- * How long to sleep before the next look. Far from the expected end, half the remaining time
- * (few requests); near it, a fine step of 2.5 % of the job's length (a prompt notice), never
- * below MIN_POLL_MS nor above MAX_POLL_MS.
+ * How long to sleep before the next look. After the first look, SECOND_LOOK_MS at most; then far
+ * from the expected end, half the remaining time (few requests); near it, a fine step of 2.5 % of
+ * the job's length (a prompt notice), never below MIN_POLL_MS nor above MAX_POLL_MS.
  */
 export function nextPollDelay(state: PollState): number {
+  const delay = adaptiveDelay(state);
+  return state.looks === 1 ? Math.min(delay, SECOND_LOOK_MS) : delay;
+}
+
+function adaptiveDelay(state: PollState): number {
   if (state.task.status !== 'pending' && state.task.status !== 'processing') return UNKNOWN_STATUS_POLL_MS;
   const elapsed = state.nowMs - state.startedAtMs;
   const expected = expectedDurationMs(state);
@@ -85,7 +97,7 @@ export async function waitForTask(taskId: string, options: WaitOptions): Promise
   const deadline = options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : waitStarted + options.timeoutMs;
   const samples: ProgressSample[] = [];
   let previous: Task | undefined;
-  for (;;) {
+  for (let looks = 1; ; looks++) {
     const task = await options.getTask(taskId, signal);
     const now = clock.now();
     if (!previous || previous.status !== task.status || previous.progress !== task.progress) options.onUpdate?.(task);
@@ -101,7 +113,7 @@ export async function waitForTask(taskId: string, options: WaitOptions): Promise
       if (samples.length > 8) samples.shift();
     }
     const startedAtMs = options.submittedAtMs ?? (task.created ? task.created * 1000 : waitStarted);
-    let delay = options.pollIntervalMs ?? nextPollDelay({ task, nowMs: now, startedAtMs, samples });
+    let delay = options.pollIntervalMs ?? nextPollDelay({ task, nowMs: now, startedAtMs, samples, looks });
     if (now >= deadline) throw new WaitTimeoutError(taskId, Math.round((options.timeoutMs ?? 0) / 1000));
     delay = Math.min(delay, deadline - now);
     await clock.sleep(delay, signal);

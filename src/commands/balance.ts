@@ -8,6 +8,8 @@ export async function runBalance(ctx: Context, flags: { user?: boolean }, global
     writeJson(ctx, { scope: flags.user ? 'account' : 'key', ...balance });
     return;
   }
+  // "Balance", as the API names it: in the account's own unit (USD, CNY or tokens), what a job's
+  // `cost` is charged from; credits (`credits_cost`) are another count.
   const remain = balance.unlimited_quota ? 'unlimited' : String(balance.remain_balance);
-  ctx.io.stdout.write(`remaining ${remain}\nused ${balance.used_balance}\n`);
+  ctx.io.stdout.write(`remaining balance ${remain}\nused balance ${balance.used_balance}\n`);
 }

@@ -30,7 +30,7 @@ import { ConcurrencyLimiter } from './batch-limiter.js';
 import { followTask } from './follow.js';
 import { buildGenerationRequest, recordSubmitted } from './generate.js';
 import { requestFingerprint } from './same-request.js';
-import { taskToJson, type TaskJson } from './render.js';
+import { dryRunBody, taskToJson, type TaskJson } from './render.js';
 import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, writeJson, type GlobalOptions, type Settings } from './shared.js';
 
 export const DEFAULT_CONCURRENCY = 4;
@@ -382,11 +382,22 @@ export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags
   const planned = await Promise.all(inThisShard.map(async (job) => ({ job, plan: await planFor(job, state, flags.retryUncertain) })));
 
   if (flags.dryRun) {
+    let invalid = parsed.problems.length;
+    // Every line is planned: a bad one is reported with its number and skipped, as the real run does.
     for (const { job, plan } of planned) {
-      const { body } = await buildGenerationRequest(ctx, job.request.prompt, { aspectRatio: job.request.aspect_ratio ?? flags.aspectRatio, image: job.request.image_urls ?? [], video: job.request.video_urls ?? [] }, settings.config, () => undefined, job.request.extend_from_task_id);
-      writeJson(ctx, { line: job.line, id: job.id, output: job.output, plan, request: body }, true);
+      const line = `${source} line ${job.line}`;
+      let body;
+      try {
+        ({ body } = await buildGenerationRequest(ctx, job.request.prompt, { aspectRatio: job.request.aspect_ratio ?? flags.aspectRatio, image: job.request.image_urls ?? [], video: job.request.video_urls ?? [] }, settings.config, (text) => ctx.io.stderr.write(`${colors.yellow('!')} ${line}: ${text}\n`), job.request.extend_from_task_id));
+      } catch (error) {
+        if (!(error instanceof InvalidRequestError)) throw error;
+        invalid += 1;
+        ctx.io.stderr.write(`${colors.red('✖')} ${line}: ${error.message} (skipped)\n`);
+        continue;
+      }
+      writeJson(ctx, { line: job.line, id: job.id, output: job.output, plan, request: dryRunBody(body, Boolean(globals.json)) }, true);
     }
-    if (parsed.problems.length) throw new InvalidRequestError(`${parsed.problems.length} line(s) of ${source} have problems (listed above).`);
+    if (invalid) throw new InvalidRequestError(`${invalid} line(s) of ${source} have problems (listed above); nothing was sent.`);
     return;
   }
 

@@ -4,7 +4,7 @@ import { createReporter } from '../io/progress.js';
 import { findJobByTaskId } from '../store/history.js';
 import { followTask } from './follow.js';
 import { refuseExistingFile, resolveOutputPath } from './output-path.js';
-import { createApiClient, loadSettings, parseOptions, resolveTaskIds, timeoutFlag, waitLimits, type GlobalOptions } from './shared.js';
+import { baseUrlInUse, createApiClient, loadSettings, parseOptions, resolveTaskIds, timeoutFlag, waitLimits, type GlobalOptions } from './shared.js';
 
 export const DownloadFlagsSchema = z.object({
   output: z.optional(z.string().check(z.minLength(1))),
@@ -20,8 +20,8 @@ export const DownloadFlagsSchema = z.object({
  */
 export async function runDownload(ctx: Context, idArg: string, rawFlags: z.input<typeof DownloadFlagsSchema>, globals: GlobalOptions): Promise<void> {
   const flags = parseOptions(DownloadFlagsSchema, rawFlags);
-  const [taskId] = await resolveTaskIds(ctx, [idArg], { single: true }) as [string];
   const settings = await loadSettings(ctx, globals);
+  const [taskId] = (await resolveTaskIds(ctx, [idArg], { single: true, baseUrl: () => baseUrlInUse(ctx, settings) })) as [string];
   const { client } = await createApiClient(ctx, globals, settings);
   const reporter = await createReporter({ io: ctx.io, clock: ctx.clock, quiet: Boolean(globals.quiet) });
   let output = flags.output;

@@ -37,6 +37,7 @@ async function historyJob(ctx: Context, client: OmniVideoClient, taskId: string,
   const known = await findJobByTaskId(ctx.configDir, taskId);
   if (known) return known.job;
   const job = newJobId();
+  // With its service, so that `last` for that base URL can mean it.
   await appendJobRecord(ctx.configDir, { job, event: FIRST_EVENT, task_id: taskId, base_url: client.baseUrl });
   return job;
 }

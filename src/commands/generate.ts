@@ -4,7 +4,8 @@ import * as z from 'zod/mini';
 import { ConfigurationError, InvalidRequestError, SubmissionUncertainError, InterruptedError, APIError, TaskNotFoundError } from '../api/errors.js';
 import { isHttpUrl, MAX_IMAGES, MODEL, type GenerationRequest } from '../api/schemas.js';
 import type { Context } from '../context.js';
-import { readMediaInfo } from '../io/media.js';
+import { formatAgainst, MIB } from '../io/format.js';
+import { readMediaInfo, type MediaInfo } from '../io/media.js';
 import { createReporter, type Reporter } from '../io/progress.js';
 import { appendJobRecord, FIRST_EVENT, newJobId, requestFields } from '../store/history.js';
 import type { Config } from '../store/config.js';
@@ -12,7 +13,7 @@ import type { OmniVideoClient } from '../api/client.js';
 import { formatTimestamp } from '../io/format.js';
 import { parseAspectRatio, type AspectRatio } from '../values.js';
 import { followTask } from './follow.js';
-import { taskToJson } from './render.js';
+import { dryRunBody, taskToJson } from './render.js';
 import { absoluteOutput, explicitFileTarget, refuseExistingFile } from './output-path.js';
 import { findSameRequest, formatAge, requestFingerprint, type SameRequest } from './same-request.js';
 import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, withHint, writeJson, type GlobalOptions, type Settings } from './shared.js';
@@ -80,23 +81,34 @@ async function videoReference(value: string, cwd: string, warn: (text: string) =
     throw new InvalidRequestError(`--video ${value}: cannot read it (${why}).`, { hint: 'Check the path, or pass an https:// URL of the clip.' });
   }
   if (size > MAX_LOCAL_VIDEO_BYTES) {
-    throw new InvalidRequestError(`--video ${value} is ${(size / 1048576).toFixed(1)} MB: over the ${MAX_LOCAL_VIDEO_BYTES / 1048576} MB that can be sent inline.`, {
+    throw new InvalidRequestError(`--video ${value} is ${formatAgainst(size / MIB, MAX_LOCAL_VIDEO_BYTES / MIB)} MiB: over the ${MAX_LOCAL_VIDEO_BYTES / MIB} MiB that can be sent inline.`, {
       hint: 'Host the clip (a bucket or any public https link) and pass its URL with --video, or trim it to a few seconds.',
     });
   }
-  let duration: number | null;
+  let info: MediaInfo;
   try {
-    duration = (await readMediaInfo(path)).durationSeconds;
+    info = await readMediaInfo(path);
   } catch (error) {
     throw new InvalidRequestError(`--video ${value}: not a readable video (${(error as Error).message}).`);
   }
+  if (!info.hasVideoTrack) {
+    throw new InvalidRequestError(`--video ${value} has no video track (sound only): there is no picture to edit.`, {
+      hint: `A cut made with -c copy between two keyframes keeps only the sound; cut it again, re-encoding: ffmpeg -ss <start> -t 3 -i <source> clip${extname(path)}`,
+    });
+  }
+  const duration = info.durationSeconds;
   if (duration !== null) {
-    if (duration < MIN_CLIP_SECONDS || duration > MAX_CLIP_SECONDS) {
-      throw new InvalidRequestError(`--video ${value} is ${duration.toFixed(1)} s long: the API takes clips of ${MIN_CLIP_SECONDS}–${MAX_CLIP_SECONDS} s.`, {
-        hint: `Trim it, e.g. ffmpeg -i ${value} -t 3 -c copy short${extname(path)}`,
+    if (duration < MIN_CLIP_SECONDS) {
+      throw new InvalidRequestError(`--video ${value} is ${formatAgainst(duration, MIN_CLIP_SECONDS)} s long: the API takes clips of ${MIN_CLIP_SECONDS}–${MAX_CLIP_SECONDS} s.`, {
+        hint: `Pass a clip of at least ${MIN_CLIP_SECONDS} s.`,
       });
     }
-    if (duration > ADVISED_CLIP_SECONDS) warn(`--video ${value} is ${duration.toFixed(1)} s long; the provider advises clips of ${ADVISED_CLIP_SECONDS} s or less.`);
+    if (duration > MAX_CLIP_SECONDS) {
+      throw new InvalidRequestError(`--video ${value} is ${formatAgainst(duration, MAX_CLIP_SECONDS)} s long: the API takes clips of ${MIN_CLIP_SECONDS}–${MAX_CLIP_SECONDS} s.`, {
+        hint: `Cut ${ADVISED_CLIP_SECONDS} s out of it, e.g. ffmpeg -ss 0 -t ${ADVISED_CLIP_SECONDS} -i ${value} short${extname(path)}`,
+      });
+    }
+    if (duration > ADVISED_CLIP_SECONDS) warn(`--video ${value} is ${formatAgainst(duration, ADVISED_CLIP_SECONDS)} s long; the provider advises clips of ${ADVISED_CLIP_SECONDS} s or less.`);
   }
   return `data:${type};base64,${(await readFile(path)).toString('base64')}`;
 }
@@ -175,7 +187,7 @@ export async function runGenerate(ctx: Context, prompt: string | undefined, rawF
   const reporter: Reporter = await createReporter({ io: ctx.io, clock: ctx.clock, quiet: Boolean(globals.quiet) });
   const { body, flags } = await buildGenerationRequest(ctx, prompt, rawFlags, settings.config, (text) => reporter.warn(text), extendFrom);
   if (flags.dryRun) {
-    writeJson(ctx, body);
+    writeJson(ctx, dryRunBody(body, Boolean(globals.json)));
     return;
   }
   const target = await explicitFileTarget(ctx.cwd, flags.output);

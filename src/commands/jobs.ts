@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { isTerminal } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { formatTimestamp } from '../io/format.js';
+import { parseJobState, stateOfJob } from '../io/job-states.js';
 import { readJobs, type Job } from '../store/history.js';
 import { formatCost } from './batch-cost.js';
 import { parseOptions, writeJson, type GlobalOptions } from './shared.js';
@@ -22,7 +23,7 @@ export function mayChange(job: Job): boolean {
 export function summary(job: Job, nowMs: number): string {
   const when = job.created_at.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
   const prompt = job.prompt ? JSON.stringify(job.prompt.length > 50 ? `${job.prompt.slice(0, 49)}…` : job.prompt) : '-';
-  const state = job.status ?? job.last_event;
+  const state = stateOfJob(job);
   const parts = [when, job.task_id ?? '(no task id)', mayChange(job) && job.progress ? `${state} ${Math.round(job.progress)}%` : state, prompt];
   if (job.cost != null) parts.push(`cost ${job.cost}`);
   if (job.file) parts.push(job.file);
@@ -43,9 +44,10 @@ function totalLine(jobs: Job[]): string {
 /** The local job history, newest first; with --refresh or --watch, as the service sees it now. */
 export async function runJobs(ctx: Context, rawFlags: z.input<typeof JobsFlagsSchema>, globals: GlobalOptions): Promise<void> {
   const flags = parseOptions(JobsFlagsSchema, rawFlags);
+  const state = flags.status === undefined ? undefined : parseJobState(flags.status);
   let jobs = await readJobs(ctx.configDir, {
     limit: flags.limit === 0 ? undefined : flags.limit,
-    filter: flags.status ? (job) => (job.status ?? job.last_event) === flags.status : undefined,
+    filter: state ? (job) => stateOfJob(job) === state : undefined,
     onWarning: (message) => ctx.io.stderr.write(`! ${message}\n`),
   });
   if ((flags.refresh || flags.watch) && jobs.some(mayChange)) {

@@ -1,6 +1,7 @@
-import { resultLinks, type Task } from '../api/schemas.js';
+import { resultLinks, type GenerationRequest, type Task } from '../api/schemas.js';
 import { etaMs } from '../io/progress.js';
-import { formatDuration, formatTimestamp, phaseOf } from '../io/format.js';
+import { abbreviateDataUrl, formatDuration, formatTimestamp } from '../io/format.js';
+import { stateOfStatus } from '../io/job-states.js';
 
 /** The JSON document product.md promises for a job: snake_case, like the API. */
 export function taskToJson(task: Task, files: string[] = []) {
@@ -25,7 +26,7 @@ export type TaskJson = ReturnType<typeof taskToJson>;
 
 /** One line for `status`: id, status, progress, elapsed, ETA, cost, link and expiry. */
 export function statusLine(task: Task, nowMs: number): string {
-  const parts = [task.id, phaseOf(task.status), `${Math.round(task.progress)}%`];
+  const parts = [task.id, stateOfStatus(task.status), `${Math.round(task.progress)}%`];
   const created = task.created ? task.created * 1000 : undefined;
   if (created !== undefined) {
     const end = task.completed ? task.completed * 1000 : nowMs;
@@ -41,4 +42,13 @@ export function statusLine(task: Task, nowMs: number): string {
   if (expiresAt !== null) parts.push(`${expiresAt * 1000 <= nowMs ? 'expired' : 'expires'} ${formatTimestamp(expiresAt)}`);
   if (task.error?.message) parts.push(`error: ${task.error.message}`);
   return parts.join('  ');
+}
+
+/**
+ * A request body as --dry-run shows it: whole with --json (exactly what would be sent), else with
+ * an inline video's data: URL cut to its start and size (7 MB of base64 helps no reader).
+ */
+export function dryRunBody(body: GenerationRequest, whole: boolean): GenerationRequest {
+  if (whole || !body.video_urls) return body;
+  return { ...body, video_urls: body.video_urls.map(abbreviateDataUrl) };
 }

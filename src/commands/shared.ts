@@ -3,8 +3,10 @@ import { TASK_ID_PATTERN } from '../api/schemas.js';
 import type { ClientOptions, OmniVideoClient } from '../api/client.js';
 import type { Context } from '../context.js';
 import { colorsFor } from '../io/colors.js';
+import { formatJson } from '../io/json.js';
+import { noteAboveLiveLines } from '../io/progress.js';
 import { readConfig, resolveApiKey, type Config, type KeySource } from '../store/config.js';
-import { findLastJob } from '../store/history.js';
+import { findLastJob, type Job } from '../store/history.js';
 import * as z from 'zod/mini';
 import { MIN_POLL_INTERVAL_SECONDS, MIN_TIMEOUT_SECONDS, secondsForms, secondsSchema } from '../values.js';
 
@@ -45,6 +47,17 @@ export function verboseLogger(ctx: Context, globals: GlobalOptions, apiKey: stri
   };
 }
 
+/**
+ * One stderr line per retry wait, on a terminal (above the live line) and in a CI log alike, so
+ * a slow answer is never silent. Not with -q; --verbose traces each retry itself.
+ */
+function retryNotice(ctx: Context, globals: GlobalOptions): ClientOptions['onRetry'] {
+  if (globals.quiet || globals.verbose) return undefined;
+  const colors = colorsFor(ctx.io);
+  return ({ error, attempt, delayMs }) =>
+    noteAboveLiveLines(ctx.io, `${colors.yellow('!')} ${(error as Error).message}; trying again in ${(delayMs / 1000).toFixed(1)} s (retry ${attempt})`);
+}
+
 export async function createApiClient(
   ctx: Context,
   globals: GlobalOptions,
@@ -52,6 +65,7 @@ export async function createApiClient(
   extra: Pick<ClientOptions, 'onRetry'> = {},
 ): Promise<{ client: OmniVideoClient; settings: Settings }> {
   const resolved = settings ?? (await loadSettings(ctx, globals));
+  const notice = retryNotice(ctx, globals);
   if (!resolved.apiKey) {
     throw new ConfigurationError('No API key found.', {
       hint: 'Run `omni-video config set api-key` (reads it from stdin), or set OMNI_VIDEO_API_KEY.',
@@ -63,7 +77,10 @@ export async function createApiClient(
     clock: ctx.clock,
     env: ctx.env,
     log: verboseLogger(ctx, globals, resolved.apiKey),
-    ...extra,
+    onRetry: (event) => {
+      notice?.(event);
+      extra.onRetry?.(event);
+    },
   });
   return { client, settings: resolved };
 }
@@ -87,16 +104,39 @@ export function checkTaskId(id: string): string {
   return id;
 }
 
-/** `last` (the newest job of this machine), `-` (ids from stdin), or ids as given. */
-export async function resolveTaskIds(ctx: Context, args: string[], options: { single?: boolean } = {}): Promise<string[]> {
+/** The base URL requests go to, spelled as the client spells it (and as the job history records it). */
+export async function baseUrlInUse(ctx: Context, settings: Settings): Promise<string> {
+  return (await ctx.createClient({ baseUrl: settings.baseUrl, env: ctx.env })).baseUrl;
+}
+
+/**
+ * The newest job of this machine sent to the service at `baseUrl`: a job sent to the sandbox is
+ * never `last` for the real API, nor the other way round.
+ */
+async function findLast(ctx: Context, baseUrl: string): Promise<Job & { task_id: string }> {
+  const warn = (message: string) => ctx.io.stderr.write(`! ${message}\n`);
+  const job = await findLastJob(ctx.configDir, baseUrl, warn);
+  if (job?.task_id) return job as Job & { task_id: string };
+  const elsewhere = await findLastJob(ctx.configDir, undefined, () => undefined);
+  if (!elsewhere?.task_id) throw new InvalidRequestError('No job in the local history yet, so there is no `last`.', { hint: 'Submit one with: omni-video generate "…"' });
+  throw new InvalidRequestError(`No job in the local history was sent to ${baseUrl}, so there is no \`last\` there.`, {
+    hint: elsewhere.base_url
+      ? `The newest job, ${elsewhere.task_id}, went to ${elsewhere.base_url}: name its task id, or use that --base-url.`
+      : `The newest job, ${elsewhere.task_id}, has no base URL recorded: name its task id.`,
+  });
+}
+
+/**
+ * `last` (the newest job of this machine for the base URL in use), `-` (ids from stdin), or ids
+ * as given. The base URL is asked for only when `last` needs it.
+ */
+export async function resolveTaskIds(ctx: Context, args: string[], options: { single?: boolean; baseUrl: () => Promise<string> }): Promise<string[]> {
   const ids: string[] = [];
   for (const arg of args) {
     if (arg === '-') {
       ids.push(...idsFromText(await readStdinText(ctx, 'task ids')));
     } else if (arg === 'last') {
-      const job = await findLastJob(ctx.configDir, (message) => ctx.io.stderr.write(`! ${message}\n`));
-      if (!job?.task_id) throw new InvalidRequestError('No job in the local history yet, so there is no `last`.', { hint: 'Submit one with: omni-video generate "…"' });
-      ids.push(job.task_id);
+      ids.push((await findLast(ctx, await options.baseUrl())).task_id);
     } else {
       ids.push(arg);
     }
@@ -136,14 +176,21 @@ export function parseOptions<S extends z.ZodMiniType>(schema: S, raw: unknown): 
   const result = schema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0];
-    const flag = issue?.path[0] !== undefined ? `--${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ` : '';
-    throw new InvalidRequestError(`${flag}${issue?.message ?? 'invalid options'}`);
+    const message = issue?.message ?? 'invalid options';
+    const flag = issue?.path[0] !== undefined ? `--${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : undefined;
+    // Our own messages name their flag already (`--limit takes a whole number`); zod's do not.
+    throw new InvalidRequestError(flag === undefined || message.startsWith(flag) ? message : `${flag}: ${message}`);
   }
   return result.data;
 }
 
+/**
+ * The one way a command prints JSON on stdout: indented and coloured on a terminal, one compact
+ * line per document on a pipe; `lines` (batch, status of several ids or of `-`) is always one line
+ * per document. Colour follows the streams' decision (off for NO_COLOR, --no-color, a pipe).
+ */
 export function writeJson(ctx: Context, value: unknown, lines = false): void {
-  ctx.io.stdout.write(`${lines ? JSON.stringify(value) : JSON.stringify(value, null, 2)}\n`);
+  ctx.io.stdout.write(`${formatJson(value, { terminal: ctx.io.stdoutIsTTY, color: ctx.io.stdoutIsTTY && ctx.io.color, lines })}\n`);
 }
 
 export const DEFAULT_TIMEOUT_SECONDS = 900;

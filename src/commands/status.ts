@@ -6,7 +6,7 @@ import type { Context } from '../context.js';
 import { createReporter } from '../io/progress.js';
 import { recordEndState } from './follow.js';
 import { statusLine, taskToJson } from './render.js';
-import { createApiClient, loadSettings, parseOptions, resolveTaskIds, shellQuote, timeoutFlag, waitLimits, withHint, writeJson, type GlobalOptions } from './shared.js';
+import { baseUrlInUse, createApiClient, loadSettings, parseOptions, resolveTaskIds, shellQuote, timeoutFlag, waitLimits, withHint, writeJson, type GlobalOptions } from './shared.js';
 
 export const StatusFlagsSchema = z.object({
   wait: z._default(z.boolean(), false),
@@ -19,12 +19,15 @@ export const StatusFlagsSchema = z.object({
  */
 export async function runStatus(ctx: Context, idArgs: string[], rawFlags: z.input<typeof StatusFlagsSchema>, globals: GlobalOptions): Promise<void> {
   const flags = parseOptions(StatusFlagsSchema, rawFlags);
-  const ids = await resolveTaskIds(ctx, idArgs);
   const settings = await loadSettings(ctx, globals);
+  const ids = await resolveTaskIds(ctx, idArgs, { baseUrl: () => baseUrlInUse(ctx, settings) });
   const { client } = await createApiClient(ctx, globals, settings);
   const many = ids.length > 1;
+  // JSON Lines for several ids, and for ids read from stdin whatever their count: a script
+  // reading lines must not depend on how many came.
+  const jsonLines = many || idArgs.includes('-');
   const print = (task: Task) => {
-    if (globals.json) writeJson(ctx, taskToJson(task), many);
+    if (globals.json) writeJson(ctx, taskToJson(task), jsonLines);
     else ctx.io.stdout.write(`${statusLine(task, ctx.clock.now())}\n`);
   };
   if (!flags.wait) {

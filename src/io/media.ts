@@ -16,6 +16,11 @@ export interface MediaInfo {
   durationSeconds: number | null;
   width: number | null;
   height: number | null;
+  /**
+   * Whether the file has a video track at all (MP4/MOV: a trak whose handler is 'vide'; WebM: a
+   * TrackEntry of type video). A stream-copied cut between two keyframes can come out as sound only.
+   */
+  hasVideoTrack: boolean;
 }
 
 /** The file is not an MP4/MOV or WebM/Matroska file, or its header is malformed or truncated. */
@@ -286,6 +291,7 @@ function parseMoov(moov: Uint8Array): Omit<MediaInfo, 'container'> {
     durationSeconds: duration === null || timescale === 0 ? null : duration / timescale,
     width: video?.width ?? null,
     height: video?.height ?? null,
+    hasVideoTrack: tracks.some((t) => t.handler === 'vide'),
   };
 }
 
@@ -457,6 +463,7 @@ function* walkWebm(fileSize: number): Walk<MediaInfo> {
   let duration: number | null = null;
   let sawInfo = false;
   let track: { width: number; height: number } | null = null;
+  let hasVideoTrack = false;
   let sawTracks = false;
   while (offset < segmentEnd && !(sawInfo && sawTracks)) {
     const h = elementHeader(yield* read(offset, 12), 0);
@@ -484,6 +491,7 @@ function* walkWebm(fileSize: number): Walk<MediaInfo> {
       } else {
         sawTracks = true;
         track = firstVideoTrack(body);
+        hasVideoTrack = track !== null || hasTrackOfType(body, VIDEO_TRACK_TYPE);
       }
     }
     offset = end;
@@ -496,7 +504,21 @@ function* walkWebm(fileSize: number): Walk<MediaInfo> {
     durationSeconds: duration === null ? null : (duration * timecodeScale) / 1e9,
     width: track?.width ?? null,
     height: track?.height ?? null,
+    hasVideoTrack,
   };
+}
+
+/** Matroska's TrackType of video tracks. */
+const VIDEO_TRACK_TYPE = 1;
+
+function hasTrackOfType(tracks: Uint8Array, type: number): boolean {
+  for (const entry of childElements(tracks, 0, tracks.length)) {
+    if (entry.id !== TRACK_ENTRY_ID) continue;
+    for (const el of childElements(tracks, entry.start, entry.end)) {
+      if (el.id === TRACK_TYPE_ID && ebmlUint(tracks, el) === type) return true;
+    }
+  }
+  return false;
 }
 
 function firstVideoTrack(tracks: Uint8Array): { width: number; height: number } | null {
@@ -514,7 +536,7 @@ function firstVideoTrack(tracks: Uint8Array): { width: number; height: number } 
         }
       }
     }
-    if ((type === null || type === 1) && width > 0 && height > 0) return { width, height };
+    if ((type === null || type === VIDEO_TRACK_TYPE) && width > 0 && height > 0) return { width, height };
   }
   return null;
 }

@@ -2,7 +2,8 @@ import { colorsFor, type Colors } from './colors.js';
 import type { Ora } from 'ora';
 import type { Task } from '../api/schemas.js';
 import type { Clock, IOStreams } from '../context.js';
-import { formatBytes, formatDuration, phaseOf } from './format.js';
+import { formatBytes, formatDuration } from './format.js';
+import { stateOfStatus } from './job-states.js';
 
 /** Plain-mode lines for the same phase come at most this often. */
 export const PLAIN_PROGRESS_EVERY_MS = 10_000;
@@ -25,6 +26,7 @@ export interface ReporterOptions {
   quiet?: boolean;
   /** Prefix each plain line with the task id (several jobs share one log). */
   label?: string;
+  /** When the job started; else the task's `created` once known, else when the reporter was made. */
   startedAtMs?: number;
 }
 
@@ -36,6 +38,13 @@ const reportedFailures = new Set<string>();
 
 export function alreadyReported(message: string): boolean {
   return reportedFailures.has(message);
+}
+
+/** Writes a line for people above whatever live line is on screen, which is then drawn again. */
+export function noteAboveLiveLines(io: IOStreams, line: string): void {
+  for (const spinner of liveSpinners) spinner.clear();
+  io.stderr.write(`${line}\n`);
+  for (const spinner of liveSpinners) spinner.render();
 }
 
 /** Clears every live line and shows the cursor again (ora hides it while spinning). */
@@ -50,26 +59,73 @@ function fit(text: string, columns: number): string {
   return text.length > room ? `${text.slice(0, room - 1)}…` : text;
 }
 
-/** Remaining time from the progress so far, else from the service's estimate. */
+/** Below this much progress, a job's rate says little (2 % after a second of queueing is not "49 s left"). */
+const TRUSTED_PROGRESS = 5;
+
+/** Remaining time from the progress so far once there is enough of it, else from the service's estimate. */
 export function etaMs(task: Task, elapsedMs: number): number | undefined {
-  if (task.progress > 0 && task.progress < 100) return (elapsedMs * (100 - task.progress)) / task.progress;
+  const fromProgress = task.progress > 0 && task.progress < 100 ? (elapsedMs * (100 - task.progress)) / task.progress : undefined;
+  if (fromProgress !== undefined && (task.progress >= TRUSTED_PROGRESS || !task.estimated_time)) return fromProgress;
   if (task.estimated_time) return Math.max(0, task.estimated_time * 1000 - elapsedMs);
-  return undefined;
+  return fromProgress;
 }
 
-function describe(task: Task, elapsedMs: number): string {
+/**
+ * The job's elapsed time and ETA, as the progress line shows them. Elapsed counts from the job's
+ * start: for a wait resumed later (download --wait, status --wait), the task's `created`. The ETA
+ * is estimated at each update and counts down from there until the next one: time passing without
+ * news never makes it grow.
+ */
+class JobTiming {
+  #startedAtMs: number;
+  readonly #fixedStart: boolean;
+  #estimate: { remainingMs: number; atMs: number } | undefined;
+
+  constructor(
+    private readonly clock: Clock,
+    startedAtMs: number | undefined,
+  ) {
+    this.#startedAtMs = startedAtMs ?? clock.now();
+    this.#fixedStart = startedAtMs !== undefined;
+  }
+
+  seen(task: Task): void {
+    const now = this.clock.now();
+    // `created` is whole seconds on the service's clock: taken only when it is earlier by more than
+    // that second, as for a wait resumed later; a job submitted just now keeps our own start.
+    if (!this.#fixedStart && task.created && task.created * 1000 < this.#startedAtMs - 1000) this.#startedAtMs = task.created * 1000;
+    const remaining = task.status === 'pending' || task.status === 'processing' ? etaMs(task, now - this.#startedAtMs) : undefined;
+    this.#estimate = remaining === undefined ? undefined : { remainingMs: remaining, atMs: now };
+  }
+
+  elapsedMs(): number {
+    return this.clock.now() - this.#startedAtMs;
+  }
+
+  etaMs(): number | undefined {
+    return this.#estimate && Math.max(0, this.#estimate.remainingMs - (this.clock.now() - this.#estimate.atMs));
+  }
+}
+
+function describe(task: Task, timing: JobTiming): string {
   if (task.status === 'submitting') return 'submitting';
-  const parts = [phaseOf(task.status), `${Math.round(task.progress)}%`, formatDuration(elapsedMs)];
-  const eta = task.status === 'pending' || task.status === 'processing' ? etaMs(task, elapsedMs) : undefined;
+  const parts = [stateOfStatus(task.status), `${Math.round(task.progress)}%`, formatDuration(timing.elapsedMs())];
+  const eta = timing.etaMs();
   if (eta !== undefined) parts.push(`ETA ${formatDuration(eta)}`);
   return parts.join(' · ');
+}
+
+/** The transfer's speed once there is a second of it to measure; before that, none is shown. */
+function speedOf(download: { received: number; sinceBytes: number; sinceMs: number }, nowMs: number): string | undefined {
+  const seconds = (nowMs - download.sinceMs) / 1000;
+  return seconds < 1 ? undefined : `${formatBytes((download.received - download.sinceBytes) / seconds)}/s`;
 }
 
 /** stderr progress: an ora spinner on a terminal, plain lines at each change elsewhere. */
 export async function createReporter(options: ReporterOptions): Promise<Reporter> {
   const { io, clock } = options;
   const colors = colorsFor(io);
-  const started = options.startedAtMs ?? clock.now();
+  const timing = new JobTiming(clock, options.startedAtMs);
   const write = (line: string) => io.stderr.write(`${line}\n`);
   if (options.quiet) {
     return {
@@ -85,23 +141,21 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
       stop: () => undefined,
     };
   }
-  if (!io.stderrIsTTY) return plainReporter(options, colors, started, write);
+  if (!io.stderrIsTTY) return plainReporter(options, colors, timing, write);
 
   const { default: ora } = await import('ora');
   let spinner: Ora | undefined;
   let text = '';
   let task: Task | undefined;
-  let download: { received: number; total: number | undefined; since: number } | undefined;
+  let download: { received: number; total: number | undefined; sinceBytes: number; sinceMs: number } | undefined;
   const render = () => {
-    const elapsed = clock.now() - started;
     if (download) {
-      const seconds = Math.max((clock.now() - download.since) / 1000, 0.001);
-      const speed = `${formatBytes(download.received / seconds)}/s`;
+      const speed = speedOf(download, clock.now());
       const amount = download.total ? `${formatBytes(download.received)} / ${formatBytes(download.total)}` : formatBytes(download.received);
       const percent = download.total ? ` ${Math.floor((download.received * 100) / download.total)}%` : '';
-      text = `downloading${percent} · ${amount} · ${speed} · ${formatDuration(elapsed)}`;
+      text = [`downloading${percent}`, amount, ...(speed ? [speed] : []), formatDuration(timing.elapsedMs())].join(' · ');
     } else if (task) {
-      text = describe(task, elapsed);
+      text = describe(task, timing);
     }
     text = fit(text, io.columns);
     if (!spinner) {
@@ -137,11 +191,12 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
     },
     update: (next) => {
       task = next;
+      timing.seen(next);
       render();
     },
     downloading: (received, total) => {
-      const now = clock.now();
-      download = { received, total, since: download?.since ?? now };
+      // Measured from the first byte count seen: a resumed transfer's earlier bytes are no speed.
+      download = { received, total, sinceBytes: download?.sinceBytes ?? received, sinceMs: download?.sinceMs ?? clock.now() };
       render();
     },
     succeed: (line) => persist(colors.green('✔'), line),
@@ -158,7 +213,7 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
   };
 }
 
-function plainReporter(options: ReporterOptions, colors: Colors, started: number, write: (line: string) => void): Reporter {
+function plainReporter(options: ReporterOptions, colors: Colors, timing: JobTiming, write: (line: string) => void): Reporter {
   const { clock } = options;
   const prefix = options.label ? `${options.label}: ` : '';
   let lastKey = '';
@@ -170,10 +225,11 @@ function plainReporter(options: ReporterOptions, colors: Colors, started: number
     update: (task) => {
       const now = clock.now();
       // A new status always gets a line; progress within one status at most every 10 s.
+      timing.seen(task);
       if (task.status === lastKey && now - lastAt < PLAIN_PROGRESS_EVERY_MS) return;
       lastKey = task.status;
       lastAt = now;
-      write(`${prefix}${describe(task, now - started)}`);
+      write(`${prefix}${describe(task, timing)}`);
     },
     downloading: (received, total) => {
       const now = clock.now();

@@ -219,9 +219,16 @@ function parseLine(line: string): JobRecord | undefined {
   }
 }
 
-/** The most recent job that got a task id: what `last` means. */
-export async function findLastJob(dir: string, onWarning?: (message: string) => void): Promise<Job | undefined> {
-  const [job] = await readJobs(dir, { limit: 1, filter: (candidate) => candidate.task_id !== undefined, onWarning });
+/**
+ * The most recent job that got a task id from the service at `baseUrl` (as the client spells it,
+ * which is how it is recorded): what `last` means. Without a base URL, from any service.
+ */
+export async function findLastJob(dir: string, baseUrl: string | undefined, onWarning?: (message: string) => void): Promise<Job | undefined> {
+  const [job] = await readJobs(dir, {
+    limit: 1,
+    filter: (candidate) => candidate.task_id !== undefined && (baseUrl === undefined || candidate.base_url === baseUrl),
+    onWarning,
+  });
   return job;
 }
 

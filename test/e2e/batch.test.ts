@@ -76,7 +76,7 @@ describe.concurrent('batch', () => {
     expect(aboutLine7.filter((text) => /^line 7: submitted task_\w+$/.test(text))).toHaveLength(1);
     expect(aboutLine7.filter((text) => text.startsWith('line 7: completed · 100%'))).toHaveLength(1);
     expect(aboutLine7.filter((text) => text.startsWith('line 7: generating'))).toHaveLength(aboutLine7.some((text) => text.includes('generating')) ? 1 : 0);
-    expect(aboutLine7.at(-1)).toMatch(/^✔ line 7: .*007-clip-number-7-a-paper-boat-on-a-pond\.mp4 \(77 KB, 3\.0 s, 1280x720, cost 1\)$/);
+    expect(aboutLine7.at(-1)).toMatch(/^✔ line 7: .*007-clip-number-7-a-paper-boat-on-a-pond\.mp4 \(77 KiB, 3\.0 s, 1280x720, cost 1\)$/);
     expect(first.stderr).not.toMatch(/[\u280b\u2819\u2839\u2838]|\x1b\[/);
 
     const again = await run(['batch', file, '--concurrency', '8', '--output-dir', 'clips', ...FAST], { sandbox: sb, cwd });
@@ -314,6 +314,34 @@ describe.concurrent('batch', () => {
     expect(jsonLines(capped.stdout)).toHaveLength(3);
     expect(capped.stderr).toContain('37 left by --max-jobs');
     expect(sb.stats.submissions).toBe(3);
+  });
+
+  it('--dry-run plans every line, reports each bad one with its number, then exits 2, as the real run does', async () => {
+    const cwd = tempDir();
+    const lines = [
+      { prompt: 'a red fox running through snow' },
+      { prompt: 'a square clip', aspect_ratio: 'square' },
+      'not json at all',
+      { prompt: 'the cat', image_urls: ['./cat.png'] },
+      { prompt: 'a blue whale', aspect_ratio: 'portrait' },
+    ];
+    writeFileSync(join(cwd, 'jobs.jsonl'), `${lines.map((line) => (typeof line === 'string' ? line : JSON.stringify(line))).join('\n')}\n`);
+    const dry = await run(['batch', 'jobs.jsonl', '--dry-run'], { cwd, noKey: true });
+    expect(dry.code).toBe(2);
+    expect(jsonLines(dry.stdout).map((line) => line.line)).toEqual([1, 5]);
+    const reported = (stderr: string) => [...stderr.matchAll(/^✖ (?:jobs\.jsonl )?line (\d+): /gm)].map((match) => Number(match[1])).sort();
+    expect(reported(dry.stderr)).toEqual([2, 3, 4]);
+    expect(dry.stderr).toContain("line 2: Unsupported aspect ratio 'square'");
+    expect(dry.stderr).toContain("line 4: --image './cat.png' is not an http(s) URL");
+    expect(dry.stderr).toMatch(/3 line\(s\) of jobs\.jsonl have problems/);
+
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const real = await run(['batch', 'jobs.jsonl', ...FAST], { sandbox: sb, cwd });
+    expect(real.code).toBe(2);
+    // Lines are printed as jobs end, in any order.
+    expect(jsonLines(real.stdout).filter((line) => line.status === 'completed').map((line) => line.line).sort()).toEqual([1, 5]);
+    expect(reported(real.stderr)).toEqual([2, 3, 4]);
+    expect(sb.stats.submissions).toBe(2);
   });
 
   it('reads plain prompts from stdin; refuses a missing file and bad flags with exit 2, submitting nothing', async () => {

@@ -222,7 +222,7 @@ describe.concurrent('balance', () => {
     const sb = await sandbox({ balance: 12.5 });
     const key = await run(['balance'], { sandbox: sb });
     expect(key.code, key.stderr).toBe(0);
-    expect(key.stdout).toBe('remaining 12.5\nused 0\n');
+    expect(key.stdout).toBe('remaining balance 12.5\nused balance 0\n');
     const user = await run(['balance', '--user', '--json'], { sandbox: sb });
     expect(JSON.parse(user.stdout)).toMatchObject({ scope: 'account', remain_balance: 125, used_balance: 0, unlimited_quota: false });
     expect(sb.requests.map((request) => request.path)).toEqual(['/v1/balance', '/v1/user/balance']);

@@ -81,7 +81,10 @@ describe('status faults', () => {
     const sb = await sandbox({ faults: { [fault]: 100 } });
     const result = await run(['status', 'task_01KS1H7ZYSJWH1N779S2FSHTKA'], { sandbox: sb, env: FAST });
     expect(result.code).toBe(6);
-    const [first, ...rest] = result.stderr.trimEnd().split('\n');
+    const lines = result.stderr.trimEnd().split('\n');
+    // One line per retry wait, then the error.
+    expect(lines.filter((line) => line.startsWith('! Malformed answer')).length).toBe(4);
+    const [first, ...rest] = lines.filter((line) => !line.startsWith('! '));
     expect(first).toMatch(new RegExp(`^✖ Malformed answer from GET /tasks/\\{id\\} \\(HTTP 200\\): .*${what}`));
     expect(rest.length).toBeLessThanOrEqual(1);
     expect(sb.requests).toHaveLength(5);

@@ -38,7 +38,7 @@ describe.concurrent('generate', () => {
     // The key belongs to the API alone: the file server never sees it.
     expect(files.every((request) => request.headers.authorization === undefined)).toBe(true);
     expect(result.stderr).toContain(`Submitted ${task!.id}`);
-    expect(result.stderr).toMatch(/✔ .*\(77 KB, 3\.0 s, 1280x720, cost 1\)/);
+    expect(result.stderr).toMatch(/✔ .*\(77 KiB, 3\.0 s, 1280x720, cost 1\)/);
   });
 
   it('makes a portrait clip with -a portrait (9:16, 720x1280) into a new directory given with a trailing /', async () => {

@@ -1,20 +1,9 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { buildProgram } from '../../src/cli.js';
-import type { Context } from '../../src/context.js';
-import { run, runInProcess, tempDir } from '../helpers/harness.js';
-
-/** Every command path the program declares ('generate', 'config set', …), read from commander itself. */
-function commandPaths(): string[][] {
-  const ctx = { io: { stdout: new PassThrough(), stderr: new PassThrough(), stdin: Readable.from([]) } } as unknown as Context;
-  const walk = (command: Command, prefix: string[]): string[][] =>
-    command.commands.flatMap((sub) => [[...prefix, sub.name()], ...walk(sub, [...prefix, sub.name()])]);
-  return walk(buildProgram(ctx), []);
-}
+import { BIN, commandPaths, run, runInProcess, tempDir } from '../helpers/harness.js';
 
 describe.concurrent('help', () => {
   it('omni-video alone lists the commands and a three-line quick start, exit 0', async () => {

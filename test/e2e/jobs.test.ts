@@ -89,4 +89,63 @@ describe.concurrent('jobs', () => {
     ]);
     expect(jobs.every((job) => job.status === 'completed' && job.task_id?.startsWith('task_'))).toBe(true);
   });
+
+  it('one vocabulary: jobs and jobs --status say queued and generating as the spinner does, the API words are aliases; an unknown state is refused with the list', async () => {
+    const configDir = tempDir('ov-config-');
+    const at = '2026-01-01T00:00:00.000Z';
+    const records = [
+      ['a', { event: 'submitted', task_id: 'task_a', status: 'submitted' }],
+      ['b', { event: 'status', task_id: 'task_b', status: 'pending' }],
+      ['c', { event: 'status', task_id: 'task_c', status: 'processing' }],
+      ['d', { event: 'status', task_id: 'task_d', status: 'processing' }, { event: 'interrupted' }],
+      ['e', { event: 'saved', task_id: 'task_e', status: 'completed', file: '/clips/e.mp4' }],
+      ['f', { event: 'failed', task_id: 'task_f', status: 'failed', error: 'policy' }],
+      ['g', { event: 'cancelled', task_id: 'task_g', status: 'cancelled' }],
+      ['h', { event: 'uncertain', status: 'uncertain' }],
+      ['i', { event: 'rejected', status: 'rejected' }],
+      // Only the record written before the request: the process died while submitting.
+      ['j'],
+    ] as const;
+    const lines = records.flatMap(([job, ...events]) => [{ job, at, event: 'created', prompt: `prompt ${job}` }, ...events.map((event) => ({ job, at, ...event }))]);
+    writeFileSync(join(configDir, HISTORY_FILE), `${lines.map((line) => JSON.stringify(line)).join('\n')}\n`);
+    const listed = async (state: string) => {
+      const result = await runInProcess(['jobs', '--status', state, '--json'], { configDir });
+      expect(result.code, result.stderr).toBe(0);
+      return (JSON.parse(result.stdout) as JobJson[]).map((job) => job.job).sort();
+    };
+    expect(await listed('queued')).toEqual(['a', 'b']);
+    expect(await listed('pending')).toEqual(['a', 'b']);
+    expect(await listed('generating')).toEqual(['c']);
+    expect(await listed('processing')).toEqual(['c']);
+    expect(await listed('interrupted')).toEqual(['d']);
+    expect(await listed('completed')).toEqual(['e']);
+    expect(await listed('failed')).toEqual(['f']);
+    expect(await listed('cancelled')).toEqual(['g']);
+    expect(await listed('uncertain')).toEqual(['h', 'j']);
+    expect(await listed('rejected')).toEqual(['i']);
+    const text = await runInProcess(['jobs', '--limit', '0'], { configDir });
+    const column = new Map(text.stdout.trim().split('\n').map((line) => [/"prompt (\w)"/.exec(line)![1], line.split('  ')[2]]));
+    expect(Object.fromEntries(column)).toEqual({ a: 'queued', b: 'queued', c: 'generating', d: 'interrupted', e: 'completed', f: 'failed', g: 'cancelled', h: 'uncertain', i: 'rejected', j: 'uncertain' });
+
+    for (const word of ['complete', 'done']) {
+      const refused = await runInProcess(['jobs', '--status', word], { configDir });
+      expect(refused.code).toBe(2);
+      expect(refused.stdout).toBe('');
+      expect(refused.stderr).toBe(
+        `✖ --status '${word}' is not a job state: use queued, generating, completed, failed, cancelled, interrupted, uncertain, rejected.\n` +
+          "  The API's words work too: submitted (queued), pending (queued), processing (generating).\n",
+      );
+    }
+  });
+
+  it('a job just submitted is queued in status, in jobs, and for jobs --status queued', async () => {
+    const sb = await sandbox({ jobSeconds: 30, queueSeconds: 30 });
+    const configDir = tempDir('ov-config-');
+    const id = (await run(['generate', 'a slow heron', '--no-wait'], { sandbox: sb, configDir })).stdout.trim();
+    const status = await run(['status', id], { sandbox: sb, configDir });
+    expect(status.stdout).toMatch(new RegExp(`^${id}  queued  0%`));
+    const jobs = await run(['jobs', '--status', 'queued'], { configDir });
+    expect(jobs.code, jobs.stderr).toBe(0);
+    expect(jobs.stdout).toContain(`${id}  queued  "a slow heron"`);
+  });
 });

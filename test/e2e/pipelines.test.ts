@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../src/sandbox/server.js';
-import { assertNoKey, BIN, cliEnv, run, sandbox, tempDir } from '../helpers/harness.js';
+import { assertNoKey, BIN, cliEnv, commandPaths, run, runInProcess, sandbox, tempDir, TEST_KEY } from '../helpers/harness.js';
 import { freePort } from '../helpers/net.js';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -43,7 +44,8 @@ interface ShellResult {
  * background job the script leaves running (a sandbox it started and did not stop) fails it.
  */
 async function bash(script: string, options: { cwd: string; sandbox: Sandbox; configDir: string; env?: Record<string, string> }): Promise<ShellResult> {
-  const port = String(await freePort());
+  // Only for a script that names the port: a port taken and let go is one another test may be about to bind.
+  const port = script.includes(README_PORT) ? String(await freePort()) : README_PORT;
   return new Promise((resolvePromise, reject) => {
     const env = cliEnv({ sandbox: options.sandbox, configDir: options.configDir, cwd: options.cwd, env: options.env });
     env.PATH = `${BIN_DIR}:${env.PATH}`;
@@ -202,5 +204,154 @@ describe.concurrent('README pipelines', () => {
     expect(results.every((lines) => lines.length > 0)).toBe(true);
     expect(results.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: total }, (_, index) => index + 1));
     expect(sb.stats.submissions).toBe(total);
+  });
+});
+
+/*
+ * Every example the tool shows: each `$ …` line of every command's --help (the commands walked
+ * from commander's tree, so a command added later is covered too) and every `sh` block of the
+ * README. Each runs in bash against the sandbox, in a workspace holding what a user who followed
+ * the README has. What cannot run as written is adapted by a rule below, named here.
+ */
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const MEDIA = (name: string) => fileURLToPath(new URL(`../fixtures/media/${name}`, import.meta.url));
+/** The task id the examples show, standing for one of the user's own. */
+const EXAMPLE_TASK_ID = 'task_01KS1H7ZYSJWH1N779S2FSHTKA';
+
+interface Adaptation {
+  name: string;
+  /** Rewrites a script; returns it unchanged when the rule does not apply. */
+  adapt: (script: string) => string;
+}
+
+const ADAPTATIONS: Adaptation[] = [
+  {
+    name: 'npx / npm install -g: this checkout, built and on PATH, stands for the published package',
+    adapt: (script) => script.replace(/^npx omni-video /gm, 'omni-video ').replace(/^npm install -g omni-video\b/gm, 'command -v omni-video'),
+  },
+  {
+    name: 'npm ci && npm run demo / npm test: the install and build are done (this suite is `npm test`); the demo runs what `npm run demo` runs after its build',
+    adapt: (script) => script.replace(/^npm ci && npm run demo\b/gm, `node '${REPO}dist/demo.js'`).replace(/^npm ci && npm test\b/gm, 'true'),
+  },
+  {
+    name: '`config set api-key` with no value asks on the terminal: the key is piped in instead, as its help says',
+    adapt: (script) => script.replace(/^omni-video config set api-key(\s*(#.*)?)$/gm, 'echo "$KEY" | omni-video config set api-key$1'),
+  },
+  {
+    name: 'a sandbox started in the foreground runs until stopped: it runs in the background until it prints its URL, then is stopped',
+    adapt: (script) =>
+      script.replace(
+        /^(omni-video sandbox\b[^&\n]*?)(\s*#.*)?$/gm,
+        '$1 > .sandbox-url & sandbox_pid=$!; until grep -q "^http" .sandbox-url; do kill -0 $sandbox_pid; sleep 0.1; done; kill $sandbox_pid; wait $sandbox_pid || true',
+      ),
+  },
+  {
+    name: 'an example that talks to the sandbox of another example (port 4010) gets one started there first, and stopped after',
+    adapt: (script) =>
+      /127\.0\.0\.1:4010/.test(script) && !/^omni-video sandbox/m.test(script)
+        ? `omni-video sandbox --port 4010 --job-seconds 0.3 > .sandbox-url & sandbox_pid=$!; until grep -q "^http" .sandbox-url; do sleep 0.1; done\n${script}\nkill $sandbox_pid; wait $sandbox_pid || true`
+        : script,
+  },
+  {
+    name: `the example task id (${EXAMPLE_TASK_ID}) stands for one of the user's: the workspace's completed job`,
+    adapt: (script) => script.replaceAll(EXAMPLE_TASK_ID, '"$SEEDED_TASK"'),
+  },
+  {
+    name: 'a completion script installed under ~ goes to a directory the shell has set up: it is made first',
+    adapt: (script) => script.replace(/^(omni-video completion \w+ > (~\/\S+)\/[^/\s]+.*)$/gm, 'mkdir -p $2 && $1'),
+  },
+  {
+    name: 'a zsh line runs in zsh, with a temporary directory first in $fpath (not a system one)',
+    adapt: (script) =>
+      script.replace(/^(omni-video completion zsh > "\$\{fpath\[1\]\}\/[^"]+")(\s*#.*)?$/gm, `zsh -fc 'fpath=("$HOME/.zfunc" $fpath); mkdir -p "\${fpath[1]}"; $1'`),
+  },
+];
+
+function adapt(script: string): { script: string; applied: string[] } {
+  const applied: string[] = [];
+  for (const adaptation of ADAPTATIONS) {
+    const next = adaptation.adapt(script);
+    if (next !== script) applied.push(adaptation.name);
+    script = next;
+  }
+  return { script, applied };
+}
+
+/** The `$ …` lines of every help text (its Examples, and the program's Quick start), each once. */
+async function helpExamples(): Promise<{ command: string; help: string }[]> {
+  const seen = new Map<string, string>();
+  for (const path of [[], ...commandPaths()]) {
+    const { stdout, code } = await runInProcess([...path, '--help']);
+    if (code !== 0) throw new Error(`omni-video ${path.join(' ')} --help exited ${code}`);
+    for (const match of stdout.matchAll(/^ {2}\$ (.+)$/gm)) if (!seen.has(match[1]!)) seen.set(match[1]!, ['omni-video', ...path].join(' '));
+  }
+  return [...seen].map(([command, help]) => ({ command, help }));
+}
+
+const HELP_EXAMPLES = await helpExamples();
+const README_BLOCKS = [...README.matchAll(/\n## ([^\n]+)\n/g)]
+  .map((match) => match[1]!)
+  .flatMap((title) => fencedBlocks(section(title), 'sh').map((script, index) => ({ title, index, script })))
+  .filter(({ title }) => !PIPELINE_SECTIONS.includes(title));
+
+/**
+ * A workspace as a user who followed the README's setup has it: a key and an output directory
+ * stored, one completed job in the history (its video not downloaded), prompts.txt, jobs.jsonl,
+ * a long clip (holiday.mp4) and, unless the script cuts it from that one, a short one (mirror.mp4)
+ * in the current directory.
+ */
+async function seededWorkspace(sb: Sandbox, script: string): Promise<{ cwd: string; configDir: string; env: Record<string, string> }> {
+  const { cwd, configDir } = workspace(3);
+  if (!/^ffmpeg .* mirror\.mp4$/m.test(script)) copyFileSync(MEDIA('clip-2s.mp4'), join(cwd, 'mirror.mp4'));
+  copyFileSync(MEDIA('holiday.mp4'), join(cwd, 'holiday.mp4'));
+  const env = { OMNI_VIDEO_BASE_URL: sb.baseUrl };
+  for (const [args, stdin] of [[['config', 'set', 'api-key'], `${TEST_KEY}\n`], [['config', 'set', 'output-dir', cwd]], [['config', 'set', 'poll-interval', '0.5']]] as const) {
+    const result = await runInProcess([...args], { configDir, cwd, env, stdin });
+    expect(result.code, result.stderr).toBe(0);
+  }
+  const seeded = await runInProcess(['generate', 'a seed clip', '--no-download', '--json', '-q'], { configDir, cwd, env });
+  expect(seeded.code, seeded.stderr).toBe(0);
+  return { cwd, configDir, env: { SEEDED_TASK: (JSON.parse(seeded.stdout) as { task_id: string }).task_id, KEY: TEST_KEY, APIMART_KEY: TEST_KEY } };
+}
+
+/** What any example must leave: exit 0, no error shown, and every video it names saved whole. */
+function expectFinished(result: ShellResult, script: string, cwd: string): void {
+  expect(result.code, `${script}\n${result.stderr}`).toBe(0);
+  expect(result.stderr.split('\n').filter((line) => line.includes('✖')), script).toEqual([]);
+  // The tool prints a saved file alone on its line (or as a tab-separated cell of a jq row).
+  const named = result.stdout.split('\n').flatMap((line) => line.split('\t')).filter((cell) => /^\S+\.mp4$/.test(cell));
+  for (const path of named.map((cell) => resolve(cwd, cell))) {
+    expect(existsSync(path), path).toBe(true);
+    expect(startsWithFtyp(path), path).toBe(true);
+  }
+}
+
+describe.concurrent('every example the tool shows runs', () => {
+  it('the help walk finds every command, each with examples; download --help reads the jobs array with .[]', () => {
+    expect(commandPaths().length).toBeGreaterThanOrEqual(15);
+    expect(HELP_EXAMPLES.length).toBeGreaterThanOrEqual(30);
+    const downloadPipe = HELP_EXAMPLES.find(({ command }) => command.startsWith('omni-video jobs --status completed --json |'));
+    expect(downloadPipe?.command).toContain("jq -r '.[] |");
+  });
+
+  it('every adaptation applies to some example (none is left behind when an example changes)', () => {
+    const scripts = [...HELP_EXAMPLES.map(({ command }) => command), ...README_BLOCKS.map(({ script }) => script)];
+    const used = new Set(scripts.flatMap((script) => adapt(script).applied));
+    expect(ADAPTATIONS.map(({ name }) => name).filter((name) => !used.has(name))).toEqual([]);
+  });
+
+  it.each(HELP_EXAMPLES)('$help --help: $command', async ({ command }) => {
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const { cwd, configDir, env } = await seededWorkspace(sb, command);
+    const { script } = adapt(command);
+    expectFinished(await bash(script, { cwd, sandbox: sb, configDir, env }), script, cwd);
+  });
+
+  it.each(README_BLOCKS)('README, $title, block $index', async ({ script: written }) => {
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const { cwd, configDir, env } = await seededWorkspace(sb, written);
+    const { script } = adapt(written);
+    expectFinished(await bash(script, { cwd, sandbox: sb, configDir, env }), script, cwd);
   });
 });

@@ -94,7 +94,7 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
       const [task] = [...sb.tasks.values()];
       const saved = join(cwd, `${task!.id}.mp4`);
       const finalScreen = await term.screen();
-      expect(finalScreen.split('\n')).toEqual([`Submitted ${task!.id}`, saved, `✔ ${saved} (77 KB, 3.0 s, 1280x720, cost 1)`, 'exit 0']);
+      expect(finalScreen.split('\n')).toEqual([`Submitted ${task!.id}`, saved, `✔ ${saved} (77 KiB, 3.0 s, 1280x720, cost 1)`, 'exit 0']);
       expect(await term.screen(true)).toContain(`${ESC}[32m✔${ESC}[39m ${saved}`);
       expect(await term.cursorVisible(), 'the cursor is shown again').toBe(true);
       expect(finalScreen).not.toContain(TEST_KEY);
@@ -138,8 +138,8 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
       const [task] = [...sb.tasks.values()];
       const lines = output.trimEnd().split('\n');
       expect(lines.slice(0, 2)).toEqual(['submitting', `Submitted ${task!.id}`]);
-      expect(lines.slice(2, -2).every((line) => /^(queued|generating) · \d+% · \d+s · ETA \d+s$|^completed · 100% · \d+s$|^downloading \d+ KB$/.test(line)), output).toBe(true);
-      expect(lines.slice(-2)).toEqual([join(dir, `${task!.id}.mp4`), `✔ ${join(dir, `${task!.id}.mp4`)} (77 KB, 3.0 s, 1280x720, cost 1)`]);
+      expect(lines.slice(2, -2).every((line) => /^(queued|generating) · \d+% · \d+s · ETA \d+s$|^completed · 100% · \d+s$|^downloading \d+ KiB$/.test(line)), output).toBe(true);
+      expect(lines.slice(-2)).toEqual([join(dir, `${task!.id}.mp4`), `✔ ${join(dir, `${task!.id}.mp4`)} (77 KiB, 3.0 s, 1280x720, cost 1)`]);
     } finally {
       await term.close();
     }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
-import { runCli } from '../../src/cli.js';
+import type { Command } from 'commander';
+import { buildProgram, runCli } from '../../src/cli.js';
 import { OmniVideoClient } from '../../src/api/client.js';
 import type { Clock, Context } from '../../src/context.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/server.js';
@@ -113,6 +114,14 @@ export function run(args: string[], options: RunOptions = {}): Promise<RunResult
     if (options.stdin !== undefined) child.stdin.end(options.stdin);
     else child.stdin.end();
   });
+}
+
+/** Every command path the program declares ('generate', 'config set', …), read from commander itself. */
+export function commandPaths(): string[][] {
+  const ctx = { io: { stdout: new PassThrough(), stderr: new PassThrough(), stdin: Readable.from([]) } } as unknown as Context;
+  const walk = (command: Command, prefix: string[]): string[][] =>
+    command.commands.flatMap((sub) => [[...prefix, sub.name()], ...walk(sub, [...prefix, sub.name()])]);
+  return walk(buildProgram(ctx), []);
 }
 
 /** A clock whose sleeps return at once and are recorded, so delays can be asserted. */

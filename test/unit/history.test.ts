@@ -16,7 +16,7 @@ describe('job history', () => {
       ['b', 'second', undefined, undefined, undefined, 'created'],
       ['a', 'first', 'task_a', 'submitted', '/clips/a.mp4', 'saved'],
     ]);
-    expect((await findLastJob(dir))?.job).toBe('a');
+    expect((await findLastJob(dir, undefined))?.job).toBe('a');
     if (process.platform !== 'win32') {
       expect(statSync(historyPath(dir)).mode & 0o777).toBe(0o600);
       expect(statSync(dir).mode & 0o777).toBe(0o700);

@@ -39,6 +39,7 @@ function expectInfo(actual: MediaInfo, expected: MediaInfo): void {
   expect(actual.container).toBe(expected.container);
   expect(actual.width).toBe(expected.width);
   expect(actual.height).toBe(expected.height);
+  expect(actual.hasVideoTrack).toBe(expected.hasVideoTrack);
   if (expected.durationSeconds === null) {
     expect(actual.durationSeconds).toBeNull();
   } else {
@@ -216,11 +217,14 @@ const videoTracks = (width: number, height: number): Uint8Array =>
 // --- Fixtures --------------------------------------------------------------------------------
 
 const FIXTURE_INFO: Record<string, MediaInfo> = {
-  'clip-2s.mp4': { container: 'mp4', durationSeconds: 2, width: 320, height: 180 },
-  'clip-moov-at-end.mp4': { container: 'mp4', durationSeconds: 5, width: 180, height: 320 },
-  'clip-0.5s.mp4': { container: 'mp4', durationSeconds: 0.5, width: 64, height: 36 },
-  'clip.mov': { container: 'mov', durationSeconds: 1.5, width: 64, height: 36 },
-  'clip.webm': { container: 'webm', durationSeconds: 2, width: 160, height: 90 },
+  'clip-2s.mp4': { container: 'mp4', durationSeconds: 2, width: 320, height: 180, hasVideoTrack: true },
+  'clip-moov-at-end.mp4': { container: 'mp4', durationSeconds: 5, width: 180, height: 320, hasVideoTrack: true },
+  'clip-0.5s.mp4': { container: 'mp4', durationSeconds: 0.5, width: 64, height: 36, hasVideoTrack: true },
+  'clip.mov': { container: 'mov', durationSeconds: 1.5, width: 64, height: 36, hasVideoTrack: true },
+  'clip.webm': { container: 'webm', durationSeconds: 2, width: 160, height: 90, hasVideoTrack: true },
+  'holiday.mp4': { container: 'mp4', durationSeconds: 16, width: 64, height: 36, hasVideoTrack: true },
+  // holiday.mp4 cut from 12 to 15 s with -c copy: no keyframe in the range, so sound only.
+  'audio-only.mp4': { container: 'mp4', durationSeconds: 3.1, width: null, height: null, hasVideoTrack: false },
 };
 const ISO_FIXTURES = Object.keys(FIXTURE_INFO).filter((n) => !n.endsWith('.webm'));
 
@@ -311,7 +315,7 @@ describe('readMediaInfo', () => {
 
     const readSpy = await spyOnFileReads(path);
 
-    expectInfo(await readMediaInfo(path), { container: 'webm', durationSeconds: 3600, width: 3840, height: 2160 });
+    expectInfo(await readMediaInfo(path), { container: 'webm', durationSeconds: 3600, width: 3840, height: 2160, hasVideoTrack: true });
 
     const calls = readSpy.mock.calls.map((c) => ({ length: Number(c[2]), position: Number(c[3]) }));
     expect(calls.length).toBeGreaterThan(0);
@@ -332,7 +336,7 @@ describe('readMediaInfo', () => {
       largeBox('moov', mvhd(1, 90000, 90000 * 42), trak('vide', 1920, 1080, 1)),
     );
     const path = await writeTmp('large.mp4', file);
-    expectInfo(await readMediaInfo(path), { container: 'mp4', durationSeconds: 42, width: 1920, height: 1080 });
+    expectInfo(await readMediaInfo(path), { container: 'mp4', durationSeconds: 42, width: 1920, height: 1080, hasVideoTrack: true });
   });
 
   it('reads a WebM with unknown-size Segment and Clusters, Tracks after a Cluster, float32 Duration', async () => {
@@ -348,7 +352,7 @@ describe('readMediaInfo', () => {
       ),
     );
     const path = await writeTmp('unknown-sizes.webm', file);
-    expectInfo(await readMediaInfo(path), { container: 'webm', durationSeconds: 2.5, width: 640, height: 360 });
+    expectInfo(await readMediaInfo(path), { container: 'webm', durationSeconds: 2.5, width: 640, height: 360, hasVideoTrack: true });
   });
 
   it('applies a non-default TimecodeScale, reads a float64 Duration and skips known-size Clusters', async () => {
@@ -363,13 +367,20 @@ describe('readMediaInfo', () => {
       ),
     );
     const path = await writeTmp('scale.mkv', file);
-    expectInfo(await readMediaInfo(path), { container: 'webm', durationSeconds: 7, width: 1280, height: 720 });
+    expectInfo(await readMediaInfo(path), { container: 'webm', durationSeconds: 7, width: 1280, height: 720, hasVideoTrack: true });
   });
 
   it('returns null duration for a WebM without a Duration (live stream)', async () => {
     const file = concat(ebmlHeader('webm'), unknownSizeEl(SEGMENT, el(INFO, uint(TIMECODE_SCALE, 1_000_000)), videoTracks(160, 90), cluster(true)));
     const path = await writeTmp('live.webm', file);
-    expectInfo(await readMediaInfo(path), { container: 'webm', durationSeconds: null, width: 160, height: 90 });
+    expectInfo(await readMediaInfo(path), { container: 'webm', durationSeconds: null, width: 160, height: 90, hasVideoTrack: true });
+  });
+
+  it('tells a WebM with only a sound track from one with a picture', async () => {
+    const soundOnly = el(TRACKS, el(TRACK_ENTRY, uint(TRACK_TYPE, 2), el(AUDIO, float64([0xb5], 48000))));
+    const file = concat(ebmlHeader('webm'), el(SEGMENT, el(INFO, uint(TIMECODE_SCALE, 1_000_000), float64(DURATION, 3000)), soundOnly));
+    const info = await readMediaInfo(await writeTmp('sound-only.webm', file));
+    expect(info).toEqual({ container: 'webm', durationSeconds: 3, width: null, height: null, hasVideoTrack: false });
   });
 
   it('rejects an EBML file that is not WebM/Matroska', async () => {
@@ -477,7 +488,7 @@ describe('parseMp4Header', () => {
       largeBox('moov', largeBox('mvhd', Uint8Array.of(0, 0, 0, 0), u32be(0), u32be(0), u32be(600), u32be(600 * 12), new Uint8Array(80)), trak('vide', 854, 480)),
       largeBox('mdat', new Uint8Array(10)),
     );
-    expectInfo(parseMp4Header(buf), { container: 'mp4', durationSeconds: 12, width: 854, height: 480 });
+    expectInfo(parseMp4Header(buf), { container: 'mp4', durationSeconds: 12, width: 854, height: 480, hasVideoTrack: true });
   });
 
   it('rejects a largesize that does not fit in a safe integer, and sizes smaller than the header', () => {
@@ -489,11 +500,11 @@ describe('parseMp4Header', () => {
   it('treats size 0 as "to the end of the file", for mdat and for moov', () => {
     const moov = box('moov', mvhd(0, 1000, 3000), trak('vide', 100, 50));
     expectInfo(parseMp4Header(concat(ftyp('isom'), moov, u32be(0), ascii('mdat'), new Uint8Array(500))), {
-      container: 'mp4', durationSeconds: 3, width: 100, height: 50,
+      container: 'mp4', durationSeconds: 3, width: 100, height: 50, hasVideoTrack: true,
     });
     const moovToEnd = concat(u32be(0), moov.subarray(4));
     expectInfo(parseMp4Header(concat(ftyp('isom'), box('mdat', new Uint8Array(20)), moovToEnd)), {
-      container: 'mp4', durationSeconds: 3, width: 100, height: 50,
+      container: 'mp4', durationSeconds: 3, width: 100, height: 50, hasVideoTrack: true,
     });
     expectSyncParseError(() => parseMp4Header(concat(ftyp('isom'), u32be(0), ascii('mdat'), moov)), /no 'moov' box/);
   });
@@ -501,7 +512,7 @@ describe('parseMp4Header', () => {
   it("reads a classic QuickTime file that has no 'ftyp' box as mov", async () => {
     const qt = concat(box('wide'), box('mdat', new Uint8Array(64)), box('moov', mvhd(0, 600, 1800), trak('vide', 640, 480)));
     expect(hasFtypBox(qt)).toBe(false);
-    const expected: MediaInfo = { container: 'mov', durationSeconds: 3, width: 640, height: 480 };
+    const expected: MediaInfo = { container: 'mov', durationSeconds: 3, width: 640, height: 480, hasVideoTrack: true };
     expectInfo(parseMp4Header(qt), expected);
     expectInfo(await readMediaInfo(await writeTmp('classic.mov', qt)), expected);
     // A QuickTime box name with an impossible size is not taken for a movie.
@@ -510,7 +521,7 @@ describe('parseMp4Header', () => {
 
   it('reads mvhd and tkhd version 1 (64-bit times)', () => {
     const buf = concat(ftyp('isom'), box('moov', mvhd(1, 48000, 48000 * 3 + 24000), trak('vide', 720, 1280, 1)));
-    expectInfo(parseMp4Header(buf), { container: 'mp4', durationSeconds: 3.5, width: 720, height: 1280 });
+    expectInfo(parseMp4Header(buf), { container: 'mp4', durationSeconds: 3.5, width: 720, height: 1280, hasVideoTrack: true });
   });
 
   it("takes the first 'vide' track with a non-zero size, not the first track", () => {
@@ -526,7 +537,7 @@ describe('parseMp4Header', () => {
         trak('vide', 320, 240),
       ),
     );
-    expectInfo(parseMp4Header(buf), { container: 'mov', durationSeconds: 1, width: 1024, height: 576 });
+    expectInfo(parseMp4Header(buf), { container: 'mov', durationSeconds: 1, width: 1024, height: 576, hasVideoTrack: true });
   });
 
   it('reads 16.16 fixed-point sizes including a fractional part', () => {
@@ -536,11 +547,13 @@ describe('parseMp4Header', () => {
 
   it('returns nulls when there is no video track or no mvhd', () => {
     expect(parseMp4Header(concat(ftyp('M4A '), box('moov', mvhd(0, 44100, 44100), trak('soun', 0, 0))))).toEqual({
-      container: 'mp4', durationSeconds: 1, width: null, height: null,
+      container: 'mp4', durationSeconds: 1, width: null, height: null, hasVideoTrack: false,
     });
     expect(parseMp4Header(concat(ftyp('isom'), box('moov', trak('vide', 64, 64))))).toEqual({
-      container: 'mp4', durationSeconds: null, width: 64, height: 64,
+      container: 'mp4', durationSeconds: null, width: 64, height: 64, hasVideoTrack: true,
     });
+    // A video track whose frame size is not given is still a video track.
+    expect(parseMp4Header(concat(ftyp('isom'), box('moov', mvhd(0, 1000, 2000), trak('soun', 0, 0), trak('vide', 0, 0))))).toMatchObject({ width: null, hasVideoTrack: true });
   });
 
   it('reads a fragmented mp4 duration from mvex/mehd when mvhd says 0', () => {

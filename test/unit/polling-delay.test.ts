@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_POLL_MS, MIN_POLL_MS, nextPollDelay, waitForTask } from '../../src/api/polling.js';
+import { MAX_POLL_MS, MIN_POLL_MS, nextPollDelay, SECOND_LOOK_MS, waitForTask } from '../../src/api/polling.js';
 import type { Task } from '../../src/api/schemas.js';
 import { FakeClock } from '../helpers/harness.js';
 
@@ -37,6 +37,35 @@ describe('adaptive polling against jobs of 10, 40 and 300 s with exact and ±50 
       });
     }
   }
+});
+
+describe('the second look', () => {
+  it('comes 1 s after the first, so a job already processing is seen at once; then the wait adapts', async () => {
+    const clock = new FakeClock();
+    const job = simulatedJob(clock, 40_000, 1);
+    const task = await waitForTask('task_1', { clock, getTask: job.getTask, submittedAtMs: clock.now() });
+    expect(task.status).toBe('completed');
+    // Looked at 0 s (pending) and 1 s (processing, 0 %): then half of the 39 s left, by the estimate.
+    expect(clock.sleeps.slice(0, 2)).toEqual([SECOND_LOOK_MS, 19_500]);
+  });
+
+  it('comes 1 s after the first for a wait resumed on a long job too, then the adaptive delay', async () => {
+    const clock = new FakeClock();
+    // A job created 2 min ago, estimated at 5 min, still at 0 %: seen again at 1 s, then at the cap.
+    const created = (clock.now() - 120_000) / 1000;
+    const getTask = async () => ({ id: 'task_1', status: 'processing', progress: 0, estimated_time: 300, created }) as Task;
+    await waitForTask('task_1', { clock, getTask, timeoutMs: 40_000 }).catch(() => undefined);
+    expect(clock.sleeps.slice(0, 2)).toEqual([SECOND_LOOK_MS, MAX_POLL_MS]);
+    // Never later than the adaptive delay would be: near the end of a short job, the fine step.
+    expect(nextPollDelay({ task: { id: 't', status: 'processing', progress: 0, estimated_time: 4 } as Task, nowMs: 4_200, startedAtMs: 0, samples: [], looks: 1 })).toBe(MIN_POLL_MS);
+  });
+
+  it('a fixed --poll-interval is kept from the first look', async () => {
+    const clock = new FakeClock();
+    const job = simulatedJob(clock, 10_000, 1);
+    await waitForTask('task_1', { clock, getTask: job.getTask, pollIntervalMs: 3_000 });
+    expect(clock.sleeps).toEqual([3_000, 3_000, 3_000, 3_000]);
+  });
 });
 
 describe('nextPollDelay', () => {

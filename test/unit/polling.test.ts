@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { JobFailedError, WaitTimeoutError } from '../../src/api/errors.js';
-import { UNKNOWN_STATUS_POLL_MS, waitForTask } from '../../src/api/polling.js';
+import { SECOND_LOOK_MS, UNKNOWN_STATUS_POLL_MS, waitForTask } from '../../src/api/polling.js';
 import type { Task } from '../../src/api/schemas.js';
 import { FakeClock } from '../helpers/harness.js';
 
@@ -34,7 +34,7 @@ describe('waitForTask', () => {
     const api = service(task({ status: 'moderating' }), task({ status: 'moderating' }), task({ status: 'completed', progress: 100 }));
     const done = await waitForTask('task_1', { clock, getTask: api.getTask });
     expect(done.status).toBe('completed');
-    expect(clock.sleeps).toEqual([UNKNOWN_STATUS_POLL_MS, UNKNOWN_STATUS_POLL_MS]);
+    expect(clock.sleeps).toEqual([SECOND_LOOK_MS, UNKNOWN_STATUS_POLL_MS]);
   });
 
   it('reports a failed job with the service’s message, or resolves with it when asked', async () => {
