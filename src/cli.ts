@@ -229,7 +229,7 @@ export function buildProgram(ctx: Context): Command {
         'omni-video batch prompts.txt --output-dir clips --gallery    # the page, when the batch ends',
         'omni-video gallery clips',
         'omni-video gallery clips --status failed,cancelled --limit 20',
-        "omni-video gallery clips --json | jq -r '.[] | select(.status == \"completed\") | .file'",
+        "omni-video gallery clips --json | jq -r '.[] | [.status, .task_id, .prompt // \"-\"] | @tsv'",
       ]),
     )
     .action(async (dir: string | undefined, options, command: Command) => {

@@ -76,7 +76,7 @@ describe.concurrent('jobs --refresh and --watch', () => {
     sb.tasks.get(id)!.createdMs -= 15_000;
     const refreshed = await run(['jobs', '--refresh', '--status', 'submitted'], { sandbox: sb, configDir });
     expect(refreshed.code, refreshed.stderr).toBe(0);
-    const shown = new RegExp(`  ${id}  processing (\\d+)%  "a long one"  cost 1\\n$`).exec(refreshed.stdout);
+    const shown = new RegExp(`  ${id}  generating (\\d+)%  "a long one"  cost 1\\n$`).exec(refreshed.stdout);
     expect(shown, refreshed.stdout).not.toBeNull();
     // Half way through when it was asked, later on a slow machine; never the 0 % last recorded.
     expect(Number(shown![1])).toBeGreaterThanOrEqual(49);
@@ -117,6 +117,6 @@ describe.concurrent('jobs --refresh and --watch', () => {
     expect(refreshed.code).toBe(0);
     expect(sb.requests.length).toBe(before);
     expect(refreshed.stderr).toContain(`! Jobs submitted to ${other.baseUrl} were not asked about (this run uses ${sb.baseUrl}); add --base-url ${other.baseUrl} for them.`);
-    expect(refreshed.stdout).toContain(`${id}  submitted`);
+    expect(refreshed.stdout).toContain(`${id}  queued`);
   });
 });

@@ -46,7 +46,7 @@ describe.concurrent('messages', () => {
   it('a bad flag value is refused naming the flag once', async () => {
     for (const [args, message] of [
       [['jobs', '--limit', 'many'], '--limit takes a whole number'],
-      [['generate', 'x', '--timeout', '0'], '--timeout takes a number of seconds (at least 1)'],
+      [['generate', 'x', '--timeout', '0'], '--timeout takes a number of seconds (at least 1), or a duration such as 90s, 5m or 1h'],
       [['batch', '-', '--concurrency', '0'], '--concurrency takes a whole number from 1 to 64'],
     ] as const) {
       const result = await run([...args], { stdin: 'x\n' });

@@ -254,6 +254,11 @@ const ADAPTATIONS: Adaptation[] = [
         : script,
   },
   {
+    name: 'an example that shows the clips directory of a batch (`gallery clips`) has one: the batch of prompts.txt rendered into clips/ first',
+    adapt: (script) =>
+      /^omni-video gallery clips\b/m.test(script) && !/--output-dir clips\b/.test(script) ? `omni-video batch prompts.txt --output-dir clips -q > /dev/null\n${script}` : script,
+  },
+  {
     name: `the example task id (${EXAMPLE_TASK_ID}) stands for one of the user's: the workspace's completed job`,
     adapt: (script) => script.replaceAll(EXAMPLE_TASK_ID, '"$SEEDED_TASK"'),
   },

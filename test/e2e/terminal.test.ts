@@ -156,7 +156,7 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
       await waitFor(
         async () => {
           const screen = await term.screen();
-          for (const match of screen.matchAll(/processing (\d+)%/g)) progress.add(match[1]!);
+          for (const match of screen.matchAll(/generating (\d+)%/g)) progress.add(match[1]!);
           return /^exit \d+$/m.test(screen);
         },
         20_000,
