@@ -181,11 +181,16 @@ function uncertainTruth(submittedAtMs: number): { message: string; hint: string 
   };
 }
 
+/** Which task an extension continues, chosen once the rest of its request is known. */
+export type ExtendFrom = (request: GenerationRequest, settings: Settings) => Promise<string>;
+
 /** generate and extend: validate, record, submit once, then follow the job to a saved file. */
-export async function runGenerate(ctx: Context, prompt: string | undefined, rawFlags: GenerateFlags, globals: GlobalOptions, extendFrom?: string): Promise<void> {
+export async function runGenerate(ctx: Context, prompt: string | undefined, rawFlags: GenerateFlags, globals: GlobalOptions, extendFrom?: ExtendFrom): Promise<void> {
   const settings = await loadSettings(ctx, globals);
   const reporter: Reporter = await createReporter({ io: ctx.io, clock: ctx.clock, quiet: Boolean(globals.quiet) });
-  const { body, flags } = await buildGenerationRequest(ctx, prompt, rawFlags, settings.config, (text) => reporter.warn(text), extendFrom);
+  const built = await buildGenerationRequest(ctx, prompt, rawFlags, settings.config, (text) => reporter.warn(text));
+  const { flags } = built;
+  const body: GenerationRequest = extendFrom ? { ...built.body, extend_from_task_id: await extendFrom(built.body, settings) } : built.body;
   if (flags.dryRun) {
     writeJson(ctx, dryRunBody(body, Boolean(globals.json)));
     return;

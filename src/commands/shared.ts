@@ -113,7 +113,7 @@ export async function baseUrlInUse(ctx: Context, settings: Settings): Promise<st
  * The newest job of this machine sent to the service at `baseUrl`: a job sent to the sandbox is
  * never `last` for the real API, nor the other way round.
  */
-async function findLast(ctx: Context, baseUrl: string): Promise<Job & { task_id: string }> {
+export async function findLast(ctx: Context, baseUrl: string): Promise<Job & { task_id: string }> {
   const warn = (message: string) => ctx.io.stderr.write(`! ${message}\n`);
   const job = await findLastJob(ctx.configDir, baseUrl, warn);
   if (job?.task_id) return job as Job & { task_id: string };
