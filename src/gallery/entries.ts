@@ -136,7 +136,7 @@ function batchDrafts(state: BatchState, history: Map<string, Job>, lines: BatchL
       status,
       // A job the batch left running: the job history knows whether its wait was interrupted.
       state: event.event === 'submitted' && job ? stateOfJob(job) : stateOfStatus(status),
-      prompt: line?.prompt ?? fromJob?.prompt,
+      prompt: line?.prompt ?? event.prompt ?? fromJob?.prompt,
       aspectRatio: fromJob?.aspectRatio ?? line?.aspect_ratio,
       file: event.file ?? fromJob?.file,
       cost: known.cost ?? fromJob?.cost,

@@ -1,5 +1,5 @@
 import { execFile, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -150,6 +150,28 @@ describe.concurrent('gallery', () => {
     ]);
     expect(html).toContain('5 clips · <span class="tally wait">1 queued</span> · <span class="tally wait">1 generating</span> · <span class="tally wait">1 interrupted</span>');
     expect(html).not.toMatch(/\b(pending|processing)\b/);
+  });
+
+  it('a batch made on another machine (its folder moved, another config dir): gallery --json shows its prompts from the state file, which holds no inline video', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const cwd = tempDir('ov-gallery-');
+    const clip = readFileSync(new URL('../../src/sandbox/assets/portrait.mp4', import.meta.url));
+    writeFileSync(join(cwd, 'clip.mp4'), clip);
+    const lines = [{ prompt: 'a heron in the reeds' }, { prompt: 'make it rain', video_urls: ['clip.mp4'] }];
+    writeFileSync(join(cwd, 'jobs.jsonl'), lines.map((line) => `${JSON.stringify(line)}\n`).join(''));
+    const batch = await run(['batch', 'jobs.jsonl', '--output-dir', 'clips', '--concurrency', '1', ...FAST], { sandbox: sb, cwd, configDir: tempDir('ov-config-') });
+    expect(batch.code, batch.stderr).toBe(0);
+    const state = readFileSync(join(cwd, 'clips', '.omni-video-batch.jsonl'), 'utf8');
+    expect(state).not.toContain(clip.subarray(0, 600).toString('base64'));
+
+    // The artifact, unpacked elsewhere and looked at with a job history that never saw it.
+    const elsewhere = tempDir('ov-artifact-');
+    renameSync(join(cwd, 'clips'), join(elsewhere, 'clips'));
+    const entries = await galleryJson(['clips'], { cwd: elsewhere, configDir: tempDir('ov-config-') });
+    expect(entries.map((entry) => [entry.line, entry.state, entry.prompt, entry.file_exists])).toEqual([
+      [1, 'completed', 'a heron in the reeds', true],
+      [2, 'completed', 'make it rain', true],
+    ]);
   });
 
   it('a clip whose file is gone shows "file missing", not a player; with no dir it is the current directory', async () => {
