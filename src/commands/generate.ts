@@ -16,7 +16,7 @@ import { followTask } from './follow.js';
 import { dryRunBody, taskToJson } from './render.js';
 import { absoluteOutput, explicitFileTarget, refuseExistingFile } from './output-path.js';
 import { findSameRequest, formatAge, requestFingerprint, type SameRequest } from './same-request.js';
-import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, withHint, writeJson, type GlobalOptions, type Settings } from './shared.js';
+import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, writeJson, type GlobalOptions, type Settings } from './shared.js';
 
 export const VIDEO_TYPES: Record<string, string> = { '.mp4': 'video/mp4', '.mov': 'video/quicktime', '.webm': 'video/webm' };
 /** Larger clips make a request the service may refuse; hosting them is the better path. */
@@ -270,7 +270,7 @@ async function resumeJob(ctx: Context, client: OmniVideoClient, same: SameReques
     await deliver(ctx, client, { taskId, jobId: job.job, submittedAtMs: Date.parse(job.created_at) }, follow);
   } catch (error) {
     // A service that forgot the job (a restarted sandbox, another key) cannot finish it.
-    if (error instanceof TaskNotFoundError) throw withHint(error, `The service does not know ${taskId}, the job being resumed; to submit the request again: the same command with --new.`);
+    if (error instanceof TaskNotFoundError) error.hint = `The service does not know ${taskId}, the job being resumed; to submit the request again: the same command with --new.`;
     throw error;
   }
 }
