@@ -297,7 +297,7 @@ export function buildProgram(ctx: Context): Command {
   program
     .command('completion')
     .summary('print a shell completion script')
-    .description('Print a completion script for bash, zsh or fish: commands, options, and the values of --aspect-ratio and --resolution.')
+    .description('Print a completion script for bash, zsh or fish: commands, options, and the values of --aspect-ratio, --resolution and --status (jobs, gallery).')
     .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish']))
     .addHelpText(
       'after',
