@@ -16,7 +16,8 @@ const prompts = (sb: Sandbox) => sb.submissions().map((request) => (request.body
 
 describe.concurrent('the same request twice', () => {
   it('Ctrl-C after submission, the same command again: resumed, not paid again, saved where it asks; --new submits another', async () => {
-    const sb = await sandbox({ jobSeconds: 1.5 });
+    // Long enough that a loaded machine delivers the Ctrl-C before the job is done and saved.
+    const sb = await sandbox({ jobSeconds: 5 });
     const cwd = tempDir();
     const configDir = tempDir('ov-config-');
     const args = ['generate', 'a whale breaching at dawn', '-o', 'whale.mp4'];
@@ -102,7 +103,8 @@ describe.concurrent('the same request twice', () => {
   });
 
   it('agrees with batch: a batch job still running is resumed by generate, and the batch re-run waits for the same task', async () => {
-    const sb = await sandbox({ jobSeconds: 2 });
+    // Long enough that a loaded machine delivers the Ctrl-C before the job is done and saved.
+    const sb = await sandbox({ jobSeconds: 5 });
     const cwd = tempDir();
     const configDir = tempDir('ov-config-');
     writeFileSync(join(cwd, 'one.txt'), 'a lighthouse in a storm\n');
@@ -138,7 +140,8 @@ describe.concurrent('the same request twice', () => {
   });
 
   it('extend last, Ctrl-C after submission, the same command again: resumes that extension (one paid, the right clip); once saved, extend last continues it', async () => {
-    const sb = await sandbox({ jobSeconds: 2 });
+    // Long enough that a loaded machine delivers the Ctrl-C before the extension is done and saved.
+    const sb = await sandbox({ jobSeconds: 4 });
     const cwd = tempDir();
     const configDir = tempDir('ov-config-');
     const parents = () => sb.submissions().map((request) => (request.body as { extend_from_task_id?: string }).extend_from_task_id);
