@@ -4,7 +4,7 @@ import type { Context } from './context.js';
 import { systemClock } from './context.js';
 import type { GlobalOptions } from './commands/shared.js';
 import { declareSandboxFlags, sandboxExamples } from './sandbox/flags.js';
-import { JOB_STATES } from './io/job-states.js';
+import { GALLERY_STATES, JOB_STATES } from './io/job-states.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -221,7 +221,7 @@ export function buildProgram(ctx: Context): Command {
         'One self-contained page with relative paths (zip it, upload it, serve it); prints its path. With --json, prints the list instead.',
     )
     .argument('[dir]', 'the directory of the clips (default: the current one)')
-    .option('--status <status>', 'only jobs in this state, or these (comma-separated): completed, failed, cancelled, not_run, …')
+    .option('--status <state>', `only jobs in this state, or these (comma-separated): ${GALLERY_STATES.join(', ')} (the API's pending and processing too)`)
     .option('--limit <n>', 'only the n newest (default: all)')
     .addHelpText(
       'after',
@@ -229,7 +229,7 @@ export function buildProgram(ctx: Context): Command {
         'omni-video batch prompts.txt --output-dir clips --gallery    # the page, when the batch ends',
         'omni-video gallery clips',
         'omni-video gallery clips --status failed,cancelled --limit 20',
-        "omni-video gallery clips --json | jq -r '.[] | [.status, .task_id, .prompt // \"-\"] | @tsv'",
+        "omni-video gallery clips --json | jq -r '.[] | [.state, .task_id, .prompt // \"-\"] | @tsv'",
       ]),
     )
     .action(async (dir: string | undefined, options, command: Command) => {
@@ -297,7 +297,7 @@ export function buildProgram(ctx: Context): Command {
   program
     .command('completion')
     .summary('print a shell completion script')
-    .description('Print a completion script for bash, zsh or fish: commands, options, and the values of --aspect-ratio and --resolution.')
+    .description('Print a completion script for bash, zsh or fish: commands, options, and the values of --aspect-ratio, --resolution and --status (jobs, gallery).')
     .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish']))
     .addHelpText(
       'after',

@@ -8,8 +8,8 @@ import type { ASPECT_RATIOS } from './api/schemas.js';
 
 export type AspectRatio = (typeof ASPECT_RATIOS)[number];
 
-/** The words -a and `config set aspect-ratio` take, and the ratio each stands for. */
-export const ASPECT_RATIO_WORDS: Readonly<Record<string, AspectRatio>> = { '16:9': '16:9', landscape: '16:9', '9:16': '9:16', portrait: '9:16' };
+/** The words -a and `config set aspect-ratio` take (the ratios, then their names, as completion offers them), and the ratio each stands for. */
+export const ASPECT_RATIO_WORDS: Readonly<Record<string, AspectRatio>> = { '16:9': '16:9', '9:16': '9:16', landscape: '16:9', portrait: '9:16' };
 
 export function parseAspectRatio(text: string): AspectRatio | undefined {
   const word = text.trim().toLowerCase();

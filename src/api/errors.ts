@@ -4,8 +4,12 @@
  * maps classes to exit codes, the library knows nothing of them.
  */
 export class OmniVideoError extends Error {
-  /** What the user can do next, one short line. */
-  readonly hint: string | undefined;
+  /**
+   * What the user can do next, one short line. Writable on purpose: the library suggests the bare
+   * command (`omni-video download <id> --wait`), and a caller that knows more (the CLI knows the
+   * user's -o, --force and --base-url) replaces it with the exact one.
+   */
+  hint: string | undefined;
   constructor(message: string, options: { hint?: string | undefined; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
@@ -151,10 +155,8 @@ export class IncompleteRunError extends OmniVideoError {
 /** Our wait ran out; the job itself keeps running on the service. */
 export class WaitTimeoutError extends OmniVideoError {
   readonly taskId: string;
-  constructor(taskId: string, seconds: number) {
-    super(`Still running after ${seconds} s: task ${taskId} keeps going on the service.`, {
-      hint: `Resume with: omni-video download ${taskId} --wait`,
-    });
+  constructor(taskId: string, seconds: number, hint = `Resume with: omni-video download ${taskId} --wait`) {
+    super(`Still running after ${seconds} s: task ${taskId} keeps going on the service.`, { hint });
     this.taskId = taskId;
   }
 }
@@ -162,8 +164,8 @@ export class WaitTimeoutError extends OmniVideoError {
 /** The job is not finished and the caller did not ask to wait. */
 export class TaskNotReadyError extends OmniVideoError {
   readonly taskId: string;
-  constructor(taskId: string, status: string) {
-    super(`Task ${taskId} is ${status}, not completed yet.`, { hint: `Wait for it with: omni-video download ${taskId} --wait` });
+  constructor(taskId: string, status: string, hint = `Wait for it with: omni-video download ${taskId} --wait`) {
+    super(`Task ${taskId} is ${status}, not completed yet.`, { hint });
     this.taskId = taskId;
   }
 }

@@ -303,7 +303,7 @@ class BatchRun {
     }
     const client = this.client as OmniVideoClient;
     const historyJob = newJobId();
-    await this.writer.append({ key: job.key, event: 'submitting', line: job.line, job: historyJob });
+    await this.writer.append({ key: job.key, event: 'submitting', line: job.line, job: historyJob, prompt: body.prompt });
     await appendJobRecord(this.ctx.configDir, {
       job: historyJob,
       event: FIRST_EVENT,

@@ -1,13 +1,20 @@
 import type { Command, Option } from 'commander';
 import type { Context } from '../context.js';
+import { GALLERY_STATES, JOB_STATES } from '../io/job-states.js';
 import { CONFIG_KEYS } from '../store/config.js';
+import { ASPECT_RATIO_WORDS } from '../values.js';
 
 export type Shell = 'bash' | 'zsh' | 'fish';
 
-/** Values offered after an option, where commander's choices do not list them all. */
-const OPTION_VALUES: Record<string, readonly string[]> = {
-  '--aspect-ratio': ['16:9', '9:16', 'landscape', 'portrait'],
-};
+/**
+ * Values offered after an option, where commander's choices do not list them all: the words the
+ * command checks the value against, so a new word is offered where it is accepted.
+ */
+function optionValues(commandPath: string, long: string): readonly string[] | undefined {
+  if (long === '--aspect-ratio') return Object.keys(ASPECT_RATIO_WORDS);
+  if (long === '--status') return commandPath === 'gallery' ? GALLERY_STATES : JOB_STATES;
+  return undefined;
+}
 /** Options whose value is a path: the shell completes file names. */
 const PATH_OPTIONS = new Set(['--output', '--video', '--output-dir']);
 
@@ -31,13 +38,13 @@ interface CommandSpec {
 
 const HELP: OptionSpec = { names: ['-h', '--help'], description: 'show help', takesValue: false, values: [], path: false };
 
-function optionSpec(option: Option): OptionSpec {
+function optionSpec(option: Option, commandPath = ''): OptionSpec {
   const long = option.long ?? '';
   return {
     names: [option.short, option.long].filter((name): name is string => Boolean(name)),
     description: option.description,
     takesValue: option.required || option.optional,
-    values: OPTION_VALUES[long] ?? option.argChoices ?? [],
+    values: optionValues(commandPath, long) ?? option.argChoices ?? [],
     path: PATH_OPTIONS.has(long),
   };
 }
@@ -55,7 +62,7 @@ function describeCommand(command: Command, parentPath = ''): CommandSpec {
   return {
     path,
     summary: command.summary() || command.description(),
-    options: [...command.options.filter((option) => !option.hidden).map(optionSpec), HELP],
+    options: [...command.options.filter((option) => !option.hidden).map((option) => optionSpec(option, path)), HELP],
     subcommands: command.commands.map((sub) => describeCommand(sub, path)),
     argumentValues: argumentValues(command, path),
   };
@@ -73,7 +80,7 @@ interface Model {
 }
 
 function model(program: Command): Model {
-  const globals = [...program.options.map(optionSpec), HELP];
+  const globals = [...program.options.map((option) => optionSpec(option)), HELP];
   const commands = program.commands.map((command) => describeCommand(command));
   const seen = new Set<string>();
   const allOptions = [...globals, ...allCommands(commands).flatMap((command) => command.options)].filter((option) => {
@@ -88,9 +95,30 @@ function model(program: Command): Model {
 const words = (list: readonly string[]) => list.join(' ');
 const names = (options: OptionSpec[]) => words(options.flatMap((option) => option.names));
 
-function bashScript({ globals, commands, allOptions }: Model): string {
+/**
+ * The `case $prev` lines of the options that offer values: `offer(values)` once per option name,
+ * or, where commands give the same name other values (jobs and gallery --status), a `case` on
+ * the command path typed (`pathVariable`).
+ */
+function valueCases({ globals, commands }: Model, pathVariable: string, offer: (values: readonly string[]) => string): [string, string][] {
+  const byNames = new Map<string, Map<string, readonly string[]>>();
+  const owners: [string, OptionSpec[]][] = [['', globals], ...allCommands(commands).map((command): [string, OptionSpec[]] => [command.path, command.options])];
+  for (const [path, options] of owners) {
+    for (const option of options.filter((candidate) => candidate.values.length)) {
+      const key = option.names.join('|');
+      byNames.set(key, (byNames.get(key) ?? new Map<string, readonly string[]>()).set(path, option.values));
+    }
+  }
+  return [...byNames].map(([pattern, byPath]): [string, string] => {
+    const lists = [...byPath.values()];
+    if (lists.every((values) => words(values) === words(lists[0]!))) return [pattern, offer(lists[0]!)];
+    return [pattern, `case "${pathVariable}" in ${[...byPath].map(([path, values]) => `"${path}") ${offer(values)} ;;`).join(' ')} esac`];
+  });
+}
+
+function bashScript(described: Model): string {
+  const { globals, commands, allOptions } = described;
   const valueTakers = allOptions.filter((option) => option.takesValue);
-  const withValues = valueTakers.filter((option) => option.values.length > 0);
   const paths = valueTakers.filter((option) => option.path);
   const caseLines = (entries: [string, string][]) => entries.map(([pattern, body]) => `    ${pattern}) ${body} ;;`).join('\n');
   const everyCommand = allCommands(commands);
@@ -129,7 +157,7 @@ ${caseLines([
   local reply=""
   case $prev in
 ${caseLines([
-  ...withValues.map((option): [string, string] => [option.names.join('|'), `reply="${words(option.values)}"`]),
+  ...valueCases(described, '$path', (values) => `reply="${words(values)}"`),
   ...(paths.length ? [[paths.flatMap((option) => option.names).join('|'), 'COMPREPLY=($(compgen -f -- "$cur")); return'] as [string, string]] : []),
   ...(valueTakers.length ? [[valueTakers.flatMap((option) => option.names).join('|'), 'return'] as [string, string]] : []),
 ])}
@@ -165,7 +193,8 @@ function describeEntries(entries: [string, string][]): string {
   return entries.map(([name, description]) => `'${`${name.replace(/:/g, '\\:')}:${description}`.replace(/'/g, `'\\''`)}'`).join(' ');
 }
 
-function zshScript({ globals, commands, allOptions }: Model): string {
+function zshScript(described: Model): string {
+  const { globals, commands, allOptions } = described;
   const valueTakers = allOptions.filter((option) => option.takesValue);
   const optionEntries = (options: OptionSpec[]) => describeEntries(options.flatMap((option) => option.names.map((name): [string, string] => [name, option.description])));
   const everyCommand = allCommands(commands);
@@ -193,7 +222,7 @@ ${everyCommand.filter((command) => command.subcommands.length > 0).map((command)
 
   case $prev in
 ${caseLines([
-  ...valueTakers.filter((option) => option.values.length).map((option): [string, string] => [option.names.join('|'), `compadd -- ${words(option.values)}; return`]),
+  ...valueCases(described, '$command_path', (values) => `compadd -- ${words(values)}; return`),
   ...valueTakers.filter((option) => option.path).map((option): [string, string] => [option.names.join('|'), '_files; return']),
   [valueTakers.flatMap((option) => option.names).join('|'), 'return'],
 ])}

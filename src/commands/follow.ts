@@ -11,7 +11,7 @@ import type { Reporter } from '../io/progress.js';
 import { appendJobRecord, FIRST_EVENT, findJobByTaskId, newJobId, type Job, type JobRecord } from '../store/history.js';
 import { taskToJson, type TaskJson } from './render.js';
 import { resolveOutputPath } from './output-path.js';
-import { downloadCommand, withHint, writeJson } from './shared.js';
+import { downloadCommand, writeJson } from './shared.js';
 
 export interface FollowOptions {
   taskId: string;
@@ -127,7 +127,9 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
     }
     if (error instanceof WaitTimeoutError) {
       await record({ event: 'timeout' });
-      throw withHint(error, `Resume with: ${waitCommand}`);
+      // The library suggests the bare command; this one keeps the user's -o, --force and --base-url.
+      error.hint = `Resume with: ${waitCommand}`;
+      throw error;
     }
     if (!(error instanceof TaskNotFoundError)) reporter.warn(`Task ${taskId} keeps running on the service; resume with: ${waitCommand}`);
     throw error;
@@ -144,7 +146,7 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
   }
   if (!isTerminal(task.status)) {
     reporter.stop();
-    throw withHint(new TaskNotReadyError(taskId, task.status), `Wait for it with: ${waitCommand}`);
+    throw new TaskNotReadyError(taskId, task.status, `Wait for it with: ${waitCommand}`);
   }
   // `completed` marks a result handed over as its link; `downloading` one not saved yet.
   await record({ event: options.download ? 'downloading' : 'completed', ...outcome, url: urls[0], expires_at: expiresAt });
@@ -178,7 +180,7 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
       throw new InterruptedError(error.signalName, `${error.message} The video of task ${taskId} was not saved${saved}.`, `Save it with: ${saveCommand}`);
     }
     await record({ event: 'download_failed', error: (error as Error).message });
-    if (error instanceof DownloadError) throw withHint(error, `Try again with: ${saveCommand}`);
+    if (error instanceof DownloadError) error.hint = `Try again with: ${saveCommand}`;
     throw error;
   }
   await record({ event: 'saved', file: saved.path });

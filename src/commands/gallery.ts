@@ -4,26 +4,14 @@ import * as z from 'zod/mini';
 import { InvalidRequestError } from '../api/errors.js';
 import type { Context } from '../context.js';
 import { colorsFor } from '../io/colors.js';
-import { countByStatus, GALLERY_STATUSES, type GalleryEntry } from '../gallery/entries.js';
+import { countByState, type GalleryEntry } from '../gallery/entries.js';
 import { buildGallery, writeGallery } from '../gallery/write.js';
+import { GALLERY_STATES, parseState } from '../io/job-states.js';
 import { parseOptions, writeJson, type GlobalOptions } from './shared.js';
 
-const KNOWN = new Set<string>(GALLERY_STATUSES);
-
 export const GalleryFlagsSchema = z.object({
-  /** One status, or several separated by commas. */
-  status: z.optional(
-    z.pipe(
-      z.string(),
-      z.transform((value: string, context) => {
-        const statuses = value.split(',').map((status) => status.trim());
-        const unknown = statuses.find((status) => !KNOWN.has(status));
-        if (unknown === undefined) return statuses;
-        context.issues.push({ code: 'custom', message: `unknown status '${unknown}'; the statuses are ${GALLERY_STATUSES.join(', ')}`, input: value });
-        return z.NEVER;
-      }),
-    ),
-  ),
+  /** One state, or several separated by commas. */
+  status: z.optional(z.string()),
   limit: z.optional(z.pipe(z.string().check(z.regex(/^\d+$/, 'expected a whole number (0 for all)')), z.transform(Number))),
 });
 export type GalleryFlags = z.input<typeof GalleryFlagsSchema>;
@@ -37,8 +25,8 @@ async function requireDirectory(path: string, given: string): Promise<void> {
 
 /** `12 clips: 10 completed, 1 failed, 1 not run` */
 export function describeGallery(entries: GalleryEntry[]): string {
-  const parts = countByStatus(entries).map(([status, count]) => `${count} ${status.replace(/_/g, ' ')}`);
-  const missing = entries.filter((entry) => entry.status === 'completed' && !entry.file_exists).length;
+  const parts = countByState(entries).map(([state, count]) => `${count} ${state.replace(/_/g, ' ')}`);
+  const missing = entries.filter((entry) => entry.state === 'completed' && !entry.file_exists).length;
   if (missing) parts.push(`${missing} file${missing > 1 ? 's' : ''} missing`);
   return `${entries.length} clip${entries.length === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ''}`;
 }
@@ -49,12 +37,13 @@ export function describeGallery(entries: GalleryEntry[]): string {
  */
 export async function runGallery(ctx: Context, dirArg: string | undefined, rawFlags: GalleryFlags, globals: GlobalOptions): Promise<void> {
   const flags = parseOptions(GalleryFlagsSchema, rawFlags);
+  const states = flags.status?.split(',').map((word) => parseState(word, GALLERY_STATES));
   const dir = resolve(ctx.cwd, dirArg ?? '.');
   await requireDirectory(dir, dirArg ?? '.');
   const options = {
     dir,
     configDir: ctx.configDir,
-    statuses: flags.status,
+    states,
     limit: flags.limit,
     onWarning: (message: string) => ctx.io.stderr.write(`${colorsFor(ctx.io).yellow('!')} ${message}\n`),
   };

@@ -16,7 +16,7 @@ import { followTask } from './follow.js';
 import { dryRunBody, taskToJson } from './render.js';
 import { absoluteOutput, explicitFileTarget, refuseExistingFile } from './output-path.js';
 import { findSameRequest, formatAge, requestFingerprint, type SameRequest } from './same-request.js';
-import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, withHint, writeJson, type GlobalOptions, type Settings } from './shared.js';
+import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, writeJson, type GlobalOptions, type Settings } from './shared.js';
 
 export const VIDEO_TYPES: Record<string, string> = { '.mp4': 'video/mp4', '.mov': 'video/quicktime', '.webm': 'video/webm' };
 /** Larger clips make a request the service may refuse; hosting them is the better path. */
@@ -181,11 +181,16 @@ function uncertainTruth(submittedAtMs: number): { message: string; hint: string 
   };
 }
 
+/** Which task an extension continues, chosen once the rest of its request is known. */
+export type ExtendFrom = (request: GenerationRequest, settings: Settings) => Promise<string>;
+
 /** generate and extend: validate, record, submit once, then follow the job to a saved file. */
-export async function runGenerate(ctx: Context, prompt: string | undefined, rawFlags: GenerateFlags, globals: GlobalOptions, extendFrom?: string): Promise<void> {
+export async function runGenerate(ctx: Context, prompt: string | undefined, rawFlags: GenerateFlags, globals: GlobalOptions, extendFrom?: ExtendFrom): Promise<void> {
   const settings = await loadSettings(ctx, globals);
   const reporter: Reporter = await createReporter({ io: ctx.io, clock: ctx.clock, quiet: Boolean(globals.quiet) });
-  const { body, flags } = await buildGenerationRequest(ctx, prompt, rawFlags, settings.config, (text) => reporter.warn(text), extendFrom);
+  const built = await buildGenerationRequest(ctx, prompt, rawFlags, settings.config, (text) => reporter.warn(text));
+  const { flags } = built;
+  const body: GenerationRequest = extendFrom ? { ...built.body, extend_from_task_id: await extendFrom(built.body, settings) } : built.body;
   if (flags.dryRun) {
     writeJson(ctx, dryRunBody(body, Boolean(globals.json)));
     return;
@@ -265,7 +270,7 @@ async function resumeJob(ctx: Context, client: OmniVideoClient, same: SameReques
     await deliver(ctx, client, { taskId, jobId: job.job, submittedAtMs: Date.parse(job.created_at) }, follow);
   } catch (error) {
     // A service that forgot the job (a restarted sandbox, another key) cannot finish it.
-    if (error instanceof TaskNotFoundError) throw withHint(error, `The service does not know ${taskId}, the job being resumed; to submit the request again: the same command with --new.`);
+    if (error instanceof TaskNotFoundError) error.hint = `The service does not know ${taskId}, the job being resumed; to submit the request again: the same command with --new.`;
     throw error;
   }
 }

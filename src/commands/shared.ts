@@ -1,4 +1,4 @@
-import { InvalidRequestError, ConfigurationError, type OmniVideoError } from '../api/errors.js';
+import { InvalidRequestError, ConfigurationError } from '../api/errors.js';
 import { TASK_ID_PATTERN } from '../api/schemas.js';
 import type { ClientOptions, OmniVideoClient } from '../api/client.js';
 import type { Context } from '../context.js';
@@ -113,7 +113,7 @@ export async function baseUrlInUse(ctx: Context, settings: Settings): Promise<st
  * The newest job of this machine sent to the service at `baseUrl`: a job sent to the sandbox is
  * never `last` for the real API, nor the other way round.
  */
-async function findLast(ctx: Context, baseUrl: string): Promise<Job & { task_id: string }> {
+export async function findLast(ctx: Context, baseUrl: string): Promise<Job & { task_id: string }> {
   const warn = (message: string) => ctx.io.stderr.write(`! ${message}\n`);
   const job = await findLastJob(ctx.configDir, baseUrl, warn);
   if (job?.task_id) return job as Job & { task_id: string };
@@ -233,10 +233,4 @@ export function downloadCommand(taskId: string, choices: ResumeChoices, wait: bo
   if (choices.force) words.push('--force');
   if (choices.baseUrl) words.push('--base-url', choices.baseUrl);
   return words.map(shellQuote).join(' ');
-}
-
-/** The library's errors suggest the bare command; the CLI knows the user's -o, --force and --base-url. */
-export function withHint<E extends OmniVideoError>(error: E, hint: string): E {
-  Object.defineProperty(error, 'hint', { value: hint });
-  return error;
 }

@@ -6,7 +6,7 @@ import type { Context } from '../context.js';
 import { createReporter } from '../io/progress.js';
 import { recordEndState } from './follow.js';
 import { statusLine, taskToJson } from './render.js';
-import { baseUrlInUse, createApiClient, loadSettings, parseOptions, resolveTaskIds, shellQuote, timeoutFlag, waitLimits, withHint, writeJson, type GlobalOptions } from './shared.js';
+import { baseUrlInUse, createApiClient, loadSettings, parseOptions, resolveTaskIds, shellQuote, timeoutFlag, waitLimits, writeJson, type GlobalOptions } from './shared.js';
 
 export const StatusFlagsSchema = z.object({
   wait: z._default(z.boolean(), false),
@@ -66,7 +66,10 @@ export async function runStatus(ctx: Context, idArgs: string[], rawFlags: z.inpu
     const running = ids.filter((id) => !ended.has(id));
     const words = ['omni-video', 'status', ...running, '--wait', ...(globals.baseUrl ? ['--base-url', globals.baseUrl] : [])];
     const hint = `Resume with: ${words.map(shellQuote).join(' ')}`;
-    if (firstError instanceof WaitTimeoutError) throw withHint(firstError, hint);
+    if (firstError instanceof WaitTimeoutError) {
+      firstError.hint = hint;
+      throw firstError;
+    }
     const list = running.join(', ');
     throw new InterruptedError(firstError.signalName, `${firstError.message} Still running on the service, submitted and possibly charged whether or not you wait: ${list}.`, hint);
   }

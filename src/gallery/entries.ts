@@ -2,20 +2,18 @@ import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import * as z from 'zod/mini';
 import { STATE_FILE } from '../commands/batch-input.js';
+import { stateOfJob, stateOfStatus } from '../io/job-states.js';
 import { readMediaInfo } from '../io/media.js';
 import { readBatchState, type BatchState } from '../store/batch-state.js';
 import { readJobs, type Job } from '../store/history.js';
 
-/**
- * What `gallery --status` accepts: the job history's statuses (as `jobs --status`), plus
- * `not_run` for a line of the batch that was never submitted.
- */
-export const GALLERY_STATUSES = ['completed', 'failed', 'cancelled', 'submitted', 'pending', 'processing', 'uncertain', 'rejected', 'not_run'] as const;
-
 /** One clip of the page, and one element of `gallery --json`. Snake_case, like the API. */
 export interface GalleryEntry {
   task_id: string | null;
+  /** As the job history and the API say it (`pending`, `processing`…), like `jobs --json`. */
   status: string;
+  /** The word the page shows and `--status` selects (GALLERY_STATES), as `jobs` shows it. */
+  state: string;
   prompt: string | null;
   aspect_ratio: string | null;
   /** Relative to the gallery's directory, `/`-separated: what the page links to. */
@@ -63,6 +61,7 @@ export interface CollectOptions {
 interface Draft {
   taskId: string | undefined;
   status: string;
+  state: string;
   prompt: string | undefined;
   aspectRatio: string | undefined;
   /** Absolute, as recorded. */
@@ -98,9 +97,9 @@ export async function collectEntries(options: CollectOptions): Promise<GalleryEn
   return entries.sort((a, b) => (a.line ?? Number.POSITIVE_INFINITY) - (b.line ?? Number.POSITIVE_INFINITY) || newestFirst(a, b));
 }
 
-/** Only the entries of these statuses, then only the `limit` newest (all for 0 or none), in the same order. */
-export function selectEntries(entries: GalleryEntry[], filter: { statuses?: readonly string[] | undefined; limit?: number | undefined }): GalleryEntry[] {
-  const kept = filter.statuses ? entries.filter((entry) => filter.statuses?.includes(entry.status)) : entries;
+/** Only the entries in these states, then only the `limit` newest (all for 0 or none), in the same order. */
+export function selectEntries(entries: GalleryEntry[], filter: { states?: readonly string[] | undefined; limit?: number | undefined }): GalleryEntry[] {
+  const kept = filter.states ? entries.filter((entry) => filter.states?.includes(entry.state)) : entries;
   if (!filter.limit) return kept;
   const newest = new Set([...kept].sort(newestFirst).slice(0, filter.limit));
   return kept.filter((entry) => newest.has(entry));
@@ -110,6 +109,7 @@ function fromHistory(job: Job): Omit<Draft, 'line'> {
   return {
     taskId: job.task_id,
     status: job.status ?? 'uncertain',
+    state: stateOfJob(job),
     prompt: job.prompt,
     aspectRatio: job.aspect_ratio,
     file: job.file,
@@ -130,10 +130,13 @@ function batchDrafts(state: BatchState, history: Map<string, Job>, lines: BatchL
     const result = BatchResultSchema.safeParse(event.result ?? {});
     const known = result.success ? result.data : {};
     const fromJob = job ? fromHistory(job) : undefined;
+    const status = batchStatus(event.event, known.status, job?.status);
     drafts.push({
       taskId: event.task_id ?? job?.task_id,
-      status: batchStatus(event.event, known.status, job?.status),
-      prompt: line?.prompt ?? fromJob?.prompt,
+      status,
+      // A job the batch left running: the job history knows whether its wait was interrupted.
+      state: event.event === 'submitted' && job ? stateOfJob(job) : stateOfStatus(status),
+      prompt: line?.prompt ?? event.prompt ?? fromJob?.prompt,
       aspectRatio: fromJob?.aspectRatio ?? line?.aspect_ratio,
       file: event.file ?? fromJob?.file,
       cost: known.cost ?? fromJob?.cost,
@@ -151,6 +154,7 @@ function batchDrafts(state: BatchState, history: Map<string, Job>, lines: BatchL
     drafts.push({
       taskId: undefined,
       status: 'not_run',
+      state: 'not_run',
       prompt: line.prompt,
       aspectRatio: line.aspect_ratio,
       file: line.output,
@@ -222,6 +226,7 @@ async function withFile(draft: Draft, roots: string[], dir: string): Promise<Gal
   return {
     task_id: draft.taskId ?? null,
     status: draft.status,
+    state: draft.state,
     prompt: draft.prompt ?? null,
     aspect_ratio: draft.aspectRatio ?? (width && height ? (width >= height ? '16:9' : '9:16') : null),
     file: file === undefined ? null : file.split(sep).join('/'),
@@ -237,10 +242,10 @@ async function withFile(draft: Draft, roots: string[], dir: string): Promise<Gal
   };
 }
 
-/** How many entries have each status, the most common first. */
-export function countByStatus(entries: GalleryEntry[]): [status: string, count: number][] {
+/** How many entries are in each state, the most common first. */
+export function countByState(entries: GalleryEntry[]): [state: string, count: number][] {
   const counts = new Map<string, number>();
-  for (const entry of entries) counts.set(entry.status, (counts.get(entry.status) ?? 0) + 1);
+  for (const entry of entries) counts.set(entry.state, (counts.get(entry.state) ?? 0) + 1);
   return [...counts].sort(([, a], [, b]) => b - a);
 }
 

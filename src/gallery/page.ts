@@ -1,5 +1,6 @@
 import { formatTimestamp } from '../io/format.js';
-import { countByStatus, type GalleryEntry } from './entries.js';
+import { stateOfStatus } from '../io/job-states.js';
+import { countByState, type GalleryEntry } from './entries.js';
 
 /** What the page shows: data in, one HTML string out (nothing read, nothing written). */
 export interface GalleryPage {
@@ -29,15 +30,16 @@ export const GENERATOR = 'omni-video gallery';
 
 type Tone = 'ok' | 'bad' | 'warn' | 'wait' | 'idle';
 
-function toneOf(status: string): Tone {
-  if (status === 'completed') return 'ok';
-  if (status === 'failed' || status === 'cancelled' || status === 'rejected') return 'bad';
-  if (status === 'uncertain') return 'warn';
-  if (status === 'not_run') return 'idle';
+/** A state's colour: queued, generating and interrupted jobs are still running on the service. */
+function toneOf(state: string): Tone {
+  if (state === 'completed') return 'ok';
+  if (state === 'failed' || state === 'cancelled' || state === 'rejected') return 'bad';
+  if (state === 'uncertain') return 'warn';
+  if (state === 'not_run') return 'idle';
   return 'wait';
 }
 
-const words = (status: string) => status.replace(/_/g, ' ');
+const words = (state: string) => state.replace(/_/g, ' ');
 
 const round = (value: number) => Math.round(value * 1000) / 1000;
 
@@ -56,23 +58,24 @@ function media(entry: GalleryEntry): string {
     const size = entry.width && entry.height ? ` width="${entry.width}" height="${entry.height}"` : '';
     return `<video controls preload="metadata" muted loop playsinline src="${escapeHtml(fileHref(entry.file))}"${size}></video>`;
   }
-  const tone = toneOf(entry.status);
+  const tone = toneOf(entry.state);
   let heading: string;
   let detail = entry.error?.message;
-  if (entry.status === 'completed') {
+  if (entry.state === 'completed') {
     heading = entry.file === null ? 'not saved' : 'file missing';
     detail = entry.file === null ? 'The job completed but its video was not saved here.' : `${entry.file} is not in this folder.`;
-  } else if (entry.status === 'not_run') {
+  } else if (entry.state === 'not_run') {
     heading = 'not run';
     detail ??= 'The batch stopped before this line.';
   } else if (tone === 'wait') {
-    heading = `still ${entry.status === 'processing' ? 'generating' : 'queued'}`;
-    detail ??= 'The job was still running on the service when this page was made.';
+    // An interrupted job is still queued or generating, as last seen.
+    heading = `still ${stateOfStatus(entry.status) === 'generating' ? 'generating' : 'queued'}`;
+    detail ??= entry.state === 'interrupted' ? 'Its wait was interrupted while it ran on the service; it was not saved.' : 'The job was still running on the service when this page was made.';
   } else {
-    heading = words(entry.status);
+    heading = words(entry.state);
   }
   const note = detail ? `<p class="message">${escapeHtml(detail)}</p>` : '';
-  return `<div class="notice ${entry.status === 'completed' ? 'warn' : tone}"><strong>${escapeHtml(heading)}</strong>${note}</div>`;
+  return `<div class="notice ${entry.state === 'completed' ? 'warn' : tone}"><strong>${escapeHtml(heading)}</strong>${note}</div>`;
 }
 
 /** A term and its value; `kind` names the value for styling (and for the browser test to find it). */
@@ -93,14 +96,14 @@ function card(entry: GalleryEntry): string {
     const name = escapeHtml(entry.file);
     facts.push(fact('file', entry.file_exists ? `<a href="${escapeHtml(fileHref(entry.file))}">${name}</a>` : `<s>${name}</s>`));
   }
-  const tone = toneOf(entry.status);
+  const tone = toneOf(entry.state);
   const id = entry.task_id ? ` id="${escapeHtml(entry.task_id)}"` : entry.line !== null ? ` id="line-${entry.line}"` : '';
   const prompt = entry.prompt === null ? '<p class="prompt none">no prompt recorded</p>' : `<p class="prompt">${escapeHtml(entry.prompt)}</p>`;
   return [
     `<article class="card${tone === 'bad' ? ' alert' : ''}"${id}>`,
     `<div class="media">${media(entry)}</div>`,
     '<div class="info">',
-    `<div class="top"><span class="badge ${tone}">${escapeHtml(words(entry.status))}</span>${entry.line !== null ? `<span class="line">line ${entry.line}</span>` : ''}</div>`,
+    `<div class="top"><span class="badge ${tone}">${escapeHtml(words(entry.state))}</span>${entry.line !== null ? `<span class="line">line ${entry.line}</span>` : ''}</div>`,
     prompt,
     `<dl>${facts.join('')}</dl>`,
     '</div>',
@@ -110,8 +113,8 @@ function card(entry: GalleryEntry): string {
 
 function summary(entries: GalleryEntry[]): string {
   const parts = [`${entries.length} clip${entries.length === 1 ? '' : 's'}`];
-  for (const [status, count] of countByStatus(entries)) {
-    parts.push(`<span class="tally ${toneOf(status)}">${count} ${escapeHtml(words(status))}</span>`);
+  for (const [state, count] of countByState(entries)) {
+    parts.push(`<span class="tally ${toneOf(state)}">${count} ${escapeHtml(words(state))}</span>`);
   }
   const priced = entries.filter((entry) => entry.cost !== null);
   if (priced.length) {

@@ -7,7 +7,7 @@ import { GENERATOR, renderGalleryPage } from './page.js';
 export const PAGE_FILE = 'index.html';
 
 export interface GalleryOptions extends CollectOptions {
-  statuses?: readonly string[] | undefined;
+  states?: readonly string[] | undefined;
   limit?: number | undefined;
 }
 
@@ -29,7 +29,7 @@ export async function writeGallery(options: GalleryOptions & { nowMs: number }):
   await mkdir(options.dir, { recursive: true });
   const gallery = await buildGallery(options);
   const filters = [
-    options.statuses ? `status ${options.statuses.join(', ')}` : undefined,
+    options.states ? `status ${options.states.join(', ')}` : undefined,
     options.limit ? `the ${options.limit} newest` : undefined,
   ].filter(Boolean);
   const html = renderGalleryPage({

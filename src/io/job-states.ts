@@ -8,6 +8,10 @@ import { InvalidRequestError } from '../api/errors.js';
 export const JOB_STATES = ['queued', 'generating', 'completed', 'failed', 'cancelled', 'interrupted', 'uncertain', 'rejected'] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
+/** `gallery` shows the lines of a batch that were never submitted too: `not_run`, a word only it has. */
+export const GALLERY_STATES = [...JOB_STATES, 'not_run'] as const;
+export type GalleryState = (typeof GALLERY_STATES)[number];
+
 /** The API's and the history's status words, each the state it is shown as. */
 export const STATUS_ALIASES: Readonly<Record<string, JobState>> = { submitted: 'queued', pending: 'queued', processing: 'generating' };
 
@@ -34,16 +38,24 @@ export function stateOfJob(job: HistoryJobState): string {
   return state;
 }
 
-/** A `--status` value as the state it names (a state, or an alias); anything else is refused with the list. */
-export function parseJobState(value: string, flag = '--status'): JobState {
+/**
+ * A `--status` value as the state it names among `states` (JOB_STATES, or a list that holds them
+ * and more, as GALLERY_STATES), its alias accepted; anything else is refused with the list.
+ */
+export function parseState<S extends string>(value: string, states: readonly S[], flag = '--status'): S {
   const word = value.trim().toLowerCase();
-  const state = (JOB_STATES as readonly string[]).includes(word) ? (word as JobState) : STATUS_ALIASES[word];
+  const state = (states as readonly string[]).includes(word) ? (word as S) : (STATUS_ALIASES[word] as S | undefined);
   if (state === undefined) {
-    throw new InvalidRequestError(`${flag} '${value}' is not a job state: use ${JOB_STATES.join(', ')}.`, {
+    throw new InvalidRequestError(`${flag} '${value}' is not a job state: use ${states.join(', ')}.`, {
       hint: `The API's words work too: ${Object.entries(STATUS_ALIASES)
         .map(([alias, meaning]) => `${alias} (${meaning})`)
         .join(', ')}.`,
     });
   }
   return state;
+}
+
+/** A `jobs --status` value as the state it names. */
+export function parseJobState(value: string, flag = '--status'): JobState {
+  return parseState(value, JOB_STATES, flag);
 }

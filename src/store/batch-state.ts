@@ -8,6 +8,8 @@ import { endsMidLine } from './jsonl.js';
  * fold of its lines, the last event winning; a line cut short by `kill -9` is skipped.
  *
  * - `submitting`: written BEFORE the paid request; alone, it means the process died mid-submit.
+ *   It carries the prompt, so the folder shows what made each clip wherever it is unpacked (the
+ *   job history stays on the machine that ran the batch); never the request's inline video.
  * - `submitted`: the service took it; a re-run waits for it instead of submitting again.
  * - `not_submitted`: the service provably did not take it (429 beyond retries, 400, 402…).
  * - `uncertain`: the request may have created a job; never resent without being asked.
@@ -21,6 +23,7 @@ export const BatchEventSchema = z.object({
   /** The job's id in the job history, so a re-run keeps updating the same record. */
   job: z.optional(z.string()),
   task_id: z.optional(z.string()),
+  prompt: z.optional(z.string()),
   file: z.optional(z.string()),
   error: z.optional(z.string()),
   result: z.optional(z.record(z.string(), z.unknown())),

@@ -89,7 +89,7 @@ describe.concurrent('batch', () => {
   });
 
   it('after kill -9 midway, a re-run waits for the submitted jobs and submits only the rest: exactly one submission per line', async () => {
-    const sb = await sandbox({ jobSeconds: 1.2 });
+    const sb = await sandbox({ jobSeconds: 2.5 });
     const cwd = tempDir();
     const file = promptFile(cwd, 40);
     const args = ['batch', file, '--concurrency', '8', '--output-dir', 'clips', ...FAST];
@@ -97,8 +97,9 @@ describe.concurrent('batch', () => {
       sandbox: sb,
       cwd,
       onSpawn: (child) => {
-        // Between the 16th submission and the 17th the batch only waits (8 jobs of 1.2 s in
-        // flight): killing it then tests resuming, not the uncertain case tested below.
+        // Between the 16th submission and the 17th the batch only waits (8 jobs of 2.5 s in
+        // flight, long enough for a loaded machine whose first 8 submissions spread out): killing
+        // it then tests resuming, not the uncertain case tested below.
         void until(() => sb.stats.submissions >= 16, '16 submissions')
           .then(() => new Promise((resolve) => setTimeout(resolve, 250)))
           .then(() => child.kill('SIGKILL'));
@@ -122,7 +123,8 @@ describe.concurrent('batch', () => {
   });
 
   it('Ctrl-C stops it with 130, the submitted jobs kept; the same command then finishes without resubmitting', async () => {
-    const sb = await sandbox({ jobSeconds: 1 });
+    // Long enough that no job ends (and frees a slot for a third submission) before the Ctrl-C lands.
+    const sb = await sandbox({ jobSeconds: 3 });
     const cwd = tempDir();
     const file = promptFile(cwd, 6);
     const args = ['batch', file, '--concurrency', '2', ...FAST];

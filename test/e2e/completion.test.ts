@@ -3,9 +3,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { GALLERY_STATES, JOB_STATES } from '../../src/io/job-states.js';
+import { ASPECT_RATIO_WORDS } from '../../src/values.js';
 import { run, tempDir } from '../helpers/harness.js';
 
 const exec = promisify(execFile);
+/** The words the flags take, from the lists the commands check them against. */
+const RATIOS = Object.keys(ASPECT_RATIO_WORDS);
+const JOBS = [...JOB_STATES];
+const GALLERY = [...GALLERY_STATES];
 const has = (command: string) => {
   try {
     execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
@@ -67,6 +73,14 @@ describe.concurrent('completion bash', () => {
     expect(await bashComplete('--base-url', 'http://127.0.0.1:4010/v1', 'gen')).toEqual(['generate']);
   });
 
+  it('completes jobs --status and gallery --status with the state words, each its own, and batch -a with the aspect ratio words', async () => {
+    expect(await bashComplete('jobs', '--status', '')).toEqual(JOBS);
+    expect(await bashComplete('gallery', 'clips', '--status', '')).toEqual(GALLERY);
+    expect(await bashComplete('gallery', '--status', 'n')).toEqual(['not_run']);
+    expect(await bashComplete('jobs', '--status', 'n')).toEqual([]);
+    expect(await bashComplete('batch', 'prompts.txt', '-a', '')).toEqual(RATIOS);
+  });
+
   it('completes subcommands, config keys and shells', async () => {
     expect(await bashComplete('config', 's')).toEqual(['set']);
     expect(await bashComplete('config', 'set', 'a')).toEqual(['api-key', 'aspect-ratio']);
@@ -117,6 +131,12 @@ describe.concurrent.skipIf(skipWithout('zsh'))('completion zsh', () => {
     expect(await zshComplete('extend', 'last', '--resolution', '')).toEqual(['720p']);
   });
 
+  it('completes jobs --status and gallery --status with the state words, each its own, and batch -a with the aspect ratio words', async () => {
+    expect(await zshComplete('jobs', '--status', '')).toEqual(JOBS);
+    expect(await zshComplete('gallery', 'clips', '--status', '')).toEqual(GALLERY);
+    expect(await zshComplete('batch', 'prompts.txt', '--aspect-ratio', '')).toEqual(RATIOS);
+  });
+
   it('completes file names for -o, with PATH intact', async () => {
     expect(await zshComplete('generate', 'x', '-o', '')).toEqual(['<files>', '<PATH kept>']);
   });
@@ -136,6 +156,16 @@ describe('completion zsh and fish', () => {
     const { stdout } = await exec('fish', ['--no-config', '-c', `source $argv[1]; complete -C 'omni-video gen'; complete -C 'omni-video generate -a '`, join(dir, 'omni-video.fish')]);
     const words = stdout.split('\n').map((line) => line.split('\t')[0]);
     expect(words).toEqual(expect.arrayContaining(['generate', '16:9', '9:16', 'landscape', 'portrait']));
+  });
+
+  it.skipIf(skipWithout('fish'))('fish completes jobs --status and gallery --status with the state words, each its own', async () => {
+    const complete = async (line: string) => {
+      const { stdout } = await exec('fish', ['--no-config', '-c', `source $argv[1]; complete -C $argv[2]`, join(dir, 'omni-video.fish'), line]);
+      return stdout.split('\n').filter(Boolean).map((entry) => entry.split('\t')[0]);
+    };
+    expect((await complete('omni-video jobs --status ')).sort()).toEqual([...JOBS].sort());
+    expect((await complete('omni-video gallery clips --status ')).sort()).toEqual([...GALLERY].sort());
+    expect((await complete('omni-video batch prompts.txt -a ')).sort()).toEqual([...RATIOS].sort());
   });
 
   it('refuses another shell with exit 2', async () => {

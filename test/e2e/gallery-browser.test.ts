@@ -117,7 +117,7 @@ describe('the gallery page in Chromium', () => {
     expect([...new Set(requests.filter((url) => url.endsWith('.mp4')))].sort()).toEqual(playing.map((card) => `${folder}${encodeURI(card.file!).replace(/#/g, '%23')}`).sort());
 
     // `gallery --json` lists the clips of the page, in its order.
-    expect(shown.map((card) => [card.task, card.status, card.file])).toEqual(json.map((entry) => [entry.task_id, entry.status.replace(/_/g, ' '), entry.file]));
+    expect(shown.map((card) => [card.task, card.status, card.file])).toEqual(json.map((entry) => [entry.task_id, entry.state.replace(/_/g, ' '), entry.file]));
 
     if (process.env.GALLERY_SCREENSHOT) {
       // The whole page in view, so that every video shows its first frame.

@@ -1,5 +1,5 @@
 import { execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -91,10 +91,87 @@ describe.concurrent('gallery', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stdout).toBe('');
     expect(unknown.stderr).toBe(
-      "✖ --status: unknown status 'done'; the statuses are completed, failed, cancelled, submitted, pending, processing, uncertain, rejected, not_run\n",
+      "✖ --status 'done' is not a job state: use queued, generating, completed, failed, cancelled, interrupted, uncertain, rejected, not_run.\n" +
+        "  The API's words work too: submitted (queued), pending (queued), processing (generating).\n",
     );
     const badLimit = await run(['gallery', 'clips', '--limit', 'ten'], { cwd, configDir });
     expect([badLimit.code, badLimit.stderr]).toEqual([2, '✖ --limit: expected a whole number (0 for all)\n']);
+  });
+
+  it('one vocabulary: the page and --status speak of queued, generating and interrupted as jobs does; --json keeps the status beside the state', async () => {
+    const cwd = tempDir('ov-gallery-');
+    const configDir = tempDir('ov-config-');
+    const at = '2026-01-01T00:00:00.000Z';
+    copyFileSync(new URL('../../src/sandbox/assets/landscape.mp4', import.meta.url), join(cwd, '005-saved.mp4'));
+    const history = [
+      ['b1', 'pending'],
+      ['b2', 'processing'],
+      ['b3', 'processing', 'interrupted'],
+    ].flatMap(([job, status, last]) => [
+      { job, at, event: 'created', prompt: `prompt ${job}` },
+      { job, at, event: 'status', task_id: `task_${job}`, status },
+      ...(last ? [{ job, at, event: last }] : []),
+    ]);
+    writeFileSync(join(configDir, 'jobs.jsonl'), history.map((line) => `${JSON.stringify(line)}\n`).join(''));
+    const state = [
+      ...['b1', 'b2', 'b3'].flatMap((job, index) => [
+        { key: `k${index + 1}`, event: 'submitting', line: index + 1, job, at },
+        { key: `k${index + 1}`, event: 'submitted', task_id: `task_${job}`, at },
+      ]),
+      { key: 'k4', event: 'submitting', line: 4, job: 'b4', at },
+      { key: 'k5', event: 'saved', line: 5, task_id: 'task_b5', file: join(cwd, '005-saved.mp4'), result: { status: 'completed' }, at },
+    ];
+    writeFileSync(join(cwd, '.omni-video-batch.jsonl'), state.map((line) => `${JSON.stringify(line)}\n`).join(''));
+
+    const all = await galleryJson([], { cwd, configDir });
+    expect(all.map((entry) => [entry.line, entry.status, entry.state])).toEqual([
+      [1, 'pending', 'queued'],
+      [2, 'processing', 'generating'],
+      [3, 'processing', 'interrupted'],
+      [4, 'uncertain', 'uncertain'],
+      [5, 'completed', 'completed'],
+    ]);
+    const lines = async (states: string) => (await galleryJson(['--status', states], { cwd, configDir })).map((entry) => entry.line);
+    expect(await lines('queued')).toEqual([1]);
+    expect(await lines('pending')).toEqual([1]);
+    expect(await lines('processing,interrupted')).toEqual([2, 3]);
+    expect(await lines('Generating, completed')).toEqual([2, 5]);
+
+    const page = await run(['gallery'], { cwd, configDir });
+    expect(page.code, page.stderr).toBe(0);
+    expect(page.stderr).toBe('✔ Gallery of 5 clips: 1 queued, 1 generating, 1 interrupted, 1 uncertain, 1 completed: open it in a browser.\n');
+    const html = readFileSync(join(cwd, 'index.html'), 'utf8');
+    expect(html.match(/<span class="badge \w+">[^<]*<\/span>/g)).toEqual([
+      '<span class="badge wait">queued</span>',
+      '<span class="badge wait">generating</span>',
+      '<span class="badge wait">interrupted</span>',
+      '<span class="badge warn">uncertain</span>',
+      '<span class="badge ok">completed</span>',
+    ]);
+    expect(html).toContain('5 clips · <span class="tally wait">1 queued</span> · <span class="tally wait">1 generating</span> · <span class="tally wait">1 interrupted</span>');
+    expect(html).not.toMatch(/\b(pending|processing)\b/);
+  });
+
+  it('a batch made on another machine (its folder moved, another config dir): gallery --json shows its prompts from the state file, which holds no inline video', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const cwd = tempDir('ov-gallery-');
+    const clip = readFileSync(new URL('../../src/sandbox/assets/portrait.mp4', import.meta.url));
+    writeFileSync(join(cwd, 'clip.mp4'), clip);
+    const lines = [{ prompt: 'a heron in the reeds' }, { prompt: 'make it rain', video_urls: ['clip.mp4'] }];
+    writeFileSync(join(cwd, 'jobs.jsonl'), lines.map((line) => `${JSON.stringify(line)}\n`).join(''));
+    const batch = await run(['batch', 'jobs.jsonl', '--output-dir', 'clips', '--concurrency', '1', ...FAST], { sandbox: sb, cwd, configDir: tempDir('ov-config-') });
+    expect(batch.code, batch.stderr).toBe(0);
+    const state = readFileSync(join(cwd, 'clips', '.omni-video-batch.jsonl'), 'utf8');
+    expect(state).not.toContain(clip.subarray(0, 600).toString('base64'));
+
+    // The artifact, unpacked elsewhere and looked at with a job history that never saw it.
+    const elsewhere = tempDir('ov-artifact-');
+    renameSync(join(cwd, 'clips'), join(elsewhere, 'clips'));
+    const entries = await galleryJson(['clips'], { cwd: elsewhere, configDir: tempDir('ov-config-') });
+    expect(entries.map((entry) => [entry.line, entry.state, entry.prompt, entry.file_exists])).toEqual([
+      [1, 'completed', 'a heron in the reeds', true],
+      [2, 'completed', 'make it rain', true],
+    ]);
   });
 
   it('a clip whose file is gone shows "file missing", not a player; with no dir it is the current directory', async () => {

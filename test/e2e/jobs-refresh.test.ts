@@ -84,7 +84,8 @@ describe.concurrent('jobs --refresh and --watch', () => {
   });
 
   it('--watch off a terminal: the list, then a line per change, until every job has ended; with --json one array at the end', async () => {
-    const sb = await sandbox({ jobSeconds: 2.5, queueSeconds: 1 });
+    // Long enough that both jobs still run when a loaded machine has started two generates and the watch.
+    const sb = await sandbox({ jobSeconds: 6, queueSeconds: 1 });
     const cwd = tempDir();
     const configDir = tempDir('ov-config-');
     const ids: string[] = [];

@@ -23,7 +23,8 @@ describe.concurrent('progress lines', () => {
   });
 
   it('download --wait of a job submitted earlier counts elapsed time from its created, not from 0', async () => {
-    const sb = await sandbox({ jobSeconds: 4, queueSeconds: 0.2 });
+    // Still generating when download --wait first looks, however slowly a loaded machine starts it.
+    const sb = await sandbox({ jobSeconds: 10, queueSeconds: 0.2 });
     const configDir = tempDir('ov-config-');
     const id = (await run(['generate', 'a kite', '--no-wait'], { sandbox: sb, configDir })).stdout.trim();
     await new Promise((resolve) => setTimeout(resolve, 2_200));

@@ -45,7 +45,8 @@ function paste(command: string, options: { cwd: string; configDir: string; sandb
 
 describe.concurrent('resume hints run verbatim', () => {
   it('Ctrl-C while waiting: the hint keeps -o (a path with a space and a quote) and --force, and saves the clip there', async () => {
-    const sb = await sandbox({ jobSeconds: 2 });
+    // Long enough that a loaded machine delivers the Ctrl-C before the job is done and saved.
+    const sb = await sandbox({ jobSeconds: 5 });
     const cwd = tempDir();
     const configDir = tempDir('ov-config-');
     mkdirSync(join(cwd, 'my clips'));
@@ -65,7 +66,8 @@ describe.concurrent('resume hints run verbatim', () => {
   });
 
   it('--timeout: exit 5, and the hint saves the clip at -o once it is done', async () => {
-    const sb = await sandbox({ jobSeconds: 3 });
+    // Well beyond the 1 s --timeout, even when a loaded machine fires its timer late.
+    const sb = await sandbox({ jobSeconds: 6 });
     const cwd = tempDir();
     const configDir = tempDir('ov-config-');
     const first = await run(['generate', 'a slow sunrise', '-o', 'out/sunrise.mp4', '--timeout', '1'], { sandbox: sb, cwd, configDir });

@@ -16,7 +16,8 @@ const prompts = (sb: Sandbox) => sb.submissions().map((request) => (request.body
 
 describe.concurrent('the same request twice', () => {
   it('Ctrl-C after submission, the same command again: resumed, not paid again, saved where it asks; --new submits another', async () => {
-    const sb = await sandbox({ jobSeconds: 1.5 });
+    // Long enough that a loaded machine delivers the Ctrl-C before the job is done and saved.
+    const sb = await sandbox({ jobSeconds: 5 });
     const cwd = tempDir();
     const configDir = tempDir('ov-config-');
     const args = ['generate', 'a whale breaching at dawn', '-o', 'whale.mp4'];
@@ -102,7 +103,8 @@ describe.concurrent('the same request twice', () => {
   });
 
   it('agrees with batch: a batch job still running is resumed by generate, and the batch re-run waits for the same task', async () => {
-    const sb = await sandbox({ jobSeconds: 2 });
+    // Long enough that a loaded machine delivers the Ctrl-C before the job is done and saved.
+    const sb = await sandbox({ jobSeconds: 5 });
     const cwd = tempDir();
     const configDir = tempDir('ov-config-');
     writeFileSync(join(cwd, 'one.txt'), 'a lighthouse in a storm\n');
@@ -135,6 +137,38 @@ describe.concurrent('the same request twice', () => {
     const renewed = await run([...args, '--new', '--no-wait'], { sandbox: sb, cwd, configDir });
     expect(renewed.code, renewed.stderr).toBe(0);
     expect(sb.submissions()).toHaveLength(2);
+  });
+
+  it('extend last, Ctrl-C after submission, the same command again: resumes that extension (one paid, the right clip); once saved, extend last continues it', async () => {
+    // Long enough that a loaded machine delivers the Ctrl-C before the extension is done and saved.
+    const sb = await sandbox({ jobSeconds: 4 });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const parents = () => sb.submissions().map((request) => (request.body as { extend_from_task_id?: string }).extend_from_task_id);
+    expect((await run(['generate', 'a paper boat on a river', '-o', 'boat.mp4'], { sandbox: sb, cwd, configDir })).code).toBe(0);
+    const [base] = [...sb.tasks.keys()] as [string];
+
+    const args = ['extend', 'last', 'it drifts under a wooden bridge', '-o', 'boat-2.mp4'];
+    const first = await run(args, { sandbox: sb, cwd, configDir, onSpawn: interruptWhen(/Submitted task_\w+/) });
+    expect(first.code, first.stderr).toBe(130);
+    const [, extension] = [...sb.tasks.keys()] as [string, string];
+    // What the same command would send: still an extension of the boat, not of the interrupted extension.
+    const planned = await run([...args, '--dry-run'], { sandbox: sb, cwd, configDir });
+    expect(JSON.parse(planned.stdout)).toMatchObject({ extend_from_task_id: base });
+
+    const again = await run(args, { sandbox: sb, cwd, configDir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(new RegExp(`^Resuming ${extension} \\(the same request, submitted \\d+ s ago; --new submits another\\)$`, 'm'));
+    expect(parents()).toEqual([undefined, base]);
+    expect(again.stdout).toBe(`${join(cwd, 'boat-2.mp4')}\n`);
+    expect(await readMediaInfo(join(cwd, 'boat-2.mp4'))).toMatchObject({ width: 1280, height: 720 });
+
+    // The README's chain: the extension was saved, so the next extend last continues it.
+    const next = await run(['extend', 'last', 'it reaches the open sea at sunset', '-o', 'boat-3.mp4'], { sandbox: sb, cwd, configDir });
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stderr).not.toContain('Resuming');
+    expect(parents()).toEqual([undefined, base, extension]);
+    expect(next.stdout).toBe(`${join(cwd, 'boat-3.mp4')}\n`);
   });
 
   it('the history keeps a fingerprint of the request, never the inline video it hashes', async () => {

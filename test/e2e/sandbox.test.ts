@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, cliEnv, run } from '../helpers/harness.js';
-import { freePort } from '../helpers/net.js';
+import { onFreePort } from '../helpers/net.js';
 
 /**
  * `omni-video sandbox` driven through its command line: each switch of `sandbox --help` is given to
@@ -153,11 +153,12 @@ const LANDSCAPE_BYTES = statSync(new URL('../../src/sandbox/assets/landscape.mp4
 /** One test per switch of `sandbox --help`, by flag; the last test checks that none is missing. */
 const switches: Record<string, () => Promise<void>> = {
   '--port': async () => {
-    const port = await freePort();
-    await withCli(['--port', String(port)], async ({ baseUrl }) => {
-      expect(baseUrl).toBe(`http://127.0.0.1:${port}/v1`);
-      expect((await api(baseUrl, '/balance')).status).toBe(200);
-    });
+    await onFreePort((port) =>
+      withCli(['--port', String(port)], async ({ baseUrl }) => {
+        expect(baseUrl).toBe(`http://127.0.0.1:${port}/v1`);
+        expect((await api(baseUrl, '/balance')).status).toBe(200);
+      }),
+    );
   },
   '--host': async () => {
     await withCli(['--host', '127.0.0.2', ...FAST], async ({ baseUrl }) => {
@@ -166,12 +167,13 @@ const switches: Record<string, () => Promise<void>> = {
     });
   },
   '--file-port': async () => {
-    const port = await freePort();
-    await withCli(['--file-port', String(port), ...FAST], async ({ baseUrl }) => {
-      const url = await resultUrl(baseUrl);
-      expect(url.startsWith(`http://127.0.0.1:${port}/files/`)).toBe(true);
-      expect((await download(url)).status).toBe(200);
-    });
+    await onFreePort((port) =>
+      withCli(['--file-port', String(port), ...FAST], async ({ baseUrl }) => {
+        const url = await resultUrl(baseUrl);
+        expect(url.startsWith(`http://127.0.0.1:${port}/files/`)).toBe(true);
+        expect((await download(url)).status).toBe(200);
+      }),
+    );
   },
   '--job-seconds': async () => {
     await withCli(['--job-seconds', '30'], async ({ baseUrl }) => {

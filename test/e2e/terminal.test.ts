@@ -146,7 +146,8 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
   });
 
   it('jobs --watch redraws the list in place until every job has ended, leaving one line per job', async () => {
-    const sb = await sandbox({ jobSeconds: 4, queueSeconds: 0.5 });
+    // Long enough that the jobs still generate once a loaded machine has started two generates, tmux and the watch.
+    const sb = await sandbox({ jobSeconds: 8, queueSeconds: 0.5 });
     const configDir = tempDir();
     const ids: string[] = [];
     for (const prompt of ['first watched', 'second watched']) ids.push((await run(['generate', prompt, '--no-wait'], { sandbox: sb, configDir })).stdout.trim());

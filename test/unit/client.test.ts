@@ -1,5 +1,4 @@
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { OmniVideoClient, InsecureBaseUrlError } from '../../src/api/client.js';
 import {
@@ -14,6 +13,7 @@ import {
 import type { GenerationRequest } from '../../src/api/schemas.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { FakeClock, sandbox, TEST_KEY } from '../helpers/harness.js';
+import { freePort, onFreePort } from '../helpers/net.js';
 
 /** A whole second, so that an HTTP-date Retry-After converts to an exact delay. */
 const START = 1_800_000_000_000;
@@ -28,14 +28,6 @@ const polls = (sb: Sandbox) => sb.requests.filter((request) => request.server ==
 async function completedTask(sb: Sandbox): Promise<string> {
   const client = clientFor(sb, new FakeClock(START));
   return (await client.submit(REQUEST)).taskId;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe('idempotent calls', () => {
@@ -135,23 +127,25 @@ describe('the paid submission', () => {
   });
 
   it('is retried when the connection was refused, and goes through once the service listens', async () => {
-    const port = await freePort();
-    let late: Sandbox | undefined;
-    // The service comes up during the first backoff.
-    const clock = new (class extends FakeClock {
-      override async sleep(ms: number, signal?: AbortSignal): Promise<void> {
-        await super.sleep(ms, signal);
-        late ??= await startSandbox({ port, jobSeconds: 0 });
+    // Again on another port if some other process binds this one before the service does.
+    await onFreePort(async (port) => {
+      let late: Sandbox | undefined;
+      // The service comes up during the first backoff.
+      const clock = new (class extends FakeClock {
+        override async sleep(ms: number, signal?: AbortSignal): Promise<void> {
+          await super.sleep(ms, signal);
+          late ??= await startSandbox({ port, jobSeconds: 0 });
+        }
+      })(START);
+      try {
+        const { taskId } = await clientFor({ baseUrl: `http://127.0.0.1:${port}/v1` }, clock).submit(REQUEST);
+        expect(clock.sleeps).toEqual([500]);
+        expect(late?.stats.submissions).toBe(1);
+        expect(late?.tasks.has(taskId)).toBe(true);
+      } finally {
+        await late?.stop();
       }
-    })(START);
-    try {
-      const { taskId } = await clientFor({ baseUrl: `http://127.0.0.1:${port}/v1` }, clock).submit(REQUEST);
-      expect(clock.sleeps).toEqual([500]);
-      expect(late?.stats.submissions).toBe(1);
-      expect(late?.tasks.has(taskId)).toBe(true);
-    } finally {
-      await late?.stop();
-    }
+    });
   });
 
   it('gives up on a refused connection after bounded attempts, saying so', async () => {

@@ -97,8 +97,8 @@ describe('gallery entries', () => {
   it('filters by status, then keeps the newest, in page order', async () => {
     const { dir, configDir } = await workspace();
     const entries = await collectEntries({ dir, configDir });
-    expect(selectEntries(entries, { statuses: ['completed'], limit: 2 }).map((entry) => entry.task_id)).toEqual(['task_X', 'task_B']);
-    expect(selectEntries(entries, { statuses: ['failed', 'rejected'] }).map((entry) => entry.status)).toEqual(['failed', 'rejected']);
+    expect(selectEntries(entries, { states: ['completed'], limit: 2 }).map((entry) => entry.task_id)).toEqual(['task_X', 'task_B']);
+    expect(selectEntries(entries, { states: ['failed', 'rejected'] }).map((entry) => entry.status)).toEqual(['failed', 'rejected']);
     expect(selectEntries(entries, { limit: 3 }).map((entry) => entry.line)).toEqual([2, 3, 4]);
     expect(selectEntries(entries, { limit: 0 })).toHaveLength(6);
   });

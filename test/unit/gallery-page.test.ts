@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GalleryEntry } from '../../src/gallery/entries.js';
 import { escapeHtml, fileHref, renderGalleryPage } from '../../src/gallery/page.js';
+import { stateOfStatus } from '../../src/io/job-states.js';
 
 const INJECTED = '<img src=x onerror=alert(1)>';
 
@@ -8,6 +9,7 @@ function entry(fields: Partial<GalleryEntry>): GalleryEntry {
   return {
     task_id: 'task_01KS1H7ZYSJWH1N779S2FSHTKA',
     status: 'completed',
+    state: stateOfStatus(fields.status ?? 'completed'),
     prompt: 'a red fox running through snow',
     aspect_ratio: '16:9',
     file: '001-a-red-fox.mp4',
@@ -80,6 +82,7 @@ describe('gallery page', () => {
       entry({ task_id: 'task_M', file: '002-gone.mp4', file_exists: false, width: null, height: null, duration_seconds: null }),
       entry({ task_id: null, line: 7, status: 'not_run', file: '007-later.mp4', file_exists: false, cost: null, created_at: null }),
       entry({ task_id: 'task_P', status: 'processing', file: null, file_exists: false }),
+      entry({ task_id: 'task_I', status: 'pending', state: 'interrupted', file: null, file_exists: false }),
     ]);
     expect(html.match(/<video /g)).toBeNull();
     expect(cardOf(html, 'task_F')).toContain('<strong>failed</strong><p class="message">The content violates the usage policy</p>');
@@ -87,8 +90,11 @@ describe('gallery page', () => {
     expect(cardOf(html, 'task_M')).toContain('<strong>file missing</strong><p class="message">002-gone.mp4 is not in this folder.</p>');
     expect(cardOf(html, 'task_M')).toContain('<s>002-gone.mp4</s>');
     expect(cardOf(html, 'line-7')).toContain('<strong>not run</strong>');
+    expect(cardOf(html, 'task_P')).toContain('<span class="badge wait">generating</span>');
     expect(cardOf(html, 'task_P')).toContain('<strong>still generating</strong>');
-    expect(html).toContain('5 clips · <span class="tally bad">1 failed</span>');
+    expect(cardOf(html, 'task_I')).toContain('<span class="badge wait">interrupted</span>');
+    expect(cardOf(html, 'task_I')).toContain('<strong>still queued</strong><p class="message">Its wait was interrupted while it ran on the service; it was not saved.</p>');
+    expect(html).toContain('6 clips · <span class="tally bad">1 failed</span>');
   });
 
   it('is one self-contained page: inline CSS, no script, nothing fetched from elsewhere, both colour schemes, phone-sized', () => {
