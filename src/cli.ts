@@ -2,9 +2,13 @@ import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, Option, type ErrorOptions } from 'commander';
 import type { Context } from './context.js';
 import { systemClock } from './context.js';
+// What start-up needs beside commander: small modules that load neither zod nor got.
+import * as errors from './api/errors.js';
 import type { GlobalOptions } from './commands/shared.js';
+import { processIO } from './io/streams.js';
 import { declareSandboxFlags, sandboxExamples } from './sandbox/flags.js';
 import { GALLERY_STATES, JOB_STATES } from './io/job-states.js';
+import { defaultConfigDir } from './store/paths.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -327,8 +331,7 @@ export function buildProgram(ctx: Context): Command {
 }
 
 /** Exit codes of product.md, by error class. */
-export async function exitCodeFor(error: unknown): Promise<number> {
-  const errors = await import('./api/errors.js');
+export function exitCodeFor(error: unknown): number {
   if (error instanceof errors.IncompleteRunError) return exitCodeFor(error.cause);
   if (error instanceof errors.InterruptedError) return error.signalName === 'SIGINT' ? 130 : 143;
   if (error instanceof errors.InsufficientBalanceError) return 7;
@@ -362,7 +365,7 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
       return 2;
     }
-    const code = await exitCodeFor(error);
+    const code = exitCodeFor(error);
     const verbose = argv.includes('--verbose');
     const [{ alreadyReported, stopLiveLines }, { colorsFor }] = await Promise.all([import('./io/progress.js'), import('./io/colors.js')]);
     // Whatever path the error took, no spinner frame stays above its message.
@@ -383,19 +386,13 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
 
 /** The real process: its streams, environment and signals. */
 export async function start(): Promise<void> {
-  // Small modules that load no zod, so --help and --version stay cheap.
-  const [{ processIO }, { defaultConfigDir }, { InterruptedError }] = await Promise.all([
-    import('./io/streams.js'),
-    import('./store/paths.js'),
-    import('./api/errors.js'),
-  ]);
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = (name: 'SIGINT' | 'SIGTERM') => () => {
     interrupts += 1;
     // A second Ctrl-C means now.
     if (interrupts > 1) process.exit(name === 'SIGINT' ? 130 : 143);
-    controller.abort(new InterruptedError(name));
+    controller.abort(new errors.InterruptedError(name));
   };
   process.on('SIGINT', onSignal('SIGINT'));
   process.on('SIGTERM', onSignal('SIGTERM'));

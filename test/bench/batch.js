@@ -1,10 +1,10 @@
-/** Case 4: 200 jobs of 3 s at concurrency 20 through `omni-video batch`, against the ideal wall time. */
+/** Case 4: 600 jobs of 3 s at concurrency 60 through `omni-video batch`, against the ideal wall time, with its memory and CPU time. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, check, cliEnv, median, removeDir, startSandboxProcess, tempDir, timed } from './lib.js';
 
-const JOBS = 200;
-const CONCURRENCY = 20;
+const JOBS = 600;
+const CONCURRENCY = 60;
 const JOB_SECONDS = 3;
 
 export async function batch({ batchRuns = 2 }) {
@@ -34,7 +34,7 @@ export async function batch({ batchRuns = 2 }) {
     runs,
     checks: [
       check(`batch ${JOBS} × ${JOB_SECONDS} s at ${CONCURRENCY}: wall ÷ ideal`, wallS / idealS, { max: 1.15, detail: `${wallS.toFixed(1)} s vs ideal ${idealS} s; CPU ${cpuS.toFixed(1)} s` }),
-      check(`batch ${JOBS} × ${JOB_SECONDS} s at ${CONCURRENCY}: peak RSS`, rssMb, { max: 150, unit: ' MB' }),
+      check(`batch ${JOBS} × ${JOB_SECONDS} s at ${CONCURRENCY}: peak RSS`, rssMb, { max: 200, unit: ' MB', detail: 'highest of all runs' }),
     ],
   };
 }

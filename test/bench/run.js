@@ -1,16 +1,16 @@
 /**
- * `npm run bench`: every performance case of issue 5 against its target, each measured side by
+ * `npm run bench`: every performance case of issue 10 against its target, each measured side by
  * side with its baseline. Prints medians and PASS/FAIL, writes test/bench/results/latest.json.
  * `node test/bench/run.js startup download` runs only those cases (after `npm run build`).
  * BENCH_RUNS sets the runs per variant (default 10).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './lib.js';
 import { batch } from './batch.js';
-import { download } from './download.js';
+import { cdn, download } from './download.js';
 import { history } from './history.js';
 import { polling } from './polling.js';
 import { startup } from './startup.js';
@@ -18,7 +18,7 @@ import { startup } from './startup.js';
 /** Timed in a quiet machine, before anything else starts: a few ms of noise is a ratio of 0.1 here. */
 const QUIET = { startup };
 /** Run one after another, so they do not compete for the CPU… */
-const SEQUENTIAL = { download, history, batch };
+const SEQUENTIAL = { download, cdn, history, batch };
 /** …except polling, which mostly sleeps for 300 s of real time, so it runs alongside them. */
 const BACKGROUND = { polling };
 const CASES = { ...QUIET, ...SEQUENTIAL, ...BACKGROUND };
@@ -32,7 +32,10 @@ const machine = {
   node: process.version,
   platform: `${process.platform} ${process.arch}`,
 };
-console.log(`omni-video bench: ${machine.cpus} CPUs (${machine.cpu_model}), Node ${machine.node}, ${runs} runs per variant\n`);
+const load = () => loadavg().map((average) => average.toFixed(2)).join(' ');
+const startLoad = load();
+console.log(`omni-video bench: ${machine.cpus} CPUs (${machine.cpu_model}), Node ${machine.node}, ${runs} runs per variant`);
+console.log(`${new Date().toISOString()}, load average ${startLoad} (1, 5, 15 min)\n`);
 
 const started = Date.now();
 const results = {};
@@ -59,10 +62,11 @@ for (const c of checks) {
   console.log(`${c.pass ? 'PASS' : 'FAIL'}  ${c.name.padEnd(width)}  ${String(c.value).padStart(9)}${c.unit}  (target ${c.target})  ${c.detail}`);
 }
 const failed = checks.filter((c) => !c.pass).length;
-console.log(`\n${checks.length - failed}/${checks.length} targets met in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+const endLoad = load();
+console.log(`\n${checks.length - failed}/${checks.length} targets met in ${((Date.now() - started) / 1000).toFixed(0)} s; load average at the end ${endLoad}`);
 
 const dir = join(ROOT, 'test', 'bench', 'results');
 mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, 'latest.json'), `${JSON.stringify({ at: new Date().toISOString(), machine, runs, results }, null, 2)}\n`);
+writeFileSync(join(dir, 'latest.json'), `${JSON.stringify({ at: new Date().toISOString(), machine, load: { start: startLoad, end: endLoad }, runs, results }, null, 2)}\n`);
 console.log(`results: ${join('test', 'bench', 'results', 'latest.json')}`);
 process.exitCode = failed ? 1 : 0;

@@ -39,9 +39,9 @@ export async function startup({ runs }) {
     return {
       medians_ms: ms,
       checks: [
-        check('start-up: --version ÷ node -e 0', ms['--version'] / ms['node -e 0'], { max: 1.3, detail: detail('--version', 'node -e 0') }),
-        check('start-up: --help ÷ node -e 0', ms['--help'] / ms['node -e 0'], { max: 1.3, detail: detail('--help', 'node -e 0') }),
-        check('start-up: status --json ÷ node:http GET', ms['status --json'] / ms['node:http GET'], { max: 1.3, detail: detail('status --json', 'node:http GET') }),
+        check('start-up: --version ÷ node -e 0', ms['--version'] / ms['node -e 0'], { max: 1.5, detail: detail('--version', 'node -e 0') }),
+        check('start-up: --help ÷ node -e 0', ms['--help'] / ms['node -e 0'], { max: 1.5, detail: detail('--help', 'node -e 0') }),
+        check('start-up: status --json ÷ node:http GET', ms['status --json'] / ms['node:http GET'], { max: 2.5, detail: detail('status --json', 'node:http GET') }),
       ],
     };
   } finally {
