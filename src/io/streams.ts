@@ -25,7 +25,9 @@ export function processIO(env: NodeJS.ProcessEnv): IOStreams {
     stdoutIsTTY: Boolean(process.stdout.isTTY),
     stderrIsTTY,
     color: colorEnabled(env, stderrIsTTY),
-    columns: process.stderr.columns ?? 80,
+    // 0 when the terminal reports no width (`stty cols 0`, some `script` ptys): progress is then
+    // printed as plain lines, since ora cannot count the rows its live line takes.
+    columns: process.stderr.columns ?? 0,
   };
 }
 
