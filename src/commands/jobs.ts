@@ -60,13 +60,19 @@ export async function runJobs(ctx: Context, rawFlags: z.input<typeof JobsFlagsSc
     writeJson(ctx, jobs);
     return;
   }
-  if (jobs.length === 0 && !globals.quiet) ctx.io.stderr.write('No jobs yet. Submit one with: omni-video generate "…"\n');
+  if (jobs.length === 0 && !globals.quiet) ctx.io.stderr.write(`${await noJobsLine(ctx, state)}\n`);
   const nowMs = ctx.clock.now();
   const list = jobs.map((job) => `${summary(job, nowMs)}\n`).join('');
   // The total follows the list once it is delivered: after `jobs | head -1` neither is wanted.
   ctx.io.stdout.write(list, (error) => {
     if (!error) finishList(ctx, jobs, globals);
   });
+}
+
+/** Why the list is empty: no job at all, or none in the state asked for (the limit counts only those). */
+async function noJobsLine(ctx: Context, state: string | undefined): Promise<string> {
+  const all = state === undefined ? 0 : (await readJobs(ctx.configDir)).length;
+  return all === 0 ? 'No jobs yet. Submit one with: omni-video generate "…"' : `No ${state} jobs in the history (${all} job${all === 1 ? '' : 's'} in all).`;
 }
 
 function finishList(ctx: Context, jobs: Job[], globals: GlobalOptions): void {
