@@ -167,8 +167,8 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
       expect(progress.size, 'the percentage moved on screen').toBeGreaterThan(1);
       const screen = (await term.screen()).split('\n');
       expect(screen).toHaveLength(4);
-      expect(screen[0]).toMatch(new RegExp(`  ${ids[1]}  completed  "second watched"  cost 1  link expires `));
-      expect(screen[1]).toMatch(new RegExp(`  ${ids[0]}  completed  "first watched"  cost 1  link expires `));
+      expect(screen[0]).toMatch(new RegExp(`  ${ids[1]}  completed  "second watched"  cost 1 \\(10 credits\\)  link expires `));
+      expect(screen[1]).toMatch(new RegExp(`  ${ids[0]}  completed  "first watched"  cost 1 \\(10 credits\\)  link expires `));
       expect(screen.slice(2)).toEqual(['2 job(s) · cost 2 (20 credits)', 'exit 0']);
     } finally {
       await term.close();
