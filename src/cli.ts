@@ -266,7 +266,7 @@ export function buildProgram(ctx: Context): Command {
     .action(async (key: string, value: string | undefined, _options, command: Command) => (await import('./commands/config.js')).runConfigSet(ctx, key, value, globals(command)));
   config
     .command('get')
-    .description('Print a value (the API key masked).')
+    .description('Print a value (the API key masked). A key that is not set prints nothing on stdout and exits 2, with or without --json.')
     .argument('<key>')
     .addHelpText('after', examples(['omni-video config get api-key', 'omni-video config get output-dir']))
     .action(async (key: string, _options, command: Command) => (await import('./commands/config.js')).runConfigGet(ctx, key, globals(command)));
