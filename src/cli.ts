@@ -7,10 +7,13 @@ import * as errors from './api/errors.js';
 import type { GlobalOptions } from './commands/shared.js';
 import { processIO } from './io/streams.js';
 import { declareSandboxFlags, sandboxExamples } from './sandbox/flags.js';
-import { GALLERY_STATES, JOB_STATES } from './io/job-states.js';
+import { GALLERY_STATES, JOB_STATES, STATUS_ALIASES } from './io/job-states.js';
 import { defaultConfigDir } from './store/paths.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** The API's words --status takes as aliases: `submitted, pending, processing`. */
+const API_STATUS_WORDS = Object.keys(STATUS_ALIASES).join(', ');
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -79,7 +82,7 @@ export function buildProgram(ctx: Context): Command {
     .option('--json', 'print results as JSON on stdout')
     .option('-q, --quiet', 'print nothing but results and errors')
     .option('--verbose', 'trace HTTP requests and responses on stderr (the key redacted)')
-    .option('--no-color', 'no colour on stderr (also: NO_COLOR=1)')
+    .option('--no-color', 'turn colour off: on stderr, and in JSON on a terminal (also: NO_COLOR=1)')
     .showSuggestionAfterError(true)
     .addHelpText('after', QUICK_START)
     .exitOverride()
@@ -154,7 +157,7 @@ export function buildProgram(ctx: Context): Command {
     .summary('save the video of a completed job')
     .description('Save the result of a completed job. Refuses if it is not completed (unless --wait) or its link has expired.')
     .argument('<task_id>', 'a task id, last (the newest local job sent to this base URL), or - to read it from stdin')
-    .option('-o, --output <path>', 'file or directory for the video (default: ./<task_id>.mp4)')
+    .option('-o, --output <path>', 'file or directory for the video (default: the -o the job was submitted with, if not saved yet; else config output-dir; else ./<task_id>.mp4)')
     .option('--force', 'overwrite an existing file')
     .option('--wait', 'wait for the job to complete first')
     .option('--timeout <seconds>', 'how long to wait with --wait (default: 900)')
@@ -172,7 +175,7 @@ export function buildProgram(ctx: Context): Command {
     .summary('list the jobs this machine submitted')
     .description('The local job history, newest first: every job this machine submitted, its prompt, status, cost and file.')
     .option('--limit <n>', 'how many jobs to show; 0 for all (default: 20)')
-    .option('--status <state>', `only jobs in this state: ${JOB_STATES.join(', ')} (the API's pending and processing too)`)
+    .option('--status <state>', `only jobs in this state: ${JOB_STATES.join(', ')} (the API's ${API_STATUS_WORDS} too)`)
     .option('--refresh', 'ask the service about the listed jobs that have not ended, and record what it says')
     .option('--watch', 'keep the list live until every listed job has ended (a line per change off a terminal)')
     .addHelpText('after', examples(['omni-video jobs', 'omni-video jobs --refresh --limit 5', "omni-video jobs --status failed --json | jq -r '.[].task_id'"]))
@@ -225,7 +228,7 @@ export function buildProgram(ctx: Context): Command {
         'One self-contained page with relative paths (zip it, upload it, serve it); prints its path. With --json, prints the list instead.',
     )
     .argument('[dir]', 'the directory of the clips (default: the current one)')
-    .option('--status <state>', `only jobs in this state, or these (comma-separated): ${GALLERY_STATES.join(', ')} (the API's pending and processing too)`)
+    .option('--status <state>', `only jobs in this state, or these (comma-separated): ${GALLERY_STATES.join(', ')} (the API's ${API_STATUS_WORDS} too)`)
     .option('--limit <n>', 'only the n newest (default: all)')
     .addHelpText(
       'after',
@@ -266,7 +269,7 @@ export function buildProgram(ctx: Context): Command {
     .action(async (key: string, value: string | undefined, _options, command: Command) => (await import('./commands/config.js')).runConfigSet(ctx, key, value, globals(command)));
   config
     .command('get')
-    .description('Print a value (the API key masked).')
+    .description('Print a value (the API key masked). A key that is not set prints nothing on stdout and exits 2, with or without --json.')
     .argument('<key>')
     .addHelpText('after', examples(['omni-video config get api-key', 'omni-video config get output-dir']))
     .action(async (key: string, _options, command: Command) => (await import('./commands/config.js')).runConfigGet(ctx, key, globals(command)));

@@ -83,10 +83,13 @@ function explicitOutput(outputDir: string, output: string): { path: string } | {
   return { path };
 }
 
-/** The first meaningful line decides: `{` means JSON Lines, anything else one prompt per line. */
-function detectFormat(lines: string[]): ParsedBatch['format'] {
-  const first = lines.find((line) => line.trim() && !line.trim().startsWith('#'));
-  return first?.trim().startsWith('{') ? 'jsonl' : 'text';
+/**
+ * The first meaningful line decides: `{` means JSON Lines, anything else one prompt per line.
+ * Returned with that line's number, for a later line that does not match it.
+ */
+function detectFormat(lines: string[]): { format: ParsedBatch['format']; decidedBy: number } {
+  const index = lines.findIndex((line) => line.trim() && !line.trim().startsWith('#'));
+  return { format: lines[index]?.trim().startsWith('{') ? 'jsonl' : 'text', decidedBy: index + 1 };
 }
 
 function firstIssue(error: z.core.$ZodError): string {
@@ -103,7 +106,7 @@ function firstIssue(error: z.core.$ZodError): string {
  */
 export function parseBatch(text: string, outputDir: string): ParsedBatch {
   const lines = text.split(/\r?\n/);
-  const format = detectFormat(lines);
+  const { format, decidedBy } = detectFormat(lines);
   const width = Math.max(3, String(lines.length).length);
   const jobs: BatchJob[] = [];
   const problems: LineProblem[] = [];
@@ -123,6 +126,11 @@ export function parseBatch(text: string, outputDir: string): ParsedBatch {
     const textLine = raw.trim();
     if (!textLine || (format === 'text' && textLine.startsWith('#'))) return;
     if (format === 'text') {
+      // A JSON line among prompts is a mistake, not a prompt worth paying for.
+      if (textLine.startsWith('{')) {
+        problems.push({ line, message: `starts with { as JSON does, but line ${decidedBy} made this a file of prompts, one per line: write every line as JSON, or reword the prompt` });
+        return;
+      }
       candidates.push({ line, request: { prompt: textLine }, content: `text:${textLine}` });
       return;
     }
@@ -130,7 +138,7 @@ export function parseBatch(text: string, outputDir: string): ParsedBatch {
     try {
       value = JSON.parse(textLine);
     } catch {
-      problems.push({ line, message: 'not valid JSON' });
+      problems.push({ line, message: `not valid JSON, but line ${decidedBy} made this a JSON Lines file, one JSON object per line` });
       return;
     }
     const parsed = BatchLineSchema.safeParse(value);

@@ -80,11 +80,13 @@ export async function runConfigGet(ctx: Context, rawKey: string, globals: Global
   const key = checkKey(rawKey);
   const config = await readConfig(ctx.configDir);
   const value = config[key];
+  // Not set is an error with or without --json (as `git config --get` and gh's unknown keys), so
+  // that `$(omni-video config get timeout --json)` never hands a script a null to misread.
+  if (value === undefined) throw new InvalidRequestError(`${key} is not set.`, { hint: `Set it with: omni-video config set ${key}` });
   if (globals.json) {
-    writeJson(ctx, { [key]: value === undefined ? null : jsonValue(key, value) });
+    writeJson(ctx, { [key]: jsonValue(key, value) });
     return;
   }
-  if (value === undefined) throw new InvalidRequestError(`${key} is not set.`, { hint: `Set it with: omni-video config set ${key}` });
   ctx.io.stdout.write(`${shown(key, value)}\n`);
 }
 

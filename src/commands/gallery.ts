@@ -23,12 +23,13 @@ async function requireDirectory(path: string, given: string): Promise<void> {
   }
 }
 
-/** `12 clips: 10 completed, 1 failed, 1 not run` */
-export function describeGallery(entries: GalleryEntry[]): string {
+/** `12 clips (10 completed, 1 failed, 1 not run)`, or `3 of 12 clips (…)` when only some are shown. */
+export function describeGallery(entries: GalleryEntry[], total = entries.length): string {
   const parts = countByState(entries).map(([state, count]) => `${count} ${state.replace(/_/g, ' ')}`);
   const missing = entries.filter((entry) => entry.state === 'completed' && !entry.file_exists).length;
   if (missing) parts.push(`${missing} file${missing > 1 ? 's' : ''} missing`);
-  return `${entries.length} clip${entries.length === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ''}`;
+  const count = entries.length < total ? `${entries.length} of ${total}` : String(entries.length);
+  return `${count} clip${total === 1 ? '' : 's'}${parts.length ? ` (${parts.join(', ')})` : ''}`;
 }
 
 /**
@@ -55,7 +56,6 @@ export async function runGallery(ctx: Context, dirArg: string | undefined, rawFl
   const gallery = await writeGallery({ ...options, nowMs: ctx.clock.now() });
   ctx.io.stdout.write(`${gallery.path}\n`);
   if (globals.quiet) return;
-  const shown = gallery.entries.length < gallery.total ? ` (of ${gallery.total})` : '';
-  ctx.io.stderr.write(`${colorsFor(ctx.io).green('✔')} Gallery of ${describeGallery(gallery.entries)}${shown}: open it in a browser.\n`);
+  ctx.io.stderr.write(`${colorsFor(ctx.io).green('✔')} Gallery of ${describeGallery(gallery.entries, gallery.total)}: open it in a browser.\n`);
   if (gallery.total === 0) ctx.io.stderr.write(`  No job of the history was saved in ${dir}, and it holds no batch state file.\n`);
 }

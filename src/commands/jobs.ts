@@ -25,7 +25,7 @@ export function summary(job: Job, nowMs: number): string {
   const prompt = job.prompt ? JSON.stringify(job.prompt.length > 50 ? `${job.prompt.slice(0, 49)}…` : job.prompt) : '-';
   const state = stateOfJob(job);
   const parts = [when, job.task_id ?? '(no task id)', mayChange(job) && job.progress ? `${state} ${Math.round(job.progress)}%` : state, prompt];
-  if (job.cost != null) parts.push(`cost ${job.cost}`);
+  if (job.cost != null) parts.push(`cost ${formatCost(job.cost)}${job.credits_cost != null ? ` (${formatCost(job.credits_cost)} credits)` : ''}`);
   if (job.file) parts.push(job.file);
   if (job.status === 'completed' && job.expires_at != null) parts.push(`link ${job.expires_at * 1000 <= nowMs ? 'expired' : 'expires'} ${formatTimestamp(job.expires_at)}`);
   if (job.error) parts.push(`error: ${job.error}`);
@@ -56,17 +56,24 @@ export async function runJobs(ctx: Context, rawFlags: z.input<typeof JobsFlagsSc
     if (flags.watch && !globals.json) return finishList(ctx, jobs, globals);
   }
   if (globals.json) {
-    // One document, as every command but batch and multi-id status: an array, newest first.
-    writeJson(ctx, jobs);
+    // One document, as every command but batch and multi-id status: an array, newest first. Each
+    // job's `state` is the word the rows show and --status takes, as in `gallery --json`.
+    writeJson(ctx, jobs.map((job) => ({ ...job, state: stateOfJob(job) })));
     return;
   }
-  if (jobs.length === 0 && !globals.quiet) ctx.io.stderr.write('No jobs yet. Submit one with: omni-video generate "…"\n');
+  if (jobs.length === 0 && !globals.quiet) ctx.io.stderr.write(`${await noJobsLine(ctx, state)}\n`);
   const nowMs = ctx.clock.now();
   const list = jobs.map((job) => `${summary(job, nowMs)}\n`).join('');
   // The total follows the list once it is delivered: after `jobs | head -1` neither is wanted.
   ctx.io.stdout.write(list, (error) => {
     if (!error) finishList(ctx, jobs, globals);
   });
+}
+
+/** Why the list is empty: no job at all, or none in the state asked for (the limit counts only those). */
+async function noJobsLine(ctx: Context, state: string | undefined): Promise<string> {
+  const all = state === undefined ? 0 : (await readJobs(ctx.configDir)).length;
+  return all === 0 ? 'No jobs yet. Submit one with: omni-video generate "…"' : `No ${state} jobs in the history (${all} job${all === 1 ? '' : 's'} in all).`;
 }
 
 function finishList(ctx: Context, jobs: Job[], globals: GlobalOptions): void {

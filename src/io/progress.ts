@@ -121,7 +121,11 @@ function speedOf(download: { received: number; sinceBytes: number; sinceMs: numb
   return seconds < 1 ? undefined : `${formatBytes((download.received - download.sinceBytes) / seconds)}/s`;
 }
 
-/** stderr progress: an ora spinner on a terminal, plain lines at each change elsewhere. */
+/**
+ * stderr progress: an ora spinner on a terminal, plain lines at each change elsewhere, and also on
+ * a terminal that reports 0 columns (ora divides by the width to find the rows to clear, and then
+ * clears rows without end).
+ */
 export async function createReporter(options: ReporterOptions): Promise<Reporter> {
   const { io, clock } = options;
   const colors = colorsFor(io);
@@ -141,7 +145,7 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
       stop: () => undefined,
     };
   }
-  if (!io.stderrIsTTY) return plainReporter(options, colors, timing, write);
+  if (!io.stderrIsTTY || io.columns <= 0) return plainReporter(options, colors, timing, write);
 
   const { default: ora } = await import('ora');
   let spinner: Ora | undefined;

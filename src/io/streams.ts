@@ -2,8 +2,9 @@ import { isatty } from 'node:tty';
 import type { IOStreams } from '../context.js';
 
 /**
- * Colour on stderr: off for NO_COLOR, --no-color, a pipe or TERM=dumb; FORCE_COLOR turns it on
- * (FORCE_COLOR=0 off). stdout is never coloured: it carries results for pipes.
+ * Colour: off for NO_COLOR, --no-color, a pipe or TERM=dumb; FORCE_COLOR turns it on
+ * (FORCE_COLOR=0 off). It applies to stderr, and to JSON on stdout when that is a terminal too
+ * (writeJson); other results on stdout are never coloured: they are for pipes.
  */
 export function colorEnabled(env: NodeJS.ProcessEnv, stderrIsTTY: boolean): boolean {
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
@@ -25,7 +26,9 @@ export function processIO(env: NodeJS.ProcessEnv): IOStreams {
     stdoutIsTTY: Boolean(process.stdout.isTTY),
     stderrIsTTY,
     color: colorEnabled(env, stderrIsTTY),
-    columns: process.stderr.columns ?? 80,
+    // 0 when the terminal reports no width (`stty cols 0`, some `script` ptys): progress is then
+    // printed as plain lines, since ora cannot count the rows its live line takes.
+    columns: process.stderr.columns ?? 0,
   };
 }
 

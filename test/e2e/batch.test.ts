@@ -193,7 +193,7 @@ describe.concurrent('batch', () => {
     );
     const result = await run(['batch', 'jobs.jsonl', '--output-dir', 'out', ...FAST], { sandbox: sb, cwd });
     expect(result.code, result.stderr).toBe(2);
-    expect(result.stderr).toContain('jobs.jsonl line 2: not valid JSON (skipped)');
+    expect(result.stderr).toContain('jobs.jsonl line 2: not valid JSON, but line 1 made this a JSON Lines file, one JSON object per line (skipped)');
     expect(result.stderr).toContain("jobs.jsonl line 4: output '../outside.mp4' escapes the output directory (skipped)");
     expect(result.stderr).toContain('jobs.jsonl line 5: unknown field aspect_ration (skipped)');
     expect(result.stderr).toMatch(/jobs\.jsonl line 6: output .*lighthouse\.mp4 is already line 1's \(skipped\)/);
@@ -218,6 +218,25 @@ describe.concurrent('batch', () => {
       ]),
     );
     expect(sb.stats.submissions).toBe(2);
+  });
+
+  it('a JSON line in a prompts file, or a prompt in a JSON Lines file, is a bad line: reported with its number before any submission, never paid for as a prompt; exit 2', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const cwd = tempDir();
+    writeFileSync(join(cwd, 'prompts.txt'), ['# storks', 'a stork', '', 'a heron', '{"prompt": "a crane", "aspect_ratio": "9:16"}', ''].join('\n'));
+    const text = await run(['batch', 'prompts.txt', ...FAST], { sandbox: sb, cwd });
+    expect(text.code, text.stderr).toBe(2);
+    const [first, second] = text.stderr.split('\n');
+    expect(first).toBe('✖ prompts.txt line 5: starts with { as JSON does, but line 2 made this a file of prompts, one per line: write every line as JSON, or reword the prompt (skipped)');
+    expect(second).toMatch(/^Batch prompts\.txt: 2 job\(s\)/);
+    expect(jsonLines(text.stdout).map((line) => [line.line, line.status])).toEqual(expect.arrayContaining([[2, 'completed'], [4, 'completed']]));
+    expect(sb.submissions().map((request) => (request.body as { prompt: string }).prompt).sort()).toEqual(['a heron', 'a stork']);
+
+    writeFileSync(join(cwd, 'jobs.jsonl'), [JSON.stringify({ prompt: 'a swan' }), 'a goose', ''].join('\n'));
+    const json = await run(['batch', 'jobs.jsonl', '--output-dir', 'json', ...FAST], { sandbox: sb, cwd });
+    expect(json.code, json.stderr).toBe(2);
+    expect(json.stderr.split('\n')[0]).toBe('✖ jobs.jsonl line 2: not valid JSON, but line 1 made this a JSON Lines file, one JSON object per line (skipped)');
+    expect(sb.submissions()).toHaveLength(3);
   });
 
   it('keeps the successes when a job fails (exit 4); a re-run submits only the failed line again', async () => {

@@ -318,9 +318,13 @@ describe.concurrent('config', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("Unknown config key 'colour'");
     expect((await run(['config', 'unset', 'timeout'], { configDir })).code).toBe(0);
-    const gone = await run(['config', 'get', 'timeout'], { configDir });
-    expect(gone.code).toBe(2);
-    expect(gone.stderr).toContain('timeout is not set');
+    // Not set is one answer with or without --json: exit 2, nothing on stdout, the reason on stderr.
+    for (const json of [[], ['--json']]) {
+      const gone = await run(['config', 'get', 'timeout', ...json], { configDir });
+      expect(gone.code, json.join('')).toBe(2);
+      expect(gone.stdout, json.join('')).toBe('');
+      expect(gone.stderr, json.join('')).toBe('✖ timeout is not set.\n  Set it with: omni-video config set timeout\n');
+    }
   });
 
   it('`config set api-key` with empty stdin fails at once instead of hanging', async () => {

@@ -82,7 +82,7 @@ describe.concurrent('gallery', () => {
     const page = await run(['gallery', 'clips', '--status', 'completed', '--limit', '1'], { cwd, configDir });
     expect(page.code, page.stderr).toBe(0);
     expect(page.stdout).toBe(`${join(clips, 'index.html')}\n`);
-    expect(page.stderr).toBe('✔ Gallery of 1 clip: 1 completed (of 4): open it in a browser.\n');
+    expect(page.stderr).toBe('✔ Gallery of 1 of 4 clips (1 completed): open it in a browser.\n');
     const html = readFileSync(join(clips, 'index.html'), 'utf8');
     expect(html.match(/<article /g)).toHaveLength(1);
     expect(html).toContain('Showing 1 of 4: status completed, the 1 newest.');
@@ -139,7 +139,7 @@ describe.concurrent('gallery', () => {
 
     const page = await run(['gallery'], { cwd, configDir });
     expect(page.code, page.stderr).toBe(0);
-    expect(page.stderr).toBe('✔ Gallery of 5 clips: 1 queued, 1 generating, 1 interrupted, 1 uncertain, 1 completed: open it in a browser.\n');
+    expect(page.stderr).toBe('✔ Gallery of 5 clips (1 queued, 1 generating, 1 interrupted, 1 uncertain, 1 completed): open it in a browser.\n');
     const html = readFileSync(join(cwd, 'index.html'), 'utf8');
     expect(html.match(/<span class="badge \w+">[^<]*<\/span>/g)).toEqual([
       '<span class="badge wait">queued</span>',
@@ -180,7 +180,7 @@ describe.concurrent('gallery', () => {
     const result = await run(['gallery'], { cwd: clips, configDir });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toBe(`${join(clips, 'index.html')}\n`);
-    expect(result.stderr).toBe('✔ Gallery of 4 clips: 3 completed, 1 failed, 1 file missing: open it in a browser.\n');
+    expect(result.stderr).toBe('✔ Gallery of 4 clips (3 completed, 1 failed, 1 file missing): open it in a browser.\n');
     const html = readFileSync(join(clips, 'index.html'), 'utf8');
     expect(html.match(/<video /g)).toHaveLength(2);
     expect(html).toContain('<strong>file missing</strong><p class="message">003-waves-on-a-pebble-beach.mp4 is not in this folder.</p>');

@@ -81,6 +81,13 @@ function unbuiltClone(): string {
 }
 
 describe('an unbuilt clone', () => {
+  it('option help says what the option does: every --status alias, where download saves by default, what --no-color turns off', async () => {
+    const flat = async (args: string[]) => (await run([...args, '--help'])).stdout.replace(/\s+/g, ' ');
+    for (const command of ['jobs', 'gallery']) expect(await flat([command])).toContain("(the API's submitted, pending, processing too)");
+    expect(await flat(['download'])).toContain('(default: the -o the job was submitted with, if not saved yet; else config output-dir; else ./<task_id>.mp4)');
+    expect(await flat([])).toContain('--no-color turn colour off: on stderr, and in JSON on a terminal (also: NO_COLOR=1)');
+  });
+
   it('says in one line to run npm run build, exit 1, no stack trace', async () => {
     const root = unbuiltClone();
     for (const argv of [['--help'], ['--version'], ['status', 'last']]) {

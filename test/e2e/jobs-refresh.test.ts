@@ -59,7 +59,7 @@ describe.concurrent('jobs --refresh and --watch', () => {
     expect(sb.requests.length).toBe(afterwards);
     const lines = human.stdout.trim().split('\n');
     for (const [index, id] of left.toReversed().entries()) {
-      expect(lines[index]).toMatch(new RegExp(`  ${id}  completed  "left alone (one|two)"  cost 1  link expires \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC$`));
+      expect(lines[index]).toMatch(new RegExp(`  ${id}  completed  "left alone (one|two)"  cost 1 \\(10 credits\\)  link expires \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC$`));
     }
     expect(human.stderr).toBe('3 job(s) · cost 3 (30 credits)\n');
 
@@ -76,7 +76,7 @@ describe.concurrent('jobs --refresh and --watch', () => {
     sb.tasks.get(id)!.createdMs -= 15_000;
     const refreshed = await run(['jobs', '--refresh', '--status', 'submitted'], { sandbox: sb, configDir });
     expect(refreshed.code, refreshed.stderr).toBe(0);
-    const shown = new RegExp(`  ${id}  generating (\\d+)%  "a long one"  cost 1\\n$`).exec(refreshed.stdout);
+    const shown = new RegExp(`  ${id}  generating (\\d+)%  "a long one"  cost 1 \\(10 credits\\)\\n$`).exec(refreshed.stdout);
     expect(shown, refreshed.stdout).not.toBeNull();
     // Half way through when it was asked, later on a slow machine; never the 0 % last recorded.
     expect(Number(shown![1])).toBeGreaterThanOrEqual(49);
@@ -102,7 +102,7 @@ describe.concurrent('jobs --refresh and --watch', () => {
     // First the whole list as the service saw it, newest first; the last line of each job says it completed.
     expect(lines[0]).toContain(ids[1]);
     expect(lines[1]).toContain(ids[0]);
-    for (const id of ids) expect(lines.findLast((line) => line.includes(id))).toMatch(/  completed  "watched (one|two)"  cost 1  link expires /);
+    for (const id of ids) expect(lines.findLast((line) => line.includes(id))).toMatch(/  completed  "watched (one|two)"  cost 1 \(10 credits\)  link expires /);
     expect(lines.length).toBeGreaterThan(2);
     expect(ids.every((id) => sb.statusOf(id) === 'completed')).toBe(true);
     expect(watched.stderr).toBe('2 job(s) · cost 2 (20 credits)\n');

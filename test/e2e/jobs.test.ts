@@ -64,6 +64,34 @@ describe.concurrent('jobs', () => {
     expect(bad.code).toBe(2);
   });
 
+  it('a --status that matches nothing says so and how many jobs there are, not "No jobs yet"', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const configDir = tempDir('ov-config-');
+    for (const prompt of ['a heron', 'a crane']) expect((await run(['generate', prompt], { sandbox: sb, configDir })).code).toBe(0);
+
+    const none = await run(['jobs', '--status', 'failed'], { configDir });
+    expect(none.code, none.stderr).toBe(0);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toBe('No failed jobs in the history (2 jobs in all).\n');
+    const alias = await run(['jobs', '--status', 'processing', '--limit', '1'], { configDir });
+    expect(alias.stderr).toBe('No generating jobs in the history (2 jobs in all).\n');
+  });
+
+  it('rows say cost and credits as the total line does; --json has the state the rows show beside the API status', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const configDir = tempDir('ov-config-');
+    for (const prompt of ['a heron', 'a crane']) expect((await run(['generate', prompt], { sandbox: sb, configDir })).code).toBe(0);
+    const rows = await run(['jobs'], { configDir });
+    expect(rows.stdout).toMatch(/  completed  "a crane"  cost 1 \(10 credits\)  \/\S+\.mp4  link expires /);
+    expect(rows.stderr).toBe('2 job(s) · cost 2 (20 credits)\n');
+
+    const json = JSON.parse((await run(['jobs', '--json'], { configDir })).stdout) as (JobJson & { state: string })[];
+    expect(json.map((job) => [job.prompt, job.status, job.state])).toEqual([
+      ['a crane', 'completed', 'completed'],
+      ['a heron', 'completed', 'completed'],
+    ]);
+  });
+
   it('a line cut short by a crash is skipped with a warning, the rest listed', async () => {
     const configDir = tempDir('ov-config-');
     history(configDir, 2);

@@ -10,14 +10,15 @@ import { describe, expect, it } from 'vitest';
 import { BIN, run, sandbox, tempDir, TEST_KEY } from '../helpers/harness.js';
 
 const exec = promisify(execFile);
-const hasTmux = (() => {
+function installed(command: string, versionFlag: string): boolean {
   try {
-    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
+    execFileSync(command, [versionFlag], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
   }
-})();
+}
+const hasTmux = installed('tmux', '-V');
 if (!hasTmux) console.warn('terminal.test.ts: skipped, tmux is not installed (apt-get install tmux; .ci/run installs it)');
 
 const SPINNER_FRAMES = /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/;
@@ -166,8 +167,8 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
       expect(progress.size, 'the percentage moved on screen').toBeGreaterThan(1);
       const screen = (await term.screen()).split('\n');
       expect(screen).toHaveLength(4);
-      expect(screen[0]).toMatch(new RegExp(`  ${ids[1]}  completed  "second watched"  cost 1  link expires `));
-      expect(screen[1]).toMatch(new RegExp(`  ${ids[0]}  completed  "first watched"  cost 1  link expires `));
+      expect(screen[0]).toMatch(new RegExp(`  ${ids[1]}  completed  "second watched"  cost 1 \\(10 credits\\)  link expires `));
+      expect(screen[1]).toMatch(new RegExp(`  ${ids[0]}  completed  "first watched"  cost 1 \\(10 credits\\)  link expires `));
       expect(screen.slice(2)).toEqual(['2 job(s) · cost 2 (20 credits)', 'exit 0']);
     } finally {
       await term.close();
@@ -204,5 +205,33 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
         await term.close();
       }
     }
+  });
+});
+
+const hasScript = installed('script', '--version');
+if (!hasScript) console.warn('terminal.test.ts: the 0-column test is skipped, script (util-linux) is not installed');
+
+describe.skipIf(!hasScript)('in a terminal that reports 0 columns (script, stty cols 0)', () => {
+  it('generate prints the plain progress lines, not a spinner, and ends: a few hundred bytes, exit 0', async () => {
+    const sb = await sandbox({ jobSeconds: 2 });
+    const cwd = tempDir();
+    // Before plain lines were used here, ora cleared rows without end: megabytes a second, never
+    // exiting, deaf to SIGTERM (its loop never yields). `timeout -s KILL` ends it if that comes back.
+    const cli = shellCommand('generate "a red apple on a table"', tempDir(), sb.baseUrl);
+    const { stdout } = await exec('script', ['-qec', `stty cols 0 rows 0; timeout -s KILL 25 ${cli}`, '/dev/null'], {
+      cwd,
+      timeout: 30_000,
+      maxBuffer: 64 * 1024,
+    });
+    expect(stdout.length).toBeLessThan(4_000);
+    expect(stdout, 'no cursor movement, no hidden cursor').not.toMatch(/\x1b\[(\d*[AGK]|\?25l)/);
+    const lines = stdout.replace(/\x1b\[[0-9;]*m/g, '').replace(/\r/g, '').trimEnd().split('\n');
+    const [task] = [...sb.tasks.values()];
+    const saved = join(cwd, `${task!.id}.mp4`);
+    expect(lines.slice(0, 2)).toEqual(['submitting', `Submitted ${task!.id}`]);
+    expect(lines.slice(2, -2).every((line) => /^(queued|generating) · \d+% · \d+s · ETA \d+s$|^completed · 100% · \d+s$|^downloading \d+ KiB$/.test(line)), stdout).toBe(true);
+    expect(lines.slice(2, -2).some((line) => line.startsWith('completed'))).toBe(true);
+    expect(lines.slice(-2)).toEqual([saved, `✔ ${saved} (77 KiB, 3.0 s, 1280x720, cost 1)`]);
+    expect(readFileSync(saved).length).toBeGreaterThan(70_000);
   });
 });
