@@ -23,12 +23,13 @@ import { hasFtypBox } from '../io/media.js';
 import { colorsFor } from '../io/colors.js';
 import { createReporter, type Reporter } from '../io/progress.js';
 import { readBatchState, BatchStateWriter, type BatchState } from '../store/batch-state.js';
+import type { Config } from '../store/config.js';
 import { appendJobRecord, FIRST_EVENT, newJobId, requestFields } from '../store/history.js';
 import { inShard, parseBatch, parseShard, STATE_FILE, type BatchJob } from './batch-input.js';
 import { Budget, BudgetReachedError, CONFIRM_ABOVE_JOBS, confirmSubmission, estimateText, formatCost, recentCostPerJob, warnAboutBalance } from './batch-cost.js';
 import { ConcurrencyLimiter } from './batch-limiter.js';
 import { followTask } from './follow.js';
-import { buildGenerationRequest, recordSubmitted } from './generate.js';
+import { buildGenerationRequest, recordSubmitted, type BuiltRequest, type GenerateFlags } from './generate.js';
 import { requestFingerprint } from './same-request.js';
 import { dryRunBody, taskToJson, type TaskJson } from './render.js';
 import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, writeJson, type GlobalOptions, type Settings } from './shared.js';
@@ -113,6 +114,16 @@ async function planFor(job: BatchJob, state: BatchState, retryUncertain: boolean
     default:
       return 'submit';
   }
+}
+
+/**
+ * A line's request, built and checked as `generate` builds its own: the one way from a batch line
+ * to a request, for the run and for --dry-run alike. --aspect-ratio serves where the line names none.
+ */
+function lineRequest(ctx: Context, job: BatchJob, flags: { aspectRatio?: string | undefined }, config: Config, warn: (text: string) => void): Promise<BuiltRequest> {
+  const { request } = job;
+  const lineFlags: GenerateFlags = { image: request.image_urls ?? [], video: request.video_urls ?? [], aspectRatio: request.aspect_ratio ?? flags.aspectRatio, resolution: request.resolution };
+  return buildGenerationRequest(ctx, request.prompt, lineFlags, config, warn, request.extend_from_task_id);
 }
 
 /** The JSON of a job that has no task to show (never submitted, or its fate unknown). */
@@ -289,15 +300,7 @@ class BatchRun {
 
   /** Records the job (state file and job history) BEFORE the paid request, then submits it once. */
   async submit(job: BatchJob, reporter: Reporter): Promise<{ taskId: string; historyJob: string; submittedAtMs: number } | 'requeue'> {
-    const { request } = job;
-    const { body } = await buildGenerationRequest(
-      this.ctx,
-      request.prompt,
-      { image: request.image_urls ?? [], video: request.video_urls ?? [], aspectRatio: request.aspect_ratio ?? this.flags.aspectRatio, resolution: request.resolution },
-      this.settings.config,
-      (text) => reporter.warn(`line ${job.line}: ${text}`),
-      request.extend_from_task_id,
-    );
+    const { body } = await lineRequest(this.ctx, job, this.flags, this.settings.config, (text) => reporter.warn(`line ${job.line}: ${text}`));
     if (!this.flags.force && (await stat(job.output).then(() => true, () => false))) {
       throw new OutputExistsError(`${job.output} already exists; nothing was submitted.`, { hint: 'Move it away, or use --force to overwrite it.' });
     }
@@ -388,7 +391,7 @@ export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags
       const line = `${source} line ${job.line}`;
       let body;
       try {
-        ({ body } = await buildGenerationRequest(ctx, job.request.prompt, { aspectRatio: job.request.aspect_ratio ?? flags.aspectRatio, image: job.request.image_urls ?? [], video: job.request.video_urls ?? [] }, settings.config, (text) => ctx.io.stderr.write(`${colors.yellow('!')} ${line}: ${text}\n`), job.request.extend_from_task_id));
+        ({ body } = await lineRequest(ctx, job, flags, settings.config, (text) => ctx.io.stderr.write(`${colors.yellow('!')} ${line}: ${text}\n`)));
       } catch (error) {
         if (!(error instanceof InvalidRequestError)) throw error;
         invalid += 1;
