@@ -5,18 +5,24 @@ import type { Context } from '../context.js';
 import { colorsFor } from '../io/colors.js';
 import { formatJson } from '../io/json.js';
 import { noteAboveLiveLines } from '../io/progress.js';
-import { readConfig, resolveApiKey, type Config, type KeySource } from '../store/config.js';
+import { ConfigSchema, readConfig, resolveApiKey, type Config, type KeySource } from '../store/config.js';
 import { findLastJob, type Job } from '../store/history.js';
 import * as z from 'zod/mini';
 import { MIN_POLL_INTERVAL_SECONDS, MIN_TIMEOUT_SECONDS, secondsForms, secondsSchema } from '../values.js';
 
-/** Options every command accepts (commander's globals). */
-export interface GlobalOptions {
-  apiKey?: string | undefined;
-  baseUrl?: string | undefined;
-  json?: boolean | undefined;
-  quiet?: boolean | undefined;
-  verbose?: boolean | undefined;
+/** Options every command accepts (commander's globals); a key and a base URL follow the config store's rules. */
+export const GlobalOptionsSchema = z.object({
+  apiKey: ConfigSchema.shape['api-key'],
+  baseUrl: ConfigSchema.shape['base-url'],
+  json: z.optional(z.boolean()),
+  quiet: z.optional(z.boolean()),
+  verbose: z.optional(z.boolean()),
+});
+export type GlobalOptions = z.output<typeof GlobalOptionsSchema>;
+
+/** commander's globals checked, the first problem a usage error (`--base-url: use an http(s) URL …`). */
+export function parseGlobals(raw: unknown): GlobalOptions {
+  return parseOptions(GlobalOptionsSchema, raw);
 }
 
 export interface Settings {
