@@ -184,8 +184,11 @@ export function parseOptions<S extends z.ZodMiniType>(schema: S, raw: unknown): 
     const issue = result.error.issues[0];
     const message = issue?.message ?? 'invalid options';
     const flag = issue?.path[0] !== undefined ? `--${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : undefined;
-    // Our own messages name their flag already (`--limit takes a whole number`); zod's do not.
-    throw new InvalidRequestError(flag === undefined || message.startsWith(flag) ? message : `${flag}: ${message}`);
+    // A refusal a schema words itself (a custom issue, `--limit takes a whole number`, `Unsupported
+    // aspect ratio '4:3'`) is said as worded, with its hint; zod's own messages name no flag.
+    const own = issue?.code === 'custom';
+    const hint = own ? (issue.params as { hint?: string } | undefined)?.hint : undefined;
+    throw new InvalidRequestError(flag === undefined || own || message.startsWith(flag) ? message : `${flag}: ${message}`, { hint });
   }
   return result.data;
 }

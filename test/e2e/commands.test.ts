@@ -257,6 +257,14 @@ describe.concurrent('bad input: a clear error, exit 2, and nothing sent', () => 
     });
   }
 
+  it('-a 4:3: the message and why, as the config store reads the same words', async () => {
+    const result = await run(['generate', 'x', '-a', '4:3', '--dry-run'], { noKey: true });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe("✖ Unsupported aspect ratio '4:3': use 16:9 (landscape) or 9:16 (portrait).\n  The service would silently turn anything else into 16:9, so omni-video refuses it.\n");
+    const portrait = await run(['generate', 'x', '-a', ' Portrait ', '--dry-run'], { noKey: true });
+    expect(JSON.parse(portrait.stdout)).toMatchObject({ aspect_ratio: '9:16', resolution: '720p' });
+  });
+
   it('no key at all: exit 3, says how to set one, sends nothing', async () => {
     const sb = await sandbox();
     const result = await run(['generate', 'a fox'], { sandbox: sb, noKey: true });
