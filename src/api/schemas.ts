@@ -62,9 +62,8 @@ export const SubmitResponseSchema = z.lazy(() =>
     data: z.array(z.object({ task_id: z.string().check(z.minLength(1)), status: z.optional(z.string()) })).check(z.minLength(1)),
   }),
 );
-export type SubmitResponse = z.infer<typeof SubmitResponseSchema>;
 
-export const TERMINAL_STATUSES = ['completed', 'failed', 'cancelled'] as const;
+const TERMINAL_STATUSES = ['completed', 'failed', 'cancelled'] as const;
 export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 
 export function buildTaskSchema() {

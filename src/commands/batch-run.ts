@@ -29,7 +29,7 @@ import { requestFingerprint } from './same-request.js';
 import { taskToJson, type TaskJson } from './render.js';
 import { waitLimits, writeJson, type GlobalOptions, type Settings } from './shared.js';
 
-export const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_CONCURRENCY = 4;
 /** Abort listeners one job can hold on the run's signal at once (queue slot, request, wait, transfer). */
 const LISTENERS_PER_JOB = 4;
 /** A job refused with 429 even after the client's own retries goes back in the queue this often. */

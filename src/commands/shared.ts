@@ -11,7 +11,7 @@ import * as z from 'zod/mini';
 import { MIN_POLL_INTERVAL_SECONDS, MIN_TIMEOUT_SECONDS, secondsForms, secondsSchema } from '../values.js';
 
 /** Options every command accepts (commander's globals); a key and a base URL follow the config store's rules. */
-export const GlobalOptionsSchema = z.object({
+const GlobalOptionsSchema = z.object({
   apiKey: ConfigSchema.shape['api-key'],
   baseUrl: ConfigSchema.shape['base-url'],
   json: z.optional(z.boolean()),
@@ -44,7 +44,7 @@ export async function loadSettings(ctx: Context, globals: GlobalOptions): Promis
 }
 
 /** Prints a line to stderr with --verbose, the key replaced wherever it might appear. */
-export function verboseLogger(ctx: Context, globals: GlobalOptions, apiKey: string | undefined): ((line: string) => void) | undefined {
+function verboseLogger(ctx: Context, globals: GlobalOptions, apiKey: string | undefined): ((line: string) => void) | undefined {
   if (!globals.verbose) return undefined;
   const colors = colorsFor(ctx.io);
   return (line) => {
@@ -103,7 +103,7 @@ export async function readStdinText(ctx: Context, what: string): Promise<string>
 
 
 /** Task ids become file names, so only plain ids are accepted (no path can be smuggled in). */
-export function checkTaskId(id: string): string {
+function checkTaskId(id: string): string {
   if (!TASK_ID_PATTERN.test(id)) {
     throw new InvalidRequestError(`'${id}' is not a task id.`, { hint: 'Task ids look like task_01KS1H7ZYSJWH1N779S2FSHTKA; omni-video jobs lists yours.' });
   }
@@ -156,7 +156,7 @@ export async function resolveTaskIds(ctx: Context, args: string[], options: { si
  * Task ids from what another command printed: plain ids (one per line or word), or its --json
  * output — one document (even pretty-printed), an array, or JSON Lines — taking each `task_id`.
  */
-export function idsFromText(text: string): string[] {
+function idsFromText(text: string): string[] {
   const trimmed = text.trim();
   if (!trimmed.startsWith('{') && !trimmed.startsWith('[')) return trimmed.split(/\s+/).filter(Boolean);
   let documents: unknown[];
@@ -202,9 +202,9 @@ export function writeJson(ctx: Context, value: unknown, lines = false): void {
   ctx.io.stdout.write(`${formatJson(value, { terminal: ctx.io.stdoutIsTTY, color: ctx.io.stdoutIsTTY && ctx.io.color, lines })}\n`);
 }
 
-export const DEFAULT_TIMEOUT_SECONDS = 900;
+const DEFAULT_TIMEOUT_SECONDS = 900;
 /** A flag that takes a number of seconds, at least `min`, in the forms the config store takes too. */
-export function secondsFlag(flag: string, min: number) {
+function secondsFlag(flag: string, min: number) {
   return secondsSchema(min, `${flag} takes ${secondsForms(min)}`);
 }
 

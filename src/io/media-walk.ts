@@ -27,7 +27,7 @@ export class MediaParseError extends Error {
 }
 
 /** A request for `length` bytes at `offset`; the answer is shorter when it runs past the end. */
-export interface ReadRequest {
+interface ReadRequest {
   offset: number;
   length: number;
 }

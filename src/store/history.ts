@@ -13,7 +13,7 @@ export const HISTORY_FILE = 'jobs.jsonl';
  * line being written. A job is the fold of its lines, later fields winning. Built on first use,
  * as the API's schemas are (src/api/schemas.ts).
  */
-export const JobRecordSchema = z.lazy(() =>
+const JobRecordSchema = z.lazy(() =>
   z.object({
     job: z.string().check(z.minLength(1)),
     at: z.string(),
