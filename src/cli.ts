@@ -72,7 +72,7 @@ function addGenerateOptions(command: Command): Command {
 /** Declares every command cheaply; each action imports its own module only when it runs. */
 export function buildProgram(ctx: Context): Command {
   const program = new OmniCommand('omni-video');
-  const globals = (command: Command) => command.optsWithGlobals() as GlobalOptions;
+  const globals = async (command: Command): Promise<GlobalOptions> => (await import('./commands/shared.js')).parseGlobals(command.optsWithGlobals());
   program
     .description("Generate videos with APIMart's Gemini Omni Flash API: submit, wait, download.")
     .version(VERSION, '-V, --version', 'print the version')
@@ -115,7 +115,7 @@ export function buildProgram(ctx: Context): Command {
     )
     .action(async (prompt: string | undefined, options, command: Command) => {
       const { runGenerate } = await import('./commands/generate.js');
-      await runGenerate(ctx, prompt, options, globals(command));
+      await runGenerate(ctx, prompt, options, await globals(command));
     });
 
   addGenerateOptions(
@@ -136,7 +136,7 @@ export function buildProgram(ctx: Context): Command {
     )
     .action(async (taskId: string, prompt: string | undefined, options, command: Command) => {
       const { runExtend } = await import('./commands/extend.js');
-      await runExtend(ctx, taskId, prompt, options, globals(command));
+      await runExtend(ctx, taskId, prompt, options, await globals(command));
     });
 
   program
@@ -149,7 +149,7 @@ export function buildProgram(ctx: Context): Command {
     .addHelpText('after', examples(['omni-video status task_01KS1H7ZYSJWH1N779S2FSHTKA', 'omni-video status last --json', 'omni-video generate "x" --no-wait | omni-video status - --wait --json']))
     .action(async (ids: string[], options, command: Command) => {
       const { runStatus } = await import('./commands/status.js');
-      await runStatus(ctx, ids, options, globals(command));
+      await runStatus(ctx, ids, options, await globals(command));
     });
 
   program
@@ -167,7 +167,7 @@ export function buildProgram(ctx: Context): Command {
     )
     .action(async (id: string, options, command: Command) => {
       const { runDownload } = await import('./commands/download.js');
-      await runDownload(ctx, id, options, globals(command));
+      await runDownload(ctx, id, options, await globals(command));
     });
 
   program
@@ -181,7 +181,7 @@ export function buildProgram(ctx: Context): Command {
     .addHelpText('after', examples(['omni-video jobs', 'omni-video jobs --refresh --limit 5', "omni-video jobs --status failed --json | jq -r '.[].task_id'"]))
     .action(async (options, command: Command) => {
       const { runJobs } = await import('./commands/jobs.js');
-      await runJobs(ctx, options, globals(command));
+      await runJobs(ctx, options, await globals(command));
     });
 
   program
@@ -216,7 +216,7 @@ export function buildProgram(ctx: Context): Command {
     )
     .action(async (input: string, options, command: Command) => {
       const { runBatch } = await import('./commands/batch.js');
-      await runBatch(ctx, input, options, globals(command));
+      await runBatch(ctx, input, options, await globals(command));
     });
 
   program
@@ -241,7 +241,7 @@ export function buildProgram(ctx: Context): Command {
     )
     .action(async (dir: string | undefined, options, command: Command) => {
       const { runGallery } = await import('./commands/gallery.js');
-      await runGallery(ctx, dir, options, globals(command));
+      await runGallery(ctx, dir, options, await globals(command));
     });
 
   program
@@ -252,7 +252,7 @@ export function buildProgram(ctx: Context): Command {
     .addHelpText('after', examples(['omni-video balance', 'omni-video balance --user --json']))
     .action(async (options, command: Command) => {
       const { runBalance } = await import('./commands/balance.js');
-      await runBalance(ctx, options, globals(command));
+      await runBalance(ctx, options, await globals(command));
     });
 
   const config = program
@@ -266,29 +266,29 @@ export function buildProgram(ctx: Context): Command {
     .argument('<key>', 'api-key, base-url, output-dir, aspect-ratio, timeout or poll-interval')
     .argument('[value]')
     .addHelpText('after', examples(['omni-video config set api-key', 'omni-video config set aspect-ratio 9:16', 'omni-video config set base-url http://127.0.0.1:4010/v1']))
-    .action(async (key: string, value: string | undefined, _options, command: Command) => (await import('./commands/config.js')).runConfigSet(ctx, key, value, globals(command)));
+    .action(async (key: string, value: string | undefined, _options, command: Command) => (await import('./commands/config.js')).runConfigSet(ctx, key, value, await globals(command)));
   config
     .command('get')
     .description('Print a value (the API key masked). A key that is not set prints nothing on stdout and exits 2, with or without --json.')
     .argument('<key>')
     .addHelpText('after', examples(['omni-video config get api-key', 'omni-video config get output-dir']))
-    .action(async (key: string, _options, command: Command) => (await import('./commands/config.js')).runConfigGet(ctx, key, globals(command)));
+    .action(async (key: string, _options, command: Command) => (await import('./commands/config.js')).runConfigGet(ctx, key, await globals(command)));
   config
     .command('unset')
     .description('Remove a key.')
     .argument('<key>')
     .addHelpText('after', examples(['omni-video config unset output-dir', 'omni-video config unset api-key']))
-    .action(async (key: string, _options, command: Command) => (await import('./commands/config.js')).runConfigUnset(ctx, key, globals(command)));
+    .action(async (key: string, _options, command: Command) => (await import('./commands/config.js')).runConfigUnset(ctx, key, await globals(command)));
   config
     .command('list')
     .description('Print every key set (the API key masked) and which key source is in effect.')
     .addHelpText('after', examples(['omni-video config list', 'omni-video config list --json']))
-    .action(async (_options, command: Command) => (await import('./commands/config.js')).runConfigList(ctx, globals(command)));
+    .action(async (_options, command: Command) => (await import('./commands/config.js')).runConfigList(ctx, await globals(command)));
   config
     .command('path')
     .description('Print the config file path.')
     .addHelpText('after', examples(['omni-video config path', 'ls -l "$(omni-video config path)"']))
-    .action(async (_options, command: Command) => (await import('./commands/config.js')).runConfigPath(ctx, globals(command)));
+    .action(async (_options, command: Command) => (await import('./commands/config.js')).runConfigPath(ctx, await globals(command)));
 
   const sandbox = program
     .command('sandbox')
@@ -298,7 +298,7 @@ export function buildProgram(ctx: Context): Command {
   const flagValues = declareSandboxFlags(sandbox);
   sandbox.action(async (_options, command: Command) => {
     const { runSandbox } = await import('./sandbox/run.js');
-    await runSandbox(flagValues(), ctx.io, ctx.signal, globals(command));
+    await runSandbox(flagValues(), ctx.io, ctx.signal, await globals(command));
   });
 
   program
@@ -327,7 +327,7 @@ export function buildProgram(ctx: Context): Command {
     .addHelpText('after', examples(['omni-video doctor', 'omni-video doctor --json', 'omni-video doctor --base-url http://127.0.0.1:4010/v1']))
     .action(async (_options, command: Command) => {
       const { runDoctor } = await import('./commands/doctor.js');
-      await runDoctor(ctx, globals(command));
+      await runDoctor(ctx, await globals(command));
     });
 
   return program;

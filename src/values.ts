@@ -46,14 +46,15 @@ export function secondsSchema(min: number, message: string) {
   );
 }
 
-/** 16:9 or 9:16, from the words of ASPECT_RATIO_WORDS. */
-export function aspectRatioSchema(message: string) {
+/** 16:9 or 9:16, from the words of ASPECT_RATIO_WORDS; anything else refused with `message` (given the value), and `hint`. */
+export function aspectRatioSchema(message: string | ((value: string) => string), hint?: string) {
+  const refusal = (value: unknown) => (typeof message === 'string' ? message : message(String(value)));
   return z.pipe(
-    z.string({ error: message }),
+    z.string({ error: (issue) => refusal(issue.input) }),
     z.transform((value: string, payload) => {
       const ratio = parseAspectRatio(value);
       if (ratio) return ratio;
-      payload.issues.push({ code: 'custom', message, input: value });
+      payload.issues.push({ code: 'custom', message: refusal(value), input: value, params: { hint } });
       return z.NEVER;
     }),
   );

@@ -11,9 +11,14 @@ export const MAX_VIDEOS = 1;
 export const ASPECT_RATIOS = ['16:9', '9:16'] as const;
 export const RESOLUTIONS = ['720p'] as const;
 
-/** An http:// or https:// URL: what the API fetches media from. */
+/** An http:// or https:// URL with a host and no white space: what the API fetches media from. */
 export function isHttpUrl(value: string): boolean {
-  return /^https?:\/\/\S+$/i.test(value);
+  if (!/^https?:\/\/\S+$/i.test(value)) return false;
+  try {
+    return new URL(value).hostname !== '';
+  } catch {
+    return false;
+  }
 }
 
 /** A plain task id: letters, digits, `_` and `-` (so it is also a safe file name). */
@@ -57,9 +62,8 @@ export const SubmitResponseSchema = z.lazy(() =>
     data: z.array(z.object({ task_id: z.string().check(z.minLength(1)), status: z.optional(z.string()) })).check(z.minLength(1)),
   }),
 );
-export type SubmitResponse = z.infer<typeof SubmitResponseSchema>;
 
-export const TERMINAL_STATUSES = ['completed', 'failed', 'cancelled'] as const;
+const TERMINAL_STATUSES = ['completed', 'failed', 'cancelled'] as const;
 export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 
 export function buildTaskSchema() {

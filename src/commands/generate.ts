@@ -2,7 +2,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import * as z from 'zod/mini';
 import { ConfigurationError, InvalidRequestError, SubmissionUncertainError, InterruptedError, APIError, TaskNotFoundError } from '../api/errors.js';
-import { isHttpUrl, MAX_IMAGES, MODEL, type GenerationRequest } from '../api/schemas.js';
+import { isHttpUrl, MAX_IMAGES, MODEL, RESOLUTIONS, type GenerationRequest } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { formatAgainst, MIB } from '../io/format.js';
 import { readMediaInfo, type MediaInfo } from '../io/media.js';
@@ -11,7 +11,7 @@ import { appendJobRecord, FIRST_EVENT, newJobId, requestFields } from '../store/
 import type { Config } from '../store/config.js';
 import type { OmniVideoClient } from '../api/client.js';
 import { formatTimestamp } from '../io/format.js';
-import { parseAspectRatio, type AspectRatio } from '../values.js';
+import { aspectRatioSchema } from '../values.js';
 import { followTask } from './follow.js';
 import { dryRunBody, taskToJson } from './render.js';
 import { absoluteOutput, explicitFileTarget, refuseExistingFile } from './output-path.js';
@@ -30,8 +30,13 @@ export const ADVISED_CLIP_SECONDS = 3;
 export const GenerateFlagsSchema = z.object({
   image: z._default(z.array(z.string()), []),
   video: z._default(z.array(z.string()), []),
-  aspectRatio: z.optional(z.string()),
-  resolution: z.optional(z.string()),
+  aspectRatio: z.optional(
+    aspectRatioSchema(
+      (value) => `Unsupported aspect ratio '${value}': use 16:9 (landscape) or 9:16 (portrait).`,
+      'The service would silently turn anything else into 16:9, so omni-video refuses it.',
+    ),
+  ),
+  resolution: z._default(z.enum(RESOLUTIONS, { error: (issue) => `Unsupported resolution '${String(issue.input)}': the API offers ${RESOLUTIONS.join(', ')} only.` }), '720p'),
   output: z.optional(z.string().check(z.minLength(1))),
   wait: z._default(z.boolean(), true),
   download: z._default(z.boolean(), true),
@@ -42,16 +47,6 @@ export const GenerateFlagsSchema = z.object({
   new: z._default(z.boolean(), false),
 });
 export type GenerateFlags = z.input<typeof GenerateFlagsSchema>;
-
-function normaliseAspectRatio(value: string): AspectRatio {
-  const ratio = parseAspectRatio(value);
-  if (!ratio) {
-    throw new InvalidRequestError(`Unsupported aspect ratio '${value}': use 16:9 (landscape) or 9:16 (portrait).`, {
-      hint: 'The service would silently turn anything else into 16:9, so omni-video refuses it.',
-    });
-  }
-  return ratio;
-}
 
 function checkImage(value: string): string {
   if (isHttpUrl(value)) return value;
@@ -139,9 +134,6 @@ export async function buildGenerationRequest(
   }
   if (flags.video.length > 1) throw new InvalidRequestError(`Too many videos: ${flags.video.length} given, the API takes one.`);
   const images = flags.image.map(checkImage);
-  const aspectRatio = normaliseAspectRatio(flags.aspectRatio ?? config['aspect-ratio'] ?? '16:9');
-  const resolution = flags.resolution ?? '720p';
-  if (resolution !== '720p') throw new InvalidRequestError(`Unsupported resolution '${resolution}': the API offers 720p only.`);
   if (text === undefined && images.length === 0 && flags.video.length === 0) {
     throw new InvalidRequestError('Nothing to generate from: give a prompt, --image or --video.', { hint: 'Example: omni-video generate "a red apple on a table"' });
   }
@@ -151,8 +143,8 @@ export async function buildGenerationRequest(
     ...(text === undefined ? {} : { prompt: text }),
     ...(images.length ? { image_urls: images } : {}),
     ...(videos.length ? { video_urls: videos } : {}),
-    aspect_ratio: aspectRatio,
-    resolution: '720p',
+    aspect_ratio: flags.aspectRatio ?? config['aspect-ratio'] ?? '16:9',
+    resolution: flags.resolution,
     ...(extendFrom ? { extend_from_task_id: extendFrom } : {}),
   };
   return { body, flags };

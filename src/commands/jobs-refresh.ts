@@ -6,7 +6,7 @@ import type { Context } from '../context.js';
 import type { Job } from '../store/history.js';
 import { ConcurrencyLimiter } from './batch-limiter.js';
 import { recordObserved } from './follow.js';
-import { mayChange, summary } from './jobs.js';
+import { mayChange, summary } from './jobs-list.js';
 import { createApiClient, type GlobalOptions } from './shared.js';
 
 /** Jobs asked about at once: a long list must not look like a flood to the service. */

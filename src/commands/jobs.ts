@@ -1,10 +1,9 @@
 import * as z from 'zod/mini';
-import { isTerminal } from '../api/schemas.js';
 import type { Context } from '../context.js';
-import { formatTimestamp } from '../io/format.js';
 import { parseJobState, stateOfJob } from '../io/job-states.js';
 import { readJobs, type Job } from '../store/history.js';
 import { formatCost } from './batch-cost.js';
+import { mayChange, summary } from './jobs-list.js';
 import { parseOptions, writeJson, type GlobalOptions } from './shared.js';
 
 export const JobsFlagsSchema = z.object({
@@ -13,24 +12,6 @@ export const JobsFlagsSchema = z.object({
   refresh: z._default(z.boolean(), false),
   watch: z._default(z.boolean(), false),
 });
-
-/** A job the service may still change: it has a task id and was last seen queued or running. */
-export function mayChange(job: Job): boolean {
-  return job.task_id !== undefined && !isTerminal(job.status ?? '');
-}
-
-/** One line of the list: when, id, state (with progress while running), prompt, cost, file, link expiry, error. */
-export function summary(job: Job, nowMs: number): string {
-  const when = job.created_at.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
-  const prompt = job.prompt ? JSON.stringify(job.prompt.length > 50 ? `${job.prompt.slice(0, 49)}…` : job.prompt) : '-';
-  const state = stateOfJob(job);
-  const parts = [when, job.task_id ?? '(no task id)', mayChange(job) && job.progress ? `${state} ${Math.round(job.progress)}%` : state, prompt];
-  if (job.cost != null) parts.push(`cost ${formatCost(job.cost)}${job.credits_cost != null ? ` (${formatCost(job.credits_cost)} credits)` : ''}`);
-  if (job.file) parts.push(job.file);
-  if (job.status === 'completed' && job.expires_at != null) parts.push(`link ${job.expires_at * 1000 <= nowMs ? 'expired' : 'expires'} ${formatTimestamp(job.expires_at)}`);
-  if (job.error) parts.push(`error: ${job.error}`);
-  return parts.join('  ');
-}
 
 /** `12 job(s) · cost 11 (110 credits)`, saying how many have no cost known yet. */
 function totalLine(jobs: Job[]): string {

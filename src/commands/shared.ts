@@ -5,18 +5,24 @@ import type { Context } from '../context.js';
 import { colorsFor } from '../io/colors.js';
 import { formatJson } from '../io/json.js';
 import { noteAboveLiveLines } from '../io/progress.js';
-import { readConfig, resolveApiKey, type Config, type KeySource } from '../store/config.js';
+import { ConfigSchema, readConfig, resolveApiKey, type Config, type KeySource } from '../store/config.js';
 import { findLastJob, type Job } from '../store/history.js';
 import * as z from 'zod/mini';
 import { MIN_POLL_INTERVAL_SECONDS, MIN_TIMEOUT_SECONDS, secondsForms, secondsSchema } from '../values.js';
 
-/** Options every command accepts (commander's globals). */
-export interface GlobalOptions {
-  apiKey?: string | undefined;
-  baseUrl?: string | undefined;
-  json?: boolean | undefined;
-  quiet?: boolean | undefined;
-  verbose?: boolean | undefined;
+/** Options every command accepts (commander's globals); a key and a base URL follow the config store's rules. */
+const GlobalOptionsSchema = z.object({
+  apiKey: ConfigSchema.shape['api-key'],
+  baseUrl: ConfigSchema.shape['base-url'],
+  json: z.optional(z.boolean()),
+  quiet: z.optional(z.boolean()),
+  verbose: z.optional(z.boolean()),
+});
+export type GlobalOptions = z.output<typeof GlobalOptionsSchema>;
+
+/** commander's globals checked, the first problem a usage error (`--base-url: use an http(s) URL …`). */
+export function parseGlobals(raw: unknown): GlobalOptions {
+  return parseOptions(GlobalOptionsSchema, raw);
 }
 
 export interface Settings {
@@ -38,7 +44,7 @@ export async function loadSettings(ctx: Context, globals: GlobalOptions): Promis
 }
 
 /** Prints a line to stderr with --verbose, the key replaced wherever it might appear. */
-export function verboseLogger(ctx: Context, globals: GlobalOptions, apiKey: string | undefined): ((line: string) => void) | undefined {
+function verboseLogger(ctx: Context, globals: GlobalOptions, apiKey: string | undefined): ((line: string) => void) | undefined {
   if (!globals.verbose) return undefined;
   const colors = colorsFor(ctx.io);
   return (line) => {
@@ -97,7 +103,7 @@ export async function readStdinText(ctx: Context, what: string): Promise<string>
 
 
 /** Task ids become file names, so only plain ids are accepted (no path can be smuggled in). */
-export function checkTaskId(id: string): string {
+function checkTaskId(id: string): string {
   if (!TASK_ID_PATTERN.test(id)) {
     throw new InvalidRequestError(`'${id}' is not a task id.`, { hint: 'Task ids look like task_01KS1H7ZYSJWH1N779S2FSHTKA; omni-video jobs lists yours.' });
   }
@@ -150,7 +156,7 @@ export async function resolveTaskIds(ctx: Context, args: string[], options: { si
  * Task ids from what another command printed: plain ids (one per line or word), or its --json
  * output — one document (even pretty-printed), an array, or JSON Lines — taking each `task_id`.
  */
-export function idsFromText(text: string): string[] {
+function idsFromText(text: string): string[] {
   const trimmed = text.trim();
   if (!trimmed.startsWith('{') && !trimmed.startsWith('[')) return trimmed.split(/\s+/).filter(Boolean);
   let documents: unknown[];
@@ -178,8 +184,11 @@ export function parseOptions<S extends z.ZodMiniType>(schema: S, raw: unknown): 
     const issue = result.error.issues[0];
     const message = issue?.message ?? 'invalid options';
     const flag = issue?.path[0] !== undefined ? `--${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : undefined;
-    // Our own messages name their flag already (`--limit takes a whole number`); zod's do not.
-    throw new InvalidRequestError(flag === undefined || message.startsWith(flag) ? message : `${flag}: ${message}`);
+    // A refusal a schema words itself (a custom issue, `--limit takes a whole number`, `Unsupported
+    // aspect ratio '4:3'`) is said as worded, with its hint; zod's own messages name no flag.
+    const own = issue?.code === 'custom';
+    const hint = own ? (issue.params as { hint?: string } | undefined)?.hint : undefined;
+    throw new InvalidRequestError(flag === undefined || own || message.startsWith(flag) ? message : `${flag}: ${message}`, { hint });
   }
   return result.data;
 }
@@ -193,9 +202,9 @@ export function writeJson(ctx: Context, value: unknown, lines = false): void {
   ctx.io.stdout.write(`${formatJson(value, { terminal: ctx.io.stdoutIsTTY, color: ctx.io.stdoutIsTTY && ctx.io.color, lines })}\n`);
 }
 
-export const DEFAULT_TIMEOUT_SECONDS = 900;
+const DEFAULT_TIMEOUT_SECONDS = 900;
 /** A flag that takes a number of seconds, at least `min`, in the forms the config store takes too. */
-export function secondsFlag(flag: string, min: number) {
+function secondsFlag(flag: string, min: number) {
   return secondsSchema(min, `${flag} takes ${secondsForms(min)}`);
 }
 

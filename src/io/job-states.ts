@@ -10,7 +10,6 @@ export type JobState = (typeof JOB_STATES)[number];
 
 /** `gallery` shows the lines of a batch that were never submitted too: `not_run`, a word only it has. */
 export const GALLERY_STATES = [...JOB_STATES, 'not_run'] as const;
-export type GalleryState = (typeof GALLERY_STATES)[number];
 
 /** The API's and the history's status words, each the state it is shown as. */
 export const STATUS_ALIASES: Readonly<Record<string, JobState>> = { submitted: 'queued', pending: 'queued', processing: 'generating' };

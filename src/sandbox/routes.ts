@@ -8,7 +8,7 @@ import { answerPollFault, answerSubmitFault, dropAfterCreate, takeOutcome } from
 import { apiError, sendJson, type Exchange } from './respond.js';
 import type { RecordedRequest, SandboxState } from './state.js';
 import { createTask, langOf, money, NOT_FOUND, taskView } from './tasks.js';
-import { problemOf } from './validate.js';
+import { parseSubmission } from './validate.js';
 
 function bearer(req: IncomingMessage): string | undefined {
   const h = req.headers.authorization;
@@ -131,16 +131,15 @@ function submit(state: SandboxState, req: IncomingMessage, res: ServerResponse, 
   const invalid = (message: string, code = 'invalid_parameter') => sendJson(res, 400, apiError(message, 'invalid_request_error', code));
   if (body === invalidJson) return invalid('Request body must be valid JSON', 'invalid_json');
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return invalid('Request body must be a JSON object', 'invalid_json');
-  const b = body as Record<string, unknown>;
-  const problem = problemOf(b, (id) => state.tasks.has(id));
-  if (problem !== undefined) return invalid(problem);
+  const submission = parseSubmission(body, (id) => state.tasks.has(id));
+  if ('problem' in submission) return invalid(submission.problem);
   if (!balance.unlimited && balance.remain < settings.costPerJob) {
     const message = `Insufficient balance: ${money(balance.remain)} left, this job costs ${settings.costPerJob}. Top up your account.`;
     sendJson(res, 402, apiError(message, 'insufficient_quota', 'insufficient_balance'));
     return;
   }
 
-  const task = createTask(state, b, takeOutcome(faults));
+  const task = createTask(state, submission.request, takeOutcome(faults));
   exchange.note = `created ${task.id} (${task.aspectRatio}${task.outcome === 'completed' ? '' : `, will be ${task.outcome}`})`;
   if (dropAfterCreate(faults, req, exchange)) return;
   const answer = () => sendJson(res, 200, { code: 200, data: [{ status: 'submitted', task_id: task.id }] });

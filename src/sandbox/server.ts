@@ -19,7 +19,7 @@ import { statusAt, type SandboxTask, type TaskStatus } from './tasks.js';
 export type { Faults, ServerOptions } from './options.js';
 export type { SandboxLogEntry } from './respond.js';
 export type { RecordedRequest } from './state.js';
-export { SANDBOX_MODEL, type SandboxTask, type TaskOutcome, type TaskStatus } from './tasks.js';
+export type { SandboxTask, TaskOutcome, TaskStatus } from './tasks.js';
 
 /** The options of `omni-video sandbox` (ServerOptions), and what only a program can give. */
 export interface SandboxOptions extends ServerOptions {

@@ -4,20 +4,20 @@
  * durationMs. So a sandbox holds no timers that outlive a request.
  */
 import { randomBytes } from 'node:crypto';
+import { MODEL } from '../api/schemas.js';
 import { resultLink, sec } from './links.js';
 import { DEFAULT_FAIL_MESSAGE } from './options.js';
 import type { SandboxState } from './state.js';
-
-export const SANDBOX_MODEL = 'gemini-omni-flash-preview';
+import type { Submission } from './validate.js';
 
 export type TaskOutcome = 'completed' | 'failed' | 'cancelled';
 export type TaskStatus = 'pending' | 'processing' | TaskOutcome;
 
 export interface SandboxTask {
   id: string;
-  /** The submitted JSON body. */
-  request: Record<string, unknown>;
-  aspectRatio: '16:9' | '9:16';
+  /** The submitted body, as the service took it. */
+  request: Submission;
+  aspectRatio: Submission['aspect_ratio'];
   /** The clock (Date.now unless `now` is given) at creation; tests may move it back to age a job. */
   createdMs: number;
   /** Time spent pending. */
@@ -72,13 +72,13 @@ function newTaskId(nowMs: number): string {
 export const money = (n: number): number => Math.round(n * 1e6) / 1e6;
 
 /** Creates, stores and charges the task of a valid submission; its outcome is decided at once. */
-export function createTask(state: SandboxState, body: Record<string, unknown>, outcome: TaskOutcome): SandboxTask {
+export function createTask(state: SandboxState, request: Submission, outcome: TaskOutcome): SandboxTask {
   const { settings, faults, balance } = state;
   const now = state.clock();
   const task: SandboxTask = {
     id: newTaskId(now),
-    request: body,
-    aspectRatio: body.aspect_ratio === '9:16' ? '9:16' : '16:9',
+    request,
+    aspectRatio: request.aspect_ratio,
     createdMs: now,
     queueMs: settings.queueMs,
     durationMs: settings.durationMs,
@@ -88,7 +88,7 @@ export function createTask(state: SandboxState, body: Record<string, unknown>, o
     estimatedSeconds: settings.estimatedSeconds,
   };
   if (outcome === 'failed') task.failMessage = faults.failMessage;
-  if (typeof body.extend_from_task_id === 'string') task.extendFromTaskId = body.extend_from_task_id;
+  if (request.extend_from_task_id !== undefined) task.extendFromTaskId = request.extend_from_task_id;
   state.tasks.set(task.id, task);
   state.stats.submissions++;
   state.stats.maxInFlight = Math.max(state.stats.maxInFlight, inFlight(state, now));
@@ -136,6 +136,6 @@ export function taskView(state: SandboxState, task: SandboxTask, now: number, la
     data.error = { message, code: 'generation_failed' };
   }
   // A field clients do not know about, as the service adds fields without notice.
-  data.model = SANDBOX_MODEL;
+  data.model = MODEL;
   return data;
 }

@@ -13,7 +13,7 @@ export const HISTORY_FILE = 'jobs.jsonl';
  * line being written. A job is the fold of its lines, later fields winning. Built on first use,
  * as the API's schemas are (src/api/schemas.ts).
  */
-export const JobRecordSchema = z.lazy(() =>
+const JobRecordSchema = z.lazy(() =>
   z.object({
     job: z.string().check(z.minLength(1)),
     at: z.string(),
@@ -118,17 +118,11 @@ export interface ReadJobsOptions {
   since?: string | undefined;
 }
 
+/** A job: its first record, then each later one's fields over it (a field a record leaves out is kept). */
 function fold(records: JobRecord[]): Job {
-  const first = records[0] as JobRecord;
-  const job = { created_at: first.at } as Job;
-  for (const record of records) {
-    const { event, ...fields } = record;
-    for (const [key, value] of Object.entries(fields)) {
-      if (value !== undefined) (job as unknown as Record<string, unknown>)[key] = value;
-    }
-    job.updated_at = record.at;
-    job.last_event = event;
-  }
+  const [{ event, ...fields }, ...later] = records as [JobRecord, ...JobRecord[]];
+  const job: Job = { created_at: fields.at, ...fields, updated_at: fields.at, last_event: event };
+  for (const { event, ...fields } of later) Object.assign(job, fields, { updated_at: fields.at, last_event: event });
   return job;
 }
 

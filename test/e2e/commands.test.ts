@@ -239,6 +239,9 @@ describe.concurrent('bad input: a clear error, exit 2, and nothing sent', () => 
     ['a missing video file', ['generate', 'x', '--video', 'missing.mp4'], /--video missing\.mp4: cannot read it \(no such file\)/],
     ['a video of the wrong type', ['generate', 'x', '--video', 'clip.avi'], /only \.mp4, \.mov and \.webm/],
     ['a bad --timeout', ['generate', 'x', '--timeout', 'soon'], /--timeout takes a number of seconds/],
+    ['a --base-url that is no URL', ['generate', 'x', '--base-url', 'api.apimart.ai/v1'], /^✖ --base-url: use an http\(s\) URL such as https:\/\/api\.apimart\.ai\/v1$/m],
+    ['a --base-url of another scheme', ['status', 'task_1', '--base-url', 'ftp://example.com/v1'], /^✖ --base-url: use an http\(s\) URL/m],
+    ['a --api-key too short to be one', ['balance', '--api-key', 'sk-1'], /^✖ --api-key: an API key is at least 8 characters$/m],
     ['an unknown option', ['generate', 'x', '--colour'], /unknown option '--colour'/],
     ['an unknown command', ['generat', 'x'], /unknown command 'generat'/],
   ];
@@ -253,6 +256,14 @@ describe.concurrent('bad input: a clear error, exit 2, and nothing sent', () => 
       expect(sb.requests).toHaveLength(0);
     });
   }
+
+  it('-a 4:3: the message and why, as the config store reads the same words', async () => {
+    const result = await run(['generate', 'x', '-a', '4:3', '--dry-run'], { noKey: true });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe("✖ Unsupported aspect ratio '4:3': use 16:9 (landscape) or 9:16 (portrait).\n  The service would silently turn anything else into 16:9, so omni-video refuses it.\n");
+    const portrait = await run(['generate', 'x', '-a', ' Portrait ', '--dry-run'], { noKey: true });
+    expect(JSON.parse(portrait.stdout)).toMatchObject({ aspect_ratio: '9:16', resolution: '720p' });
+  });
 
   it('no key at all: exit 3, says how to set one, sends nothing', async () => {
     const sb = await sandbox();

@@ -145,6 +145,11 @@ describe('submit', () => {
     ['17 images', { image_urls: Array.from({ length: 17 }, (_, i) => `https://e.com/${i}.jpg`) }, /^image_urls: at most 16 images$/],
     ['a local image path', { prompt: 'x', image_urls: ['/home/me/cat.jpg'] }, /^image_urls\[0\]: must be an http/],
     ['a file: image URL', { prompt: 'x', image_urls: ['https://e.com/a.jpg', 'file:///cat.jpg'] }, /^image_urls\[1\]/],
+    ['an image URL with a space', { prompt: 'x', image_urls: ['https://e.com/a b.jpg'] }, /^image_urls\[0\]: must be an http/],
+    ['17 images, one of them bad: the count first', { image_urls: [...Array.from({ length: 16 }, (_, i) => `https://e.com/${i}.jpg`), 'bad'] }, /^image_urls: at most 16 images$/],
+    ['a prompt of spaces with a bad resolution: nothing to generate from first', { prompt: ' ', resolution: '1080p' }, /^prompt, image_urls or video_urls: at least one is required$/],
+    ['a non-string prompt and a bad image: the types first', { prompt: 42, image_urls: ['bad'] }, /^prompt: must be a string$/],
+    ['an empty extend_from_task_id', { prompt: 'x', extend_from_task_id: '' }, /^extend_from_task_id: must be a task id$/],
     ['image_urls not an array', { image_urls: 'https://e.com/a.jpg' }, /^image_urls: must be an array/],
     ['two videos', { video_urls: ['https://e.com/a.mp4', 'https://e.com/b.mp4'] }, /^video_urls: at most 1 video$/],
     ['an ftp video', { video_urls: ['ftp://e.com/a.mp4'] }, /^video_urls\[0\]/],
@@ -182,6 +187,12 @@ describe('submit', () => {
     const ext = await submitOk(sb, { prompt: 'now make it snow', extend_from_task_id: id });
     expect(sb.tasks.get(ext)!.extendFromTaskId).toBe(id);
     expect(sb.stats.submissions).toBe(4);
+  });
+
+  it('keeps each task\'s request as it took it: the documented fields, aspect_ratio as read', async () => {
+    const sb = await start();
+    const id = await submitOk(sb, { prompt: 'x', aspect_ratio: 'portrait', image_urls: ['https://e.com/a.jpg'], unknown_field: 1 });
+    expect(sb.tasks.get(id)!.request).toEqual({ model: MODEL, prompt: 'x', image_urls: ['https://e.com/a.jpg'], aspect_ratio: '16:9' });
   });
 
   it('silently treats any aspect_ratio other than 9:16 as 16:9, as the service does', async () => {

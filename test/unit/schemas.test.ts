@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { APIError, AuthenticationError, BadRequestError, InsufficientBalanceError, RateLimitError, ServiceUnavailableError, TaskNotFoundError } from '../../src/api/errors.js';
 import { serviceMessage } from '../../src/api/client.js';
-import { GenerationRequestSchema, isTerminal, resultLinks, SubmitResponseSchema, TaskResponseSchema } from '../../src/api/schemas.js';
+import { GenerationRequestSchema, isHttpUrl, isTerminal, resultLinks, SubmitResponseSchema, TaskResponseSchema } from '../../src/api/schemas.js';
 import { taskToJson } from '../../src/commands/render.js';
 
 const completed = {
@@ -64,6 +64,13 @@ describe('generation request schema', () => {
     expect(GenerationRequestSchema.safeParse({ ...base, prompt: 'x', video_urls: ['https://a', 'https://b'] }).success).toBe(false);
     expect(GenerationRequestSchema.safeParse({ ...base, prompt: 'x', aspect_ratio: '4:3' }).success).toBe(false);
     expect(GenerationRequestSchema.safeParse({ ...base, prompt: 'x', resolution: '1080p' }).success).toBe(false);
+  });
+  it('takes as a link an http(s) URL with a host and no white space, the one rule the sandbox holds too', () => {
+    for (const url of ['https://a/b.jpg', 'HTTP://example.com/cat.png?size=2', 'http://127.0.0.1:4010/x.mp4']) expect(isHttpUrl(url), url).toBe(true);
+    for (const url of ['http://:80/a.jpg', 'https://[bad/a.jpg', 'https://e.com/a b.jpg', ' https://e.com/a.jpg', 'ftp://e.com/a.jpg', '/home/me/cat.jpg', 'https://']) {
+      expect(isHttpUrl(url), url).toBe(false);
+    }
+    expect(GenerationRequestSchema.safeParse({ ...base, prompt: 'x', image_urls: ['http://:80/a.jpg'] }).success).toBe(false);
   });
 });
 
