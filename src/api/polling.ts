@@ -20,6 +20,8 @@ export interface WaitOptions {
 
 /** Floor: nothing a video service does is worth looking at more often. */
 export const MIN_POLL_MS = 500;
+/** How far past the expected end the look near it is aimed: the service's clock and ours start a request apart. */
+export const END_MARGIN_MS = 100;
 /** Ceiling, so a wrong estimate cannot make us sleep through a finished job for long. */
 export const MAX_POLL_MS = 30_000;
 /** A status we do not know: poll calmly until it becomes one we do. */
@@ -68,7 +70,8 @@ export function expectedDurationMs(state: PollState): number | undefined {
 /**
  * How long to sleep before the next look. After the first look, SECOND_LOOK_MS at most; then far
  * from the expected end, half the remaining time (few requests); near it, a fine step of 2.5 % of
- * the job's length (a prompt notice), never below MIN_POLL_MS nor above MAX_POLL_MS.
+ * the job's length (a prompt notice), never below MIN_POLL_MS nor above MAX_POLL_MS; within a
+ * step of the end, just past it.
  */
 export function nextPollDelay(state: PollState): number {
   const delay = adaptiveDelay(state);
@@ -83,6 +86,9 @@ function adaptiveDelay(state: PollState): number {
   const fine = clamp(Math.max(expected, elapsed) * 0.025, MIN_POLL_MS, MAX_POLL_MS);
   const remaining = expected - elapsed;
   if (remaining <= 0) return fine;
+  // Within a fine step of the end, look just after it, down to half of MIN_POLL_MS: a look that
+  // lands a moment early costs a whole step.
+  if (remaining <= fine) return clamp(remaining + END_MARGIN_MS, MIN_POLL_MS / 2, MAX_POLL_MS);
   return clamp(Math.max(remaining * 0.5, fine), MIN_POLL_MS, MAX_POLL_MS);
 }
 
