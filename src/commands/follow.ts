@@ -11,7 +11,7 @@ import type { Reporter } from '../io/progress.js';
 import { appendJobRecord, FIRST_EVENT, findJobByTaskId, newJobId, type Job, type JobRecord } from '../store/history.js';
 import { taskToJson, type TaskJson } from './render.js';
 import { resolveOutputPath } from './output-path.js';
-import { downloadCommand, writeJson } from './shared.js';
+import { downloadCommand, statusWaitCommand, writeJson } from './shared.js';
 
 export interface FollowOptions {
   taskId: string;
@@ -86,7 +86,8 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
   const { taskId } = options;
   const job = await historyJob(ctx, client, taskId, options.jobId);
   const choices = { output: options.output, force: options.force, baseUrl: options.baseUrlFlag };
-  const waitCommand = downloadCommand(taskId, choices, true);
+  // With --no-download the user wants the link, not a file: the hint waits and prints it.
+  const waitCommand = options.download ? downloadCommand(taskId, choices, true) : statusWaitCommand([taskId], options.baseUrlFlag);
   // One write at a time, in order: a status line written late would otherwise land after the
   // final event (timeout, interrupted, saved) and become the job's last word.
   let writes: Promise<void> = Promise.resolve();

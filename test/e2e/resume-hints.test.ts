@@ -4,7 +4,7 @@
  * and runs it with sh, `omni-video` on PATH as after `npm install -g`.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readMediaInfo } from '../../src/io/media.js';
@@ -78,6 +78,21 @@ describe.concurrent('resume hints run verbatim', () => {
     const resumed = await paste(hint, { cwd, configDir, sandbox: sb });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout).toBe(`${join(cwd, 'out', 'sunrise.mp4')}\n`);
+  });
+
+  it('--no-download --timeout: the hint waits and prints the link, and saves no file the user did not ask for', async () => {
+    const sb = await sandbox({ jobSeconds: 6 });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const first = await run(['generate', 'just the link', '--no-download', '--timeout', '1'], { sandbox: sb, cwd, configDir });
+    expect(first.code).toBe(5);
+    const [taskId] = [...sb.tasks.keys()];
+    const hint = hintAfter('Resume with: ', first.stderr);
+    expect(hint).toBe(`omni-video status ${taskId} --wait`);
+    const resumed = await paste(hint, { cwd, configDir, sandbox: sb });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(new RegExp(`^${taskId}  completed  .*  http://\\S+/files/${taskId}\\.mp4\\S*  expires `));
+    expect(readdirSync(cwd)).toEqual([]);
   });
 
   it('a download cut beyond its retries: the hint saves it at -o (--force kept) once the file server behaves', async () => {
