@@ -163,7 +163,7 @@ export function buildProgram(ctx: Context): Command {
     .option('--timeout <seconds>', 'how long to wait with --wait (default: 900)')
     .addHelpText(
       'after',
-      examples(['omni-video download last', 'omni-video download task_01KS1H7ZYSJWH1N779S2FSHTKA -o clips/ --wait', "omni-video jobs --status completed --json | jq -r '.[] | select(.file == null) | .task_id' | xargs -n1 omni-video download    # every completed job not saved yet"]),
+      examples(['omni-video download last', 'omni-video download task_01KS1H7ZYSJWH1N779S2FSHTKA -o clips/ --wait', "omni-video jobs --status completed --limit 0 --json | jq -r '.[] | select(.file == null) | .task_id' | xargs -n1 omni-video download    # every completed job not saved yet"]),
     )
     .action(async (id: string, options, command: Command) => {
       const { runDownload } = await import('./commands/download.js');
