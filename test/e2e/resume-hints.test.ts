@@ -111,6 +111,33 @@ describe.concurrent('resume hints run verbatim', () => {
     expect(sb.submissions()).toHaveLength(1);
   });
 
+  it('a file that appears at -o while the job runs: says the job was submitted and not saved, and the hint saves it beside, touching neither file', async () => {
+    // Long enough that the file is written while the job still runs, even on a loaded machine.
+    const sb = await sandbox({ jobSeconds: 3 });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const target = join(cwd, 'take.mp4');
+    const appear = (child: import('node:child_process').ChildProcess) => {
+      let seen = '';
+      child.stderr?.on('data', (chunk: string | Buffer) => {
+        if (!/Submitted task_/.test(seen) && /Submitted task_/.test((seen += String(chunk)))) writeFileSync(target, 'another take');
+      });
+    };
+    const first = await run(['generate', 'a second take', '-o', 'take.mp4'], { sandbox: sb, cwd, configDir, onSpawn: appear });
+    expect(first.code).toBe(2);
+    const [taskId] = [...sb.tasks.keys()];
+    expect(first.stderr).toContain(`✖ ${target} already exists: it appeared while task ${taskId} ran, so its video was not saved (the job was submitted, and may be charged).`);
+    const hint = hintAfter('Save it with: ', first.stderr);
+    const beside = join(cwd, `take-${taskId}.mp4`);
+    expect(hint).toBe(`omni-video download ${taskId} -o ${beside}`);
+    const saved = await paste(hint, { cwd, configDir, sandbox: sb });
+    expect(saved.code, saved.stderr).toBe(0);
+    expect(saved.stdout).toBe(`${beside}\n`);
+    expect(readFileSync(target, 'utf8')).toBe('another take');
+    expect(await readMediaInfo(beside)).toMatchObject({ width: 1280, height: 720 });
+    expect(sb.submissions()).toHaveLength(1);
+  });
+
   it('download of a job still running: exit 2, and the hint waits and saves at -o', async () => {
     // Long enough that the job still runs when a slow, loaded machine has started the second command.
     const sb = await sandbox({ jobSeconds: 6 });
