@@ -158,7 +158,7 @@ export function buildProgram(ctx: Context): Command {
     .description('Save the result of a completed job. Refuses if it is not completed (unless --wait) or its link has expired.')
     .argument('<task_id>', 'a task id, last (the newest local job sent to this base URL), or - to read it from stdin')
     .option('-o, --output <path>', 'file or directory for the video (default: the -o the job was submitted with, if not saved yet; else config output-dir; else ./<task_id>.mp4)')
-    .option('--force', 'overwrite an existing file')
+    .option('--force', 'overwrite an existing file (the default when saving to the -o the job was submitted with, given with --force)')
     .option('--wait', 'wait for the job to complete first')
     .option('--timeout <seconds>', 'how long to wait with --wait (default: 900)')
     .addHelpText(

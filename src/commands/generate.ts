@@ -214,6 +214,7 @@ export async function runGenerate(ctx: Context, prompt: string | undefined, rawF
     event: FIRST_EVENT,
     ...requestFields(body, client.baseUrl, requestHash),
     output,
+    ...(output === undefined ? {} : { force: flags.force }),
   });
   reporter.update({ id: '', status: 'submitting', progress: 0 });
   const submittedAtMs = ctx.clock.now();
@@ -257,7 +258,7 @@ async function resumeJob(ctx: Context, client: OmniVideoClient, same: SameReques
   const taskId = job.task_id as string;
   follow.reporter.info(`Resuming ${taskId} (the same request, submitted ${formatAge(same.ageMs)}; --new submits another)`);
   // Saved where this command asks; a later `download <id>` then uses it too.
-  if (output !== undefined) await appendJobRecord(ctx.configDir, { job: job.job, task_id: taskId, event: 'resumed', output });
+  if (output !== undefined) await appendJobRecord(ctx.configDir, { job: job.job, task_id: taskId, event: 'resumed', output, force: follow.flags.force });
   try {
     await deliver(ctx, client, { taskId, jobId: job.job, submittedAtMs: Date.parse(job.created_at) }, follow);
   } catch (error) {

@@ -169,6 +169,19 @@ describe.concurrent('resume hints run verbatim', () => {
     expect(resumed.stdout.trim().split('\n').map((line) => line.split('  ')[1])).toEqual(['completed', 'completed']);
   });
 
+  it('--no-wait -o x.mp4 --force: a later `download <id> --wait` keeps the --force, and replaces the older x.mp4', async () => {
+    const sb = await sandbox({ jobSeconds: 0.5 });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    writeFileSync(join(cwd, 'x.mp4'), 'an older take');
+    const taskId = (await run(['generate', 'a newer take', '--no-wait', '-o', 'x.mp4', '--force'], { sandbox: sb, cwd, configDir })).stdout.trim();
+    const later = await run(['download', taskId, '--wait'], { sandbox: sb, cwd, configDir });
+    expect(later.code, later.stderr).toBe(0);
+    expect(later.stdout).toBe(`${join(cwd, 'x.mp4')}\n`);
+    expect(later.stderr).toContain(`Saving to ${join(cwd, 'x.mp4')} (the -o and --force it was submitted with`);
+    expect(await readMediaInfo(join(cwd, 'x.mp4'))).toMatchObject({ width: 1280, height: 720 });
+  });
+
   it('--no-wait -o x.mp4: the path is recorded, and a later `download <id> --wait` saves there', async () => {
     const sb = await sandbox({ jobSeconds: 0.5 });
     const cwd = tempDir();
