@@ -365,6 +365,18 @@ describe.concurrent('batch', () => {
     expect(sb.stats.submissions).toBe(2);
   });
 
+  it('a bad field is named once in its message, not twice', async () => {
+    const cwd = tempDir();
+    const lines = [{ prompt: 'x', resolution: '1080p' }, { prompt: '  ' }, { prompt: 'x', extend_from_task_id: 'task id?' }, { prompt: 5 }];
+    writeFileSync(join(cwd, 'jobs.jsonl'), `${lines.map((line) => JSON.stringify(line)).join('\n')}\n`);
+    const dry = await run(['batch', 'jobs.jsonl', '--dry-run'], { cwd, noKey: true });
+    expect(dry.code).toBe(2);
+    expect(dry.stderr).toContain('✖ jobs.jsonl line 1: resolution must be 720p (skipped)');
+    expect(dry.stderr).toContain('✖ jobs.jsonl line 2: prompt is empty (skipped)');
+    expect(dry.stderr).toContain('✖ jobs.jsonl line 3: extend_from_task_id is not a task id (skipped)');
+    expect(dry.stderr).toContain('✖ jobs.jsonl line 4: prompt: Invalid input: expected string, received number (skipped)');
+  });
+
   it('reads plain prompts from stdin; refuses a missing file and bad flags with exit 2, submitting nothing', async () => {
     const sb = await sandbox({ jobSeconds: 0.3 });
     const cwd = tempDir();
