@@ -158,12 +158,12 @@ export function buildProgram(ctx: Context): Command {
     .description('Save the result of a completed job. Refuses if it is not completed (unless --wait) or its link has expired.')
     .argument('<task_id>', 'a task id, last (the newest local job sent to this base URL), or - to read it from stdin')
     .option('-o, --output <path>', 'file or directory for the video (default: the -o the job was submitted with, if not saved yet; else config output-dir; else ./<task_id>.mp4)')
-    .option('--force', 'overwrite an existing file')
+    .option('--force', 'overwrite an existing file (the default when saving to the -o the job was submitted with, given with --force)')
     .option('--wait', 'wait for the job to complete first')
     .option('--timeout <seconds>', 'how long to wait with --wait (default: 900)')
     .addHelpText(
       'after',
-      examples(['omni-video download last', 'omni-video download task_01KS1H7ZYSJWH1N779S2FSHTKA -o clips/ --wait', "omni-video jobs --status completed --json | jq -r '.[] | select(.file == null) | .task_id' | xargs -n1 omni-video download    # every completed job not saved yet"]),
+      examples(['omni-video download last', 'omni-video download task_01KS1H7ZYSJWH1N779S2FSHTKA -o clips/ --wait', "omni-video jobs --status completed --limit 0 --json | jq -r '.[] | select(.file == null) | .task_id' | xargs -n1 omni-video download    # every completed job not saved yet"]),
     )
     .action(async (id: string, options, command: Command) => {
       const { runDownload } = await import('./commands/download.js');

@@ -96,7 +96,9 @@ function firstIssue(error: z.core.$ZodError): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid line';
   if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
-  return issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message;
+  const field = issue.path.join('.');
+  // A message of ours names its field already ("prompt is empty"); zod's own ones do not.
+  return field && !issue.message.startsWith(`${field} `) ? `${field}: ${issue.message}` : issue.message;
 }
 
 /**

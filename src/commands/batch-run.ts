@@ -38,7 +38,8 @@ const MAX_REQUEUES = 3;
 export type Outcome =
   | { kind: 'saved' | 'skipped'; json: JobJson }
   | { kind: 'failed' | 'error' | 'uncertain'; json: JobJson; error: Error }
-  | { kind: 'interrupted'; error: Error; taskId: string | undefined }
+  /** `completed`: the job had completed (and cost what it says); its download was stopped. */
+  | { kind: 'interrupted'; error: Error; taskId: string | undefined; completed?: JobJson | undefined }
   | { kind: 'not-started' | 'over-budget' };
 
 export type JobJson = Omit<TaskJson, 'task_id'> & { task_id: string | null };
@@ -263,7 +264,7 @@ export class BatchRun {
   }
 
   async failure(job: BatchJob, taskId: string | undefined, last: Task | undefined, error: Error, reporter: Reporter): Promise<Outcome> {
-    if (error instanceof InterruptedError) return { kind: 'interrupted', error, taskId };
+    if (error instanceof InterruptedError) return { kind: 'interrupted', error, taskId, completed: last?.status === 'completed' ? taskToJson(last) : undefined };
     if (error instanceof AuthenticationError || error instanceof ConfigurationError || error instanceof InsufficientBalanceError) this.fatal ??= error;
     if (error instanceof JobFailedError) {
       const json = last ? taskToJson(last) : withoutTask('failed', error.message, taskId);

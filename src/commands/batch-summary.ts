@@ -31,9 +31,11 @@ export function finish(ctx: Context, run: BatchRun, totals: { queue: number; tod
   const outcomes = [...run.outcomes.entries()].sort(([a], [b]) => a.line - b.line);
   const of = (kind: Outcome['kind']) => outcomes.filter(([, outcome]) => outcome.kind === kind);
   const sum = (jsons: JobJson[], field: 'cost' | 'credits_cost') => jsons.reduce((total, json) => total + (json[field] ?? 0), 0);
-  const ran = outcomes.flatMap(([, outcome]) => ('json' in outcome && outcome.kind !== 'skipped' ? [outcome.json] : []));
+  // A job whose download was stopped had completed: it is paid for, and no longer running.
+  const unsaved = outcomes.flatMap(([job, outcome]) => (outcome.kind === 'interrupted' && outcome.taskId && outcome.completed ? [{ job, taskId: outcome.taskId, json: outcome.completed }] : []));
+  const ran = [...outcomes.flatMap(([, outcome]) => ('json' in outcome && outcome.kind !== 'skipped' ? [outcome.json] : [])), ...unsaved.map(({ json }) => json)];
   const before = of('skipped').flatMap(([, outcome]) => ('json' in outcome ? [outcome.json] : []));
-  const running = outcomes.flatMap(([job, outcome]) => (outcome.kind === 'interrupted' && outcome.taskId ? [{ job, taskId: outcome.taskId }] : []));
+  const running = outcomes.flatMap(([job, outcome]) => (outcome.kind === 'interrupted' && outcome.taskId && !outcome.completed ? [{ job, taskId: outcome.taskId }] : []));
   const interruption = ctx.signal.aborted && ctx.signal.reason instanceof InterruptedError ? ctx.signal.reason : undefined;
 
   const parts = [`${of('saved').length} completed`, `${of('failed').length} failed`, `${of('skipped').length} skipped (saved before)`];
@@ -49,9 +51,11 @@ export function finish(ctx: Context, run: BatchRun, totals: { queue: number; tod
   if (sum(ran, 'cost') > 0 || running.length === 0) costs.push(`cost ${formatCost(sum(ran, 'cost'))} (${formatCost(sum(ran, 'credits_cost'))} credits)`);
   if (sum(before, 'cost') > 0) costs.push(`${formatCost(sum(ran, 'cost') + sum(before, 'cost'))} in all with the clips saved before`);
   if (running.length) costs.push(`${running.length} submitted job(s) still running, which may still be charged`);
+  if (unsaved.length) costs.push(`${unsaved.length} completed job(s) not saved yet`);
   const took = formatDuration(ctx.clock.now() - totals.startedAt);
   run.note(`${interruption ? `Batch interrupted after ${took}` : `Batch done in ${took}`}: ${parts.join(', ')} · ${costs.join('; ')}`);
   for (const { job, taskId } of running) run.note(`  line ${job.line}: ${taskId} submitted, still running`);
+  for (const { job, taskId } of unsaved) run.note(`  line ${job.line}: ${taskId} completed, its video not saved yet`);
   if (totals.gallery) run.note(`Gallery: ${totals.gallery}`);
 
   if (interruption) {

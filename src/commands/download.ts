@@ -25,23 +25,25 @@ export async function runDownload(ctx: Context, idArg: string, rawFlags: z.input
   const { client } = await createApiClient(ctx, globals, settings);
   const reporter = await createReporter({ io: ctx.io, clock: ctx.clock, quiet: Boolean(globals.quiet) });
   let output = flags.output;
+  let force = flags.force;
   if (output === undefined) {
     const known = await findJobByTaskId(ctx.configDir, taskId);
     if (known?.output && !known.file) {
       output = known.output;
-      reporter.info(`Saving to ${output} (the -o it was submitted with; -o here chooses another path)`);
+      force ||= known.force === true;
+      reporter.info(`Saving to ${output} (the -o${known.force ? ' and --force' : ''} it was submitted with; -o here chooses another path)`);
     }
   }
   // Known before waiting, so a wait is not spent on a file that could not be saved.
   const target = await resolveOutputPath({ cwd: ctx.cwd, output, outputDir: settings.config['output-dir'], taskId });
-  await refuseExistingFile(target, flags.force, 'nothing was downloaded');
+  await refuseExistingFile(target, force, 'nothing was downloaded');
   await followTask(ctx, client, reporter, {
     taskId,
     wait: flags.wait,
     download: true,
     output,
     outputDir: settings.config['output-dir'],
-    force: flags.force,
+    force,
     ...waitLimits(flags, settings.config),
     print: globals.json ? 'json' : 'path',
     baseUrlFlag: globals.baseUrl,

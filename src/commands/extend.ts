@@ -1,10 +1,11 @@
 import { InvalidRequestError } from '../api/errors.js';
-import type { GenerationRequest } from '../api/schemas.js';
+import { isTerminal, type GenerationRequest } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { findJobByTaskId } from '../store/history.js';
+import { recordEndState } from './follow.js';
 import { runGenerate, type GenerateFlags } from './generate.js';
 import { isUnfinished, requestFingerprint } from './same-request.js';
-import { baseUrlInUse, findLast, resolveTaskIds, type GlobalOptions, type Settings } from './shared.js';
+import { baseUrlInUse, createApiClient, findLast, resolveTaskIds, type GlobalOptions, type Settings } from './shared.js';
 
 /**
  * What `extend last` continues: the newest job of the base URL in use, except when that job is
@@ -30,8 +31,16 @@ export async function runExtend(ctx: Context, from: string, prompt: string | und
         : (await resolveTaskIds(ctx, [from], { single: true, baseUrl: () => baseUrlInUse(ctx, settings) }))[0]!;
     // A job that ended without a video has nothing to continue: refused before paying for a new one.
     const known = await findJobByTaskId(ctx.configDir, taskId);
-    if (known?.status === 'failed' || known?.status === 'cancelled') {
-      throw new InvalidRequestError(`Task ${taskId} ${known.status === 'failed' ? 'failed' : 'was cancelled'}: there is no video to extend${known.error ? ` (${known.error})` : ''}.`, {
+    let end = { status: known?.status, error: known?.error };
+    // The history has not seen the end of a job nobody waited for (--no-wait): the service has.
+    if (!flags.dryRun && !(end.status && isTerminal(end.status))) {
+      const { client } = await createApiClient(ctx, globals, settings);
+      const task = await client.getTask(taskId, { signal: ctx.signal });
+      await recordEndState(ctx, task);
+      end = { status: task.status, error: task.error?.message };
+    }
+    if (end.status === 'failed' || end.status === 'cancelled') {
+      throw new InvalidRequestError(`Task ${taskId} ${end.status === 'failed' ? 'failed' : 'was cancelled'}: there is no video to extend${end.error ? ` (${end.error})` : ''}.`, {
         hint: 'Extend a completed job (omni-video jobs --status completed lists them), or submit a new one with omni-video generate.',
       });
     }

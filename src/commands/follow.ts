@@ -1,8 +1,8 @@
 import { mkdir, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import type { OmniVideoClient } from '../api/client.js';
 import { partPath } from '../api/download.js';
-import { DownloadError, InterruptedError, JobFailedError, TaskNotFoundError, TaskNotReadyError, WaitTimeoutError } from '../api/errors.js';
+import { DownloadError, InterruptedError, JobFailedError, OutputExistsError, TaskNotFoundError, TaskNotReadyError, WaitTimeoutError } from '../api/errors.js';
 import { isTerminal, resultLinks, type Task } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { formatBytes } from '../io/format.js';
@@ -10,8 +10,8 @@ import { readMediaInfo } from '../io/media.js';
 import type { Reporter } from '../io/progress.js';
 import { appendJobRecord, FIRST_EVENT, findJobByTaskId, newJobId, type Job, type JobRecord } from '../store/history.js';
 import { taskToJson, type TaskJson } from './render.js';
-import { resolveOutputPath } from './output-path.js';
-import { downloadCommand, writeJson } from './shared.js';
+import { resolveOutputPath, safeFileName } from './output-path.js';
+import { downloadCommand, statusWaitCommand, writeJson } from './shared.js';
 
 export interface FollowOptions {
   taskId: string;
@@ -86,7 +86,8 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
   const { taskId } = options;
   const job = await historyJob(ctx, client, taskId, options.jobId);
   const choices = { output: options.output, force: options.force, baseUrl: options.baseUrlFlag };
-  const waitCommand = downloadCommand(taskId, choices, true);
+  // With --no-download the user wants the link, not a file: the hint waits and prints it.
+  const waitCommand = options.download ? downloadCommand(taskId, choices, true) : statusWaitCommand([taskId], options.baseUrlFlag);
   // One write at a time, in order: a status line written late would otherwise land after the
   // final event (timeout, interrupted, saved) and become the job's last word.
   let writes: Promise<void> = Promise.resolve();
@@ -181,6 +182,14 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
     }
     await record({ event: 'download_failed', error: (error as Error).message });
     if (error instanceof DownloadError) error.hint = `Try again with: ${saveCommand}`;
+    // Checked before submitting; a file that appeared since is not the user's mistake to redo:
+    // the job is paid for, and the hint saves it beside that file, overwriting nothing.
+    if (error instanceof OutputExistsError) {
+      const beside = join(dirname(destination), `${basename(destination, extname(destination))}-${safeFileName(taskId)}${extname(destination) || '.mp4'}`);
+      throw new OutputExistsError(`${destination} already exists: it appeared while task ${taskId} ran, so its video was not saved (the job was submitted, and may be charged).`, {
+        hint: `Save it with: ${downloadCommand(taskId, { output: beside, baseUrl: options.baseUrlFlag }, false)}`,
+      });
+    }
     throw error;
   }
   await record({ event: 'saved', file: saved.path });

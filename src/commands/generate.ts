@@ -16,7 +16,7 @@ import { followTask } from './follow.js';
 import { dryRunBody, taskToJson } from './render.js';
 import { absoluteOutput, explicitFileTarget, refuseExistingFile } from './output-path.js';
 import { findSameRequest, formatAge, requestFingerprint, type SameRequest } from './same-request.js';
-import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, timeoutFlag, waitLimits, writeJson, type GlobalOptions, type Settings } from './shared.js';
+import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, shellQuote, timeoutFlag, waitLimits, writeJson, type GlobalOptions, type Settings } from './shared.js';
 
 export const VIDEO_TYPES: Record<string, string> = { '.mp4': 'video/mp4', '.mov': 'video/quicktime', '.webm': 'video/webm' };
 /** Larger clips make a request the service may refuse; hosting them is the better path. */
@@ -100,7 +100,7 @@ async function videoReference(value: string, cwd: string, warn: (text: string) =
     }
     if (duration > MAX_CLIP_SECONDS) {
       throw new InvalidRequestError(`--video ${value} is ${formatAgainst(duration, MAX_CLIP_SECONDS)} s long: the API takes clips of ${MIN_CLIP_SECONDS}–${MAX_CLIP_SECONDS} s.`, {
-        hint: `Cut ${ADVISED_CLIP_SECONDS} s out of it, e.g. ffmpeg -ss 0 -t ${ADVISED_CLIP_SECONDS} -i ${value} short${extname(path)}`,
+        hint: `Cut ${ADVISED_CLIP_SECONDS} s out of it, e.g. ffmpeg -ss 0 -t ${ADVISED_CLIP_SECONDS} -i ${shellQuote(value)} short${extname(path)}`,
       });
     }
     if (duration > ADVISED_CLIP_SECONDS) warn(`--video ${value} is ${formatAgainst(duration, ADVISED_CLIP_SECONDS)} s long; the provider advises clips of ${ADVISED_CLIP_SECONDS} s or less.`);
@@ -214,6 +214,7 @@ export async function runGenerate(ctx: Context, prompt: string | undefined, rawF
     event: FIRST_EVENT,
     ...requestFields(body, client.baseUrl, requestHash),
     output,
+    ...(output === undefined ? {} : { force: flags.force }),
   });
   reporter.update({ id: '', status: 'submitting', progress: 0 });
   const submittedAtMs = ctx.clock.now();
@@ -257,7 +258,7 @@ async function resumeJob(ctx: Context, client: OmniVideoClient, same: SameReques
   const taskId = job.task_id as string;
   follow.reporter.info(`Resuming ${taskId} (the same request, submitted ${formatAge(same.ageMs)}; --new submits another)`);
   // Saved where this command asks; a later `download <id>` then uses it too.
-  if (output !== undefined) await appendJobRecord(ctx.configDir, { job: job.job, task_id: taskId, event: 'resumed', output });
+  if (output !== undefined) await appendJobRecord(ctx.configDir, { job: job.job, task_id: taskId, event: 'resumed', output, force: follow.flags.force });
   try {
     await deliver(ctx, client, { taskId, jobId: job.job, submittedAtMs: Date.parse(job.created_at) }, follow);
   } catch (error) {

@@ -234,6 +234,12 @@ export interface ResumeChoices {
   baseUrl?: string | undefined;
 }
 
+/** `omni-video status <id…> --wait [--base-url url]`, ready to paste: waits, and prints the links. */
+export function statusWaitCommand(taskIds: string[], baseUrl: string | undefined): string {
+  const words = ['omni-video', 'status', ...taskIds, '--wait', ...(baseUrl ? ['--base-url', baseUrl] : [])];
+  return words.map(shellQuote).join(' ');
+}
+
 /** `omni-video download <id> [--wait] [-o path] [--force] [--base-url url]`, ready to paste. */
 export function downloadCommand(taskId: string, choices: ResumeChoices, wait: boolean): string {
   const words = ['omni-video', 'download', taskId];

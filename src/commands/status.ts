@@ -6,7 +6,7 @@ import type { Context } from '../context.js';
 import { createReporter } from '../io/progress.js';
 import { recordEndState } from './follow.js';
 import { statusLine, taskToJson } from './render.js';
-import { baseUrlInUse, createApiClient, loadSettings, parseOptions, resolveTaskIds, shellQuote, timeoutFlag, waitLimits, writeJson, type GlobalOptions } from './shared.js';
+import { baseUrlInUse, createApiClient, loadSettings, parseOptions, resolveTaskIds, statusWaitCommand, timeoutFlag, waitLimits, writeJson, type GlobalOptions } from './shared.js';
 
 export const StatusFlagsSchema = z.object({
   wait: z._default(z.boolean(), false),
@@ -64,8 +64,7 @@ export async function runStatus(ctx: Context, idArgs: string[], rawFlags: z.inpu
   const firstError = stop.signal.aborted ? stop.signal.reason : ctx.signal.aborted ? ctx.signal.reason : undefined;
   if (firstError instanceof InterruptedError || firstError instanceof WaitTimeoutError) {
     const running = ids.filter((id) => !ended.has(id));
-    const words = ['omni-video', 'status', ...running, '--wait', ...(globals.baseUrl ? ['--base-url', globals.baseUrl] : [])];
-    const hint = `Resume with: ${words.map(shellQuote).join(' ')}`;
+    const hint = `Resume with: ${statusWaitCommand(running, globals.baseUrl)}`;
     if (firstError instanceof WaitTimeoutError) {
       firstError.hint = hint;
       throw firstError;

@@ -38,6 +38,8 @@ const JobRecordSchema = z.lazy(() =>
     request_hash: z.optional(z.string()),
     /** Where the video was asked to go (absolute), until it is saved: `download <id>` uses it. */
     output: z.optional(z.string()),
+    /** Whether that command had --force: `download <id>` using the recorded output keeps it. */
+    force: z.optional(z.boolean()),
   }),
 );
 export type JobRecord = z.infer<typeof JobRecordSchema>;

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { readMediaInfo } from '../../src/io/media.js';
 import type { Sandbox } from '../../src/sandbox/server.js';
 import { run, sandbox, tempDir } from '../helpers/harness.js';
+import { interruptWhen } from '../helpers/signals.js';
 
 const FAST = ['--poll-interval', '0.5'];
 
@@ -154,6 +155,20 @@ describe.concurrent('batch', () => {
     expect(sb.stats.submissions).toBe(6);
     expect([...submissionsPerPrompt(sb).values()].every((count) => count === 1)).toBe(true);
     expect(mp4s(cwd)).toHaveLength(6);
+  });
+
+  it('Ctrl-C while a completed job downloads: the summary says it completed and is not saved yet, with its cost, not "still running"', async () => {
+    // Slow enough that the Ctrl-C lands mid-transfer.
+    const sb = await sandbox({ jobSeconds: 0.3, largeFileBytes: 20 * 1024 * 1024, downloadBytesPerSecond: 1024 * 1024 });
+    const cwd = tempDir();
+    const file = promptFile(cwd, 1);
+    const interrupted = await run(['batch', file, ...FAST], { sandbox: sb, cwd, onSpawn: interruptWhen(/downloading/) });
+    expect(interrupted.code, interrupted.stderr).toBe(130);
+    const [taskId] = [...sb.tasks.keys()];
+    expect(interrupted.stderr).toMatch(/^Batch interrupted after \d+s: 0 completed, 0 failed, 0 skipped \(saved before\), 1 interrupted · cost 1 \(10 credits\); 1 completed job\(s\) not saved yet$/m);
+    expect(interrupted.stderr).toContain(`  line 1: ${taskId} completed, its video not saved yet`);
+    expect(interrupted.stderr).not.toContain('still running');
+    expect(interrupted.stderr).not.toContain('keep running');
   });
 
   it('keys jobs by content: lines added above saved ones leave them skipped, with the files they were saved as', async () => {
@@ -363,6 +378,18 @@ describe.concurrent('batch', () => {
     expect(jsonLines(real.stdout).filter((line) => line.status === 'completed').map((line) => line.line).sort()).toEqual([1, 5]);
     expect(reported(real.stderr)).toEqual([2, 3, 4]);
     expect(sb.stats.submissions).toBe(2);
+  });
+
+  it('a bad field is named once in its message, not twice', async () => {
+    const cwd = tempDir();
+    const lines = [{ prompt: 'x', resolution: '1080p' }, { prompt: '  ' }, { prompt: 'x', extend_from_task_id: 'task id?' }, { prompt: 5 }];
+    writeFileSync(join(cwd, 'jobs.jsonl'), `${lines.map((line) => JSON.stringify(line)).join('\n')}\n`);
+    const dry = await run(['batch', 'jobs.jsonl', '--dry-run'], { cwd, noKey: true });
+    expect(dry.code).toBe(2);
+    expect(dry.stderr).toContain('✖ jobs.jsonl line 1: resolution must be 720p (skipped)');
+    expect(dry.stderr).toContain('✖ jobs.jsonl line 2: prompt is empty (skipped)');
+    expect(dry.stderr).toContain('✖ jobs.jsonl line 3: extend_from_task_id is not a task id (skipped)');
+    expect(dry.stderr).toContain('✖ jobs.jsonl line 4: prompt: Invalid input: expected string, received number (skipped)');
   });
 
   it('reads plain prompts from stdin; refuses a missing file and bad flags with exit 2, submitting nothing', async () => {

@@ -90,4 +90,19 @@ describe.concurrent('last', () => {
       expect(existsSync(join(cwd, `${id}.mp4`))).toBe(false);
     });
   }
+
+  it('extend last on a --no-wait job that failed since, which the history still shows queued, asks the service and refuses (exit 2), submitting nothing', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3, faults: { failJobs: 1, failMessage: 'safety filter' } });
+    const configDir = tempDir('ov-config-');
+    const cwd = tempDir();
+    const id = (await run(['generate', 'a paper boat', '--no-wait'], { sandbox: sb, configDir, cwd })).stdout.trim();
+    // A plain look, which leaves the history as it is, until the service says the job failed.
+    let seen = '';
+    while (!seen.includes('failed')) seen = (await run(['status', id], { sandbox: sb, configDir, cwd })).stdout;
+    expect((await run(['jobs'], { sandbox: sb, configDir, cwd })).stdout).toContain(`${id}  queued`);
+    const result = await run(['extend', 'last', 'it drifts under a bridge'], { sandbox: sb, configDir, cwd });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`✖ Task ${id} failed: there is no video to extend (safety filter).\n`);
+    expect(sb.stats.submissions).toBe(1);
+  });
 });

@@ -198,4 +198,16 @@ describe.concurrent('the cuts the README and the hints tell a user to make', () 
     expect(accepted.code, accepted.stderr).toBe(0);
     expect(accepted.stderr).toBe('');
   });
+
+  it("that hint quotes a path with a space or a quote, so it still runs as printed", async () => {
+    const cwd = tempDir();
+    await shell(`ffmpeg -hide_banner -loglevel error -nostdin -f lavfi -i testsrc2=size=64x36:rate=5:duration=30 -c:v libx264 -g 50 "it's long.mp4"`, cwd);
+    const refused = await run(['generate', 'x', '--video', "it's long.mp4"], { cwd });
+    expect(refused.code).toBe(2);
+    const hint = /e\.g\. (ffmpeg .*)$/m.exec(refused.stderr)?.[1];
+    expect(hint, refused.stderr).toBe(`ffmpeg -ss 0 -t 3 -i 'it'\\''s long.mp4' short.mp4`);
+    await shell(hint!, cwd);
+    const accepted = await run(['generate', 'x', '--video', 'short.mp4', '--dry-run'], { cwd });
+    expect(accepted.code, accepted.stderr).toBe(0);
+  });
 });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -336,8 +336,25 @@ describe.concurrent('every example the tool shows runs', () => {
   it('the help walk finds every command, each with examples; download --help reads the jobs array with .[]', () => {
     expect(commandPaths().length).toBeGreaterThanOrEqual(15);
     expect(HELP_EXAMPLES.length).toBeGreaterThanOrEqual(30);
-    const downloadPipe = HELP_EXAMPLES.find(({ command }) => command.startsWith('omni-video jobs --status completed --json |'));
+    const downloadPipe = HELP_EXAMPLES.find(({ command }) => command.startsWith('omni-video jobs --status completed --limit 0 --json |'));
     expect(downloadPipe?.command).toContain("jq -r '.[] |");
+  });
+
+  it("download --help's 'every completed job not saved yet' saves every one, beyond the 20 that jobs lists by default", async () => {
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const cwd = tempDir('ov-pipe-');
+    const configDir = tempDir('ov-config-');
+    const env = { OMNI_VIDEO_BASE_URL: sb.baseUrl };
+    const submitted = await Promise.all(Array.from({ length: 21 }, (_, index) => runInProcess(['generate', `clip ${index + 1}`, '--no-wait'], { configDir, cwd, env })));
+    const ids = submitted.map((result) => result.stdout.trim());
+    expect(ids.every((id) => /^task_\w+$/.test(id)), submitted.map((result) => result.stderr).join('')).toBe(true);
+    // A wait records each end in the history: 21 completed jobs, none saved.
+    const waited = await runInProcess(['status', ...ids, '--wait', '-q'], { configDir, cwd, env });
+    expect(waited.code, waited.stderr).toBe(0);
+    const example = HELP_EXAMPLES.find(({ command }) => command.includes('# every completed job not saved yet'))!.command;
+    const result = await bash(example, { cwd, sandbox: sb, configDir });
+    expect(result.code, result.stderr).toBe(0);
+    expect(readdirSync(cwd).sort()).toEqual(ids.map((id) => `${id}.mp4`).sort());
   });
 
   it('every adaptation applies to some example (none is left behind when an example changes)', () => {

@@ -4,7 +4,7 @@
  * and runs it with sh, `omni-video` on PATH as after `npm install -g`.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readMediaInfo } from '../../src/io/media.js';
@@ -80,6 +80,21 @@ describe.concurrent('resume hints run verbatim', () => {
     expect(resumed.stdout).toBe(`${join(cwd, 'out', 'sunrise.mp4')}\n`);
   });
 
+  it('--no-download --timeout: the hint waits and prints the link, and saves no file the user did not ask for', async () => {
+    const sb = await sandbox({ jobSeconds: 6 });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const first = await run(['generate', 'just the link', '--no-download', '--timeout', '1'], { sandbox: sb, cwd, configDir });
+    expect(first.code).toBe(5);
+    const [taskId] = [...sb.tasks.keys()];
+    const hint = hintAfter('Resume with: ', first.stderr);
+    expect(hint).toBe(`omni-video status ${taskId} --wait`);
+    const resumed = await paste(hint, { cwd, configDir, sandbox: sb });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(new RegExp(`^${taskId}  completed  .*  http://\\S+/files/${taskId}\\.mp4\\S*  expires `));
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
   it('a download cut beyond its retries: the hint saves it at -o (--force kept) once the file server behaves', async () => {
     const sb = await sandbox({ jobSeconds: 0.2, faults: { downloadCuts: 5, downloadCutAfterBytes: 1000 } });
     const cwd = tempDir();
@@ -93,6 +108,33 @@ describe.concurrent('resume hints run verbatim', () => {
     const again = await paste(hint, { cwd, configDir, sandbox: sb });
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toBe(`${join(cwd, 'cut.mp4')}\n`);
+    expect(sb.submissions()).toHaveLength(1);
+  });
+
+  it('a file that appears at -o while the job runs: says the job was submitted and not saved, and the hint saves it beside, touching neither file', async () => {
+    // Long enough that the file is written while the job still runs, even on a loaded machine.
+    const sb = await sandbox({ jobSeconds: 3 });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const target = join(cwd, 'take.mp4');
+    const appear = (child: import('node:child_process').ChildProcess) => {
+      let seen = '';
+      child.stderr?.on('data', (chunk: string | Buffer) => {
+        if (!/Submitted task_/.test(seen) && /Submitted task_/.test((seen += String(chunk)))) writeFileSync(target, 'another take');
+      });
+    };
+    const first = await run(['generate', 'a second take', '-o', 'take.mp4'], { sandbox: sb, cwd, configDir, onSpawn: appear });
+    expect(first.code).toBe(2);
+    const [taskId] = [...sb.tasks.keys()];
+    expect(first.stderr).toContain(`✖ ${target} already exists: it appeared while task ${taskId} ran, so its video was not saved (the job was submitted, and may be charged).`);
+    const hint = hintAfter('Save it with: ', first.stderr);
+    const beside = join(cwd, `take-${taskId}.mp4`);
+    expect(hint).toBe(`omni-video download ${taskId} -o ${beside}`);
+    const saved = await paste(hint, { cwd, configDir, sandbox: sb });
+    expect(saved.code, saved.stderr).toBe(0);
+    expect(saved.stdout).toBe(`${beside}\n`);
+    expect(readFileSync(target, 'utf8')).toBe('another take');
+    expect(await readMediaInfo(beside)).toMatchObject({ width: 1280, height: 720 });
     expect(sb.submissions()).toHaveLength(1);
   });
 
@@ -125,6 +167,19 @@ describe.concurrent('resume hints run verbatim', () => {
     const resumed = await paste(hint, { cwd, configDir, sandbox: sb });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout.trim().split('\n').map((line) => line.split('  ')[1])).toEqual(['completed', 'completed']);
+  });
+
+  it('--no-wait -o x.mp4 --force: a later `download <id> --wait` keeps the --force, and replaces the older x.mp4', async () => {
+    const sb = await sandbox({ jobSeconds: 0.5 });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    writeFileSync(join(cwd, 'x.mp4'), 'an older take');
+    const taskId = (await run(['generate', 'a newer take', '--no-wait', '-o', 'x.mp4', '--force'], { sandbox: sb, cwd, configDir })).stdout.trim();
+    const later = await run(['download', taskId, '--wait'], { sandbox: sb, cwd, configDir });
+    expect(later.code, later.stderr).toBe(0);
+    expect(later.stdout).toBe(`${join(cwd, 'x.mp4')}\n`);
+    expect(later.stderr).toContain(`Saving to ${join(cwd, 'x.mp4')} (the -o and --force it was submitted with`);
+    expect(await readMediaInfo(join(cwd, 'x.mp4'))).toMatchObject({ width: 1280, height: 720 });
   });
 
   it('--no-wait -o x.mp4: the path is recorded, and a later `download <id> --wait` saves there', async () => {
