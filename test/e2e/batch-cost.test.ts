@@ -65,6 +65,18 @@ describe.concurrent('what a batch costs', () => {
     expect(result.stderr).toContain('3 not submitted: the --max-cost budget of 7 was reached · cost 7 (70 credits)');
   });
 
+  it('--max-cost when the service reports no cost: one job runs to learn it, then nothing more is submitted, exit 7', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3, faults: { omitCost: true } });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const result = await run(['batch', promptFile(cwd, 6), '--max-cost', '3', ...FAST], { sandbox: sb, cwd, configDir });
+    expect(result.code, result.stderr).toBe(7);
+    expect(sb.stats.submissions).toBe(1);
+    expect(mp4s(cwd)).toHaveLength(1);
+    expect(result.stderr).toContain('5 not submitted: the --max-cost budget of 3 could not be kept (what jobs cost is not known)');
+    expect(result.stderr).toContain('✖ Stopped: the service reported no cost for a job of this batch, so the --max-cost budget of 3 cannot be kept: 5 job(s) not submitted; every job submitted is saved.');
+  });
+
   it('says so before the first submission when the estimate is more than the remaining balance', async () => {
     const sb = await sandbox({ jobSeconds: 0.3, balance: 2 });
     const cwd = tempDir();
