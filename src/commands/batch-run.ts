@@ -113,6 +113,8 @@ export class BatchRun {
 
   /** Runs the jobs, at most `limit` at once; every job ends with an outcome, none is lost. */
   async runAll(queue: PlannedJob[]): Promise<void> {
+    // Jobs paid for by earlier runs go first, so --max-cost counts them in flight before deciding on a new one.
+    queue.sort((a, b) => Number(a.plan === 'submit') - Number(b.plan === 'submit'));
     const running = new Set<Promise<void>>();
     for (;;) {
       if (this.fatal || this.ctx.signal.aborted) break;

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { HISTORY_FILE } from '../../src/store/history.js';
 import type { Sandbox } from '../../src/sandbox/server.js';
 import { run, sandbox, tempDir } from '../helpers/harness.js';
+import { interruptWhen } from '../helpers/signals.js';
 
 const FAST = ['--poll-interval', '0.5'];
 
@@ -75,6 +76,25 @@ describe.concurrent('what a batch costs', () => {
     expect(mp4s(cwd)).toHaveLength(1);
     expect(result.stderr).toContain('5 not submitted: the --max-cost budget of 3 could not be kept (what jobs cost is not known)');
     expect(result.stderr).toContain('✖ Stopped: the service reported no cost for a job of this batch, so the --max-cost budget of 3 cannot be kept: 5 job(s) not submitted; every job submitted is saved.');
+  });
+
+  it('a re-run counts the jobs it waits for before submitting one: a failed line resubmitted ahead of a job still running stays within --max-cost', async () => {
+    // Long enough that a loaded machine delivers the Ctrl-C while line 2 still runs.
+    const sb = await sandbox({ jobSeconds: 3, faults: { failJobs: 1 } });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const args = ['batch', promptFile(cwd, 2), '--max-cost', '2', ...FAST];
+    // Line 1 fails (cost 1), line 2 is submitted (1 + 1 fits in 2), then Ctrl-C.
+    const first = await run([...args, '--concurrency', '1'], { sandbox: sb, cwd, configDir, onSpawn: interruptWhen(/line 2: submitted task_\w+/) });
+    expect(first.code, first.stderr).toBe(130);
+    expect(sb.stats.submissions).toBe(2);
+
+    // The failed line is planned first, line 2 (paid for, still running) after it: 1 spent + 1 running leaves nothing for a new take.
+    const rerun = await run(args, { sandbox: sb, cwd, configDir });
+    expect(rerun.code, rerun.stderr).toBe(7);
+    expect(sb.stats.submissions).toBe(2);
+    expect(mp4s(cwd)).toEqual(['002-shot-2-rain-on-a-window.mp4']);
+    expect(rerun.stderr).toContain('✖ Stopped at the --max-cost budget of 2 (spent 2): 1 job(s) not submitted; every job submitted is saved.');
   });
 
   it('says so before the first submission when the estimate is more than the remaining balance', async () => {
