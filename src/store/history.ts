@@ -38,6 +38,8 @@ const JobRecordSchema = z.lazy(() =>
     request_hash: z.optional(z.string()),
     /** Where the video was asked to go (absolute), until it is saved: `download <id>` uses it. */
     output: z.optional(z.string()),
+    /** The process sending the request: while it lives and no answer is recorded, the same request waits for it. */
+    pid: z.optional(z.number()),
   }),
 );
 export type JobRecord = z.infer<typeof JobRecordSchema>;
@@ -50,7 +52,7 @@ export function requestFields(
   body: GenerationRequest,
   baseUrl: string,
   requestHash: string,
-): Pick<JobRecord, 'prompt' | 'aspect_ratio' | 'images' | 'video' | 'extend_from_task_id' | 'base_url' | 'request_hash'> {
+): Pick<JobRecord, 'prompt' | 'aspect_ratio' | 'images' | 'video' | 'extend_from_task_id' | 'base_url' | 'request_hash' | 'pid'> {
   return {
     prompt: body.prompt,
     aspect_ratio: body.aspect_ratio,
@@ -59,6 +61,7 @@ export function requestFields(
     extend_from_task_id: body.extend_from_task_id,
     base_url: baseUrl,
     request_hash: requestHash,
+    pid: process.pid,
   };
 }
 
