@@ -49,6 +49,8 @@ export function finish(ctx: Context, run: BatchRun, totals: { queue: number; tod
   // No "cost 0" while submitted jobs still run: what they cost is not known yet.
   if (sum(ran, 'cost') > 0 || running.length === 0) costs.push(`cost ${formatCost(sum(ran, 'cost'))} (${formatCost(sum(ran, 'credits_cost'))} credits)`);
   if (sum(before, 'cost') > 0) costs.push(`${formatCost(sum(ran, 'cost') + sum(before, 'cost'))} in all with the clips saved before`);
+  const unreported = ran.filter((json) => json.task_id && json.cost == null).length;
+  if (unreported) costs.push(`${unreported} job(s) with no cost reported, which may be charged`);
   if (running.length) costs.push(`${running.length} submitted job(s) still running, which may still be charged`);
   const took = formatDuration(ctx.clock.now() - totals.startedAt);
   run.note(`${interruption ? `Batch interrupted after ${took}` : `Batch done in ${took}`}: ${parts.join(', ')} · ${costs.join('; ')}`);

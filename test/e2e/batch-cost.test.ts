@@ -75,6 +75,7 @@ describe.concurrent('what a batch costs', () => {
     expect(sb.stats.submissions).toBe(1);
     expect(mp4s(cwd)).toHaveLength(1);
     expect(result.stderr).toContain('5 not submitted: the --max-cost budget of 3 could not be kept (what jobs cost is not known)');
+    expect(result.stderr).toContain('not submitted: the --max-cost budget of 3 could not be kept (what jobs cost is not known) · cost 0 (0 credits); 1 job(s) with no cost reported, which may be charged\n');
     expect(result.stderr).toContain('✖ Stopped: the service reported no cost for a job of this batch, so the --max-cost budget of 3 cannot be kept: 5 job(s) not submitted; every job submitted is saved.');
   });
 
