@@ -119,7 +119,7 @@ async function beforeSpending(ctx: Context, run: BatchRun, queue: PlannedJob[], 
   const recent = await recentCostPerJob(ctx.configDir, client.baseUrl);
   const perJob = recent?.perJob;
   const { maxCost } = run.flags;
-  if (maxCost !== undefined) run.budget = new Budget(maxCost, costBefore(run.state, planned), perJob);
+  if (maxCost !== undefined) run.budget = new Budget(maxCost, costBefore(run.state, planned, perJob), perJob);
   if (toSubmit === 0) return;
   const basis = recent ? `${formatCost(recent.perJob)} per job, the mean of the last ${recent.jobs} in the job history` : 'no job with a cost in the job history yet';
   const budget = run.budget ? ` · --max-cost ${formatCost(run.budget.max)}${run.budget.spentBefore ? ` (${formatCost(run.budget.spentBefore)} spent by earlier runs)` : ''}` : '';

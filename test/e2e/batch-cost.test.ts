@@ -98,6 +98,25 @@ describe.concurrent('what a batch costs', () => {
     expect(rerun.stderr).toContain('✖ Stopped at the --max-cost budget of 2 (spent 2): 1 job(s) not submitted; every job submitted is saved.');
   });
 
+  it('submissions of earlier runs left uncertain count against --max-cost at the estimate: a re-run does not spend the budget again', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const seed = await run(['generate', 'one to know the cost'], { sandbox: sb, cwd, configDir });
+    expect(seed.code, seed.stderr).toBe(0);
+    sb.faults.submitResetAfterCreate = 2;
+    const args = ['batch', promptFile(cwd, 6), '--output-dir', 'clips', '--max-cost', '3', '--concurrency', '1', ...FAST];
+    // Lines 1 and 2: created and charged, their answers lost (uncertain, 1 each at the estimate); line 3 saved.
+    const first = await run(args, { sandbox: sb, cwd, configDir });
+    expect(first.code).toBe(6);
+    expect(sb.stats.submissions).toBe(4);
+
+    const rerun = await run(args, { sandbox: sb, cwd, configDir });
+    expect(sb.stats.submissions, rerun.stderr).toBe(4);
+    expect(rerun.stderr).toContain('--max-cost 3 (3 spent by earlier runs)');
+    expect(mp4s(join(cwd, 'clips'))).toHaveLength(1);
+  });
+
   it('says so before the first submission when the estimate is more than the remaining balance', async () => {
     const sb = await sandbox({ jobSeconds: 0.3, balance: 2 });
     const cwd = tempDir();
