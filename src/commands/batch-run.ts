@@ -101,7 +101,8 @@ export class BatchRun {
         this.outcomes.set(job, { kind: 'skipped', json });
         this.emit(job, json, { skipped: true });
       } else if (plan === 'uncertain') {
-        const message = `line ${job.line}: an earlier run stopped while submitting it, so the service may have the job; not resubmitted, to avoid paying twice.`;
+        const what = this.state.get(job.key)?.event === 'uncertain' ? 'sent it and got no answer' : 'stopped while submitting it';
+        const message = `line ${job.line}: an earlier run ${what}, so the service may have the job; not resubmitted, to avoid paying twice.`;
         const error = new SubmissionUncertainError(message);
         this.ctx.io.stderr.write(`${this.colors.red('✖')} ${message}\n  ${UNCERTAIN_TRUTH}\n`);
         const json = withoutTask('uncertain', message);

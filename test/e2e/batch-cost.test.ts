@@ -113,6 +113,7 @@ describe.concurrent('what a batch costs', () => {
 
     const rerun = await run(args, { sandbox: sb, cwd, configDir });
     expect(sb.stats.submissions, rerun.stderr).toBe(4);
+    expect(rerun.stderr).toContain('✖ line 1: an earlier run sent it and got no answer, so the service may have the job; not resubmitted, to avoid paying twice.');
     expect(rerun.stderr).toContain('--max-cost 3 (3 spent by earlier runs)');
     expect(mp4s(join(cwd, 'clips'))).toHaveLength(1);
   });
