@@ -1,6 +1,6 @@
 import type { GenerationRequest } from '../api/schemas.js';
 import type { Context } from '../context.js';
-import { FIRST_EVENT, readJobs, type Job } from '../store/history.js';
+import { FIRST_EVENT, isRunning, readJobs, type Job } from '../store/history.js';
 
 /** How far back an identical request is looked for: result links last about as long. */
 export const SAME_REQUEST_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -52,13 +52,7 @@ const SENDING_POLL_MS = 250;
 /** True while the process that wrote the job's first line still runs and has recorded no answer: it is sending the request now. */
 function isBeingSent(job: Job, nowMs: number): boolean {
   if (job.last_event !== FIRST_EVENT || job.pid === undefined || job.pid === process.pid) return false;
-  if (nowMs - Date.parse(job.created_at) > SENDING_MAX_MS) return false;
-  try {
-    process.kill(job.pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return nowMs - Date.parse(job.created_at) <= SENDING_MAX_MS && isRunning(job.pid);
 }
 
 export type SameRequest = { kind: 'resume' | 'uncertain' | 'sending'; job: Job; ageMs: number };

@@ -79,6 +79,16 @@ export function historyPath(dir: string): string {
   return join(dir, HISTORY_FILE);
 }
 
+/** True while a process of this id runs (one of another user's too). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Web Crypto's global, loaded on first use: node:crypto as an import costs every command ~4 ms. */
 export function newJobId(): string {
   return `${Date.now().toString(36)}-${Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(4))).toString('hex')}`;
