@@ -42,12 +42,15 @@ export class BudgetReachedError extends InsufficientBalanceError {
  * the batch's earlier runs) plus the estimate for every job in flight, the new one included,
  * stays within the budget. When it would not, the batch waits for a job in flight to end (its
  * real cost may be less than estimated) and stops once none is left. Until some cost is known
- * there is no estimate: one job runs alone and its cost becomes the estimate.
+ * there is no estimate: one job runs alone and its cost becomes the estimate; if it ends with no
+ * cost reported, nothing more is submitted, as no budget can be kept without knowing what jobs cost.
  */
 export class Budget {
   spent: number;
   inFlight = 0;
   stopped = false;
+  /** A charged job ended with no cost reported and none known to estimate it by: the budget cannot be kept. */
+  unmeasured = false;
   #perJob: number | undefined;
   #known: number[] = [];
 
@@ -65,7 +68,7 @@ export class Budget {
   }
 
   decide(): 'submit' | 'wait' | 'stop' {
-    const fits = this.#perJob === undefined ? this.inFlight === 0 && this.spent < this.max : this.spent + this.#perJob * (this.inFlight + 1) <= this.max + 1e-9;
+    const fits = !this.unmeasured && (this.#perJob === undefined ? this.inFlight === 0 && this.spent < this.max : this.spent + this.#perJob * (this.inFlight + 1) <= this.max + 1e-9);
     if (fits) return 'submit';
     return this.inFlight > 0 ? 'wait' : 'stop';
   }
@@ -83,6 +86,7 @@ export class Budget {
       this.#perJob = this.#known.reduce((sum, value) => sum + value, 0) / this.#known.length;
       this.spent += cost;
     } else if (submitted) {
+      if (this.#perJob === undefined) this.unmeasured = true;
       this.spent += this.#perJob ?? 0;
     }
   }

@@ -95,10 +95,14 @@ export function lineRequest(ctx: Context, job: BatchJob, flags: { aspectRatio?: 
   return buildGenerationRequest(ctx, request.prompt, lineFlags, config, warn, request.extend_from_task_id);
 }
 
-/** What earlier runs of this batch spent on the jobs planned now: saved ones, and failed ones submitted again. */
-export function costBefore(state: BatchState, planned: PlannedJob[]): number {
+/**
+ * What earlier runs of this batch spent on the jobs planned now: saved ones, failed ones submitted
+ * again, and submissions left uncertain (they may be charged: the estimate, as within a run).
+ */
+export function costBefore(state: BatchState, planned: PlannedJob[], perJob: number | undefined): number {
   return planned.reduce((sum, { job, plan }) => {
     const known = state.get(job.key);
+    if (known?.event === 'uncertain' || known?.event === 'submitting') return sum + (perJob ?? 0);
     const ended = plan === 'skip' || (plan === 'submit' && known?.event === 'failed');
     const cost = known?.result?.cost;
     return sum + (ended && typeof cost === 'number' ? cost : 0);

@@ -102,7 +102,8 @@ export class BatchRun {
         this.outcomes.set(job, { kind: 'skipped', json });
         this.emit(job, json, { skipped: true });
       } else if (plan === 'uncertain') {
-        const message = `line ${job.line}: an earlier run stopped while submitting it, so the service may have the job; not resubmitted, to avoid paying twice.`;
+        const what = this.state.get(job.key)?.event === 'uncertain' ? 'sent it and got no answer' : 'stopped while submitting it';
+        const message = `line ${job.line}: an earlier run ${what}, so the service may have the job; not resubmitted, to avoid paying twice.`;
         const error = new SubmissionUncertainError(message);
         this.ctx.io.stderr.write(`${this.colors.red('✖')} ${message}\n  ${UNCERTAIN_TRUTH}\n`);
         const json = withoutTask('uncertain', message);
@@ -114,6 +115,8 @@ export class BatchRun {
 
   /** Runs the jobs, at most `limit` at once; every job ends with an outcome, none is lost. */
   async runAll(queue: PlannedJob[]): Promise<void> {
+    // Jobs paid for by earlier runs go first, so --max-cost counts them in flight before deciding on a new one.
+    queue.sort((a, b) => Number(a.plan === 'submit') - Number(b.plan === 'submit'));
     const running = new Set<Promise<void>>();
     for (;;) {
       if (this.fatal || this.ctx.signal.aborted) break;

@@ -43,13 +43,16 @@ export function finish(ctx: Context, run: BatchRun, totals: { queue: number; tod
   if (of('error').length) parts.push(`${of('error').length} with errors`);
   if (of('interrupted').length) parts.push(`${of('interrupted').length} interrupted`);
   if (of('not-started').length) parts.push(`${of('not-started').length} not started`);
-  if (of('over-budget').length) parts.push(`${of('over-budget').length} not submitted: the --max-cost budget of ${formatCost(run.budget?.max ?? 0)} was reached`);
+  const budgetEnd = run.budget?.unmeasured ? 'could not be kept (what jobs cost is not known)' : 'was reached';
+  if (of('over-budget').length) parts.push(`${of('over-budget').length} not submitted: the --max-cost budget of ${formatCost(run.budget?.max ?? 0)} ${budgetEnd}`);
   if (totals.todo > totals.queue) parts.push(`${totals.todo - totals.queue} left by --max-jobs`);
   if (totals.problems) parts.push(`${totals.problems} invalid line(s)`);
   const costs: string[] = [];
   // No "cost 0" while submitted jobs still run: what they cost is not known yet.
   if (sum(ran, 'cost') > 0 || running.length === 0) costs.push(`cost ${formatCost(sum(ran, 'cost'))} (${formatCost(sum(ran, 'credits_cost'))} credits)`);
   if (sum(before, 'cost') > 0) costs.push(`${formatCost(sum(ran, 'cost') + sum(before, 'cost'))} in all with the clips saved before`);
+  const unreported = ran.filter((json) => json.task_id && json.cost == null).length;
+  if (unreported) costs.push(`${unreported} job(s) with no cost reported, which may be charged`);
   if (running.length) costs.push(`${running.length} submitted job(s) still running, which may still be charged`);
   if (unsaved.length) costs.push(`${unsaved.length} completed job(s) not saved yet`);
   const took = formatDuration(ctx.clock.now() - totals.startedAt);
@@ -68,6 +71,12 @@ export function finish(ctx: Context, run: BatchRun, totals: { queue: number; tod
   if (run.fatal) throw run.fatal;
   const unfinished = outcomes.filter(([, outcome]) => outcome.kind === 'failed' || outcome.kind === 'error' || outcome.kind === 'uncertain');
   if (unfinished.length === 0) {
+    if (run.budget?.stopped && run.budget.unmeasured) {
+      throw new BudgetReachedError(
+        `Stopped: the service reported no cost for a job of this batch, so the --max-cost budget of ${formatCost(run.budget.max)} cannot be kept: ${of('over-budget').length} job(s) not submitted; every job submitted is saved.`,
+        'To submit the rest, run the same command without --max-cost (--max-jobs <n> limits how many): saved clips are skipped, nothing is submitted twice.',
+      );
+    }
     if (run.budget?.stopped) {
       throw new BudgetReachedError(
         `Stopped at the --max-cost budget of ${formatCost(run.budget.max)} (spent ${formatCost(run.budget.spent)}): ${of('over-budget').length} job(s) not submitted; every job submitted is saved.`,

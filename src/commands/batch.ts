@@ -4,7 +4,7 @@ import type { OmniVideoClient } from '../api/client.js';
 import { InvalidRequestError, RateLimitError } from '../api/errors.js';
 import type { Context } from '../context.js';
 import { colorsFor } from '../io/colors.js';
-import { readBatchState, BatchStateWriter } from '../store/batch-state.js';
+import { lockBatch, readBatchState, BatchStateWriter } from '../store/batch-state.js';
 import type { Config } from '../store/config.js';
 import { inShard, parseBatch, STATE_FILE } from './batch-input.js';
 import { Budget, CONFIRM_ABOVE_JOBS, confirmSubmission, estimateText, formatCost, recentCostPerJob, warnAboutBalance } from './batch-cost.js';
@@ -50,6 +50,13 @@ export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags
   const shard = flags.shard;
   const inThisShard = shard ? parsed.jobs.filter((job) => inShard(job.key, shard)) : parsed.jobs;
   const statePath = join(outputDir, STATE_FILE);
+  // Taken before the state is read: a run started while another runs would pay again for its lines.
+  const lock = flags.dryRun ? undefined : await lockBatch(join(outputDir, `.omni-video-batch${shard ? `.${shard.index}-of-${shard.count}` : ''}.lock`));
+  if (lock && 'heldBy' in lock) {
+    throw new InvalidRequestError(`Another omni-video batch${lock.heldBy ? ` (process ${lock.heldBy})` : ''} is running in ${outputDir}${shard ? ` on shard ${shard.index}/${shard.count}` : ''}; nothing was submitted.`, {
+      hint: 'Let it finish (or stop it), then run this again: it resumes where that run got to, submitting nothing twice.',
+    });
+  }
   const { state, damaged } = await readBatchState(statePath);
   if (damaged) ctx.io.stderr.write(`${colors.yellow('!')} Skipped ${damaged} damaged line(s) of ${statePath} (cut short by a crash?).\n`);
   const planned = await Promise.all(inThisShard.map(async (job) => ({ job, plan: await planFor(job, state, flags.retryUncertain) })));
@@ -78,6 +85,8 @@ export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags
     }
   } finally {
     await writer.close();
+    // Left behind by a run that fails before this, it is taken over: its process is gone.
+    await lock?.release();
   }
   const gallery = flags.gallery ? await writeBatchGallery(run, outputDir, inThisShard) : undefined;
   finish(ctx, run, { queue: queue.length, todo: todo.length, problems: parsed.problems.length, startedAt, gallery });
@@ -119,7 +128,7 @@ async function beforeSpending(ctx: Context, run: BatchRun, queue: PlannedJob[], 
   const recent = await recentCostPerJob(ctx.configDir, client.baseUrl);
   const perJob = recent?.perJob;
   const { maxCost } = run.flags;
-  if (maxCost !== undefined) run.budget = new Budget(maxCost, costBefore(run.state, planned), perJob);
+  if (maxCost !== undefined) run.budget = new Budget(maxCost, costBefore(run.state, planned, perJob), perJob);
   if (toSubmit === 0) return;
   const basis = recent ? `${formatCost(recent.perJob)} per job, the mean of the last ${recent.jobs} in the job history` : 'no job with a cost in the job history yet';
   const budget = run.budget ? ` · --max-cost ${formatCost(run.budget.max)}${run.budget.spentBefore ? ` (${formatCost(run.budget.spentBefore)} spent by earlier runs)` : ''}` : '';

@@ -15,7 +15,7 @@ import { aspectRatioSchema } from '../values.js';
 import { followTask } from './follow.js';
 import { dryRunBody, taskToJson } from './render.js';
 import { absoluteOutput, explicitFileTarget, refuseExistingFile } from './output-path.js';
-import { findSameRequest, formatAge, requestFingerprint, type SameRequest } from './same-request.js';
+import { formatAge, requestFingerprint, settledSameRequest, type SameRequest } from './same-request.js';
 import { createApiClient, loadSettings, parseOptions, pollIntervalFlag, readStdinText, shellQuote, timeoutFlag, waitLimits, writeJson, type GlobalOptions, type Settings } from './shared.js';
 
 export const VIDEO_TYPES: Record<string, string> = { '.mp4': 'video/mp4', '.mov': 'video/quicktime', '.webm': 'video/webm' };
@@ -197,7 +197,7 @@ export async function runGenerate(ctx: Context, prompt: string | undefined, rawF
   const follow = { reporter, flags, settings, globals };
 
   if (!flags.new) {
-    const same = await findSameRequest(ctx, requestHash, client.baseUrl);
+    const same = await settledSameRequest(ctx, requestHash, client.baseUrl, (text) => reporter.info(text));
     if (same?.kind === 'uncertain') {
       const truth = uncertainTruth(Date.parse(same.job.created_at));
       throw new InvalidRequestError(

@@ -4,6 +4,7 @@ import { parseJobState, stateOfJob } from '../io/job-states.js';
 import { readJobs, type Job } from '../store/history.js';
 import { formatCost } from './batch-cost.js';
 import { mayChange, summary } from './jobs-list.js';
+import { isUncertain } from './same-request.js';
 import { parseOptions, writeJson, type GlobalOptions } from './shared.js';
 
 export const JobsFlagsSchema = z.object({
@@ -19,7 +20,11 @@ function totalLine(jobs: Job[]): string {
   const cost = known.reduce((sum, job) => sum + (job.cost ?? 0), 0);
   const credits = known.reduce((sum, job) => sum + (job.credits_cost ?? 0), 0);
   const unknown = jobs.filter((job) => job.task_id !== undefined && job.cost == null).length;
-  return `${jobs.length} job(s) · cost ${formatCost(cost)} (${formatCost(credits)} credits)${unknown ? `; ${unknown} with no cost known yet` : ''}`;
+  const uncertain = jobs.filter(isUncertain).length;
+  return (
+    `${jobs.length} job(s) · cost ${formatCost(cost)} (${formatCost(credits)} credits)${unknown ? `; ${unknown} with no cost known yet` : ''}` +
+    (uncertain ? `; ${uncertain} uncertain (no task id), which may be charged` : '')
+  );
 }
 
 /** The local job history, newest first; with --refresh or --watch, as the service sees it now. */

@@ -1,6 +1,6 @@
 import type { GenerationRequest } from '../api/schemas.js';
 import type { Context } from '../context.js';
-import { readJobs, type Job } from '../store/history.js';
+import { FIRST_EVENT, isRunning, readJobs, type Job } from '../store/history.js';
 
 /** How far back an identical request is looked for: result links last about as long. */
 export const SAME_REQUEST_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -44,7 +44,18 @@ export function isUncertain(job: Job): boolean {
   return !job.task_id && (job.status === 'uncertain' || (job.status === undefined && job.last_event === 'created'));
 }
 
-export type SameRequest = { kind: 'resume' | 'uncertain'; job: Job; ageMs: number };
+/** Longest a submission can stay unanswered (send, response, retries): a pid older than this may be another program's. */
+const SENDING_MAX_MS = 10 * 60 * 1000;
+/** How often a run waiting for another one's submission looks at the history again. */
+const SENDING_POLL_MS = 250;
+
+/** True while the process that wrote the job's first line still runs and has recorded no answer: it is sending the request now. */
+function isBeingSent(job: Job, nowMs: number): boolean {
+  if (job.last_event !== FIRST_EVENT || job.pid === undefined || job.pid === process.pid) return false;
+  return nowMs - Date.parse(job.created_at) <= SENDING_MAX_MS && isRunning(job.pid);
+}
+
+export type SameRequest = { kind: 'resume' | 'uncertain' | 'sending'; job: Job; ageMs: number };
 
 /**
  * What this machine already did with the same request to the same base URL in the last 24 h:
@@ -62,7 +73,28 @@ export async function findSameRequest(ctx: Context, requestHash: string, baseUrl
   const unfinished = same.find((job) => isUnfinished(job, nowMs));
   if (unfinished) return { kind: 'resume', job: unfinished, ageMs: ageOf(unfinished) };
   const newest = same[0];
-  if (newest && isUncertain(newest)) return { kind: 'uncertain', job: newest, ageMs: ageOf(newest) };
+  if (newest && isUncertain(newest)) return { kind: isBeingSent(newest, nowMs) ? 'sending' : 'uncertain', job: newest, ageMs: ageOf(newest) };
+  return undefined;
+}
+
+/**
+ * findSameRequest, after waiting while another omni-video of this machine (another terminal, a
+ * batch) is sending the same request: once its answer is recorded, its job is resumed rather
+ * than paid for again, and its request is not called unanswered while it may still be answered.
+ */
+export async function settledSameRequest(ctx: Context, requestHash: string, baseUrl: string, note: (text: string) => void): Promise<SameRequest | undefined> {
+  let same = await findSameRequest(ctx, requestHash, baseUrl);
+  if (same?.kind !== 'sending') return same;
+  const awaited = same.job;
+  note(`Waiting for process ${awaited.pid}, which sent the same request ${formatAge(same.ageMs)} and awaits its answer; its job is then resumed (--new submits another)`);
+  while (same?.kind === 'sending') {
+    await ctx.clock.sleep(SENDING_POLL_MS, ctx.signal);
+    same = await findSameRequest(ctx, requestHash, baseUrl);
+  }
+  if (same) return same;
+  // The job waited for is this command's too, even once its sender has saved it: not a new take.
+  const [job] = await readJobs(ctx.configDir, { filter: (candidate) => candidate.job === awaited.job, limit: 1 });
+  if (job?.task_id && job.status !== 'failed' && job.status !== 'cancelled') return { kind: 'resume', job, ageMs: Math.max(0, ctx.clock.now() - Date.parse(job.created_at)) };
   return undefined;
 }
 

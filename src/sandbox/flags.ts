@@ -54,6 +54,7 @@ export const faultFlags = {
   downloadStatusCount: { flags: '--download-status-count <n>', description: 'how many file requests get --download-status (default: 1)' },
   expireLinks: { flags: '--expire-links', description: 'result links are already expired (the file server answers 403)' },
   urlAsString: { flags: '--url-as-string', description: 'report result URLs as a single string instead of an array (both occur in the real API)' },
+  omitCost: { flags: '--omit-cost', description: 'task answers carry no cost or credits_cost (the real API may leave them out)' },
   stallAfterBytes: { flags: '--stall-after <bytes>', description: 'the next download sends this many bytes, then hangs without closing' },
 } satisfies { [K in keyof Faults]-?: SandboxFlag };
 

@@ -118,6 +118,8 @@ export const faultsSchema = z.object({
   expireLinks: z._default(z.boolean(), false),
   /** result.videos[].url as a single string instead of an array. */
   urlAsString: z._default(z.boolean(), false),
+  /** Task answers leave out cost and credits_cost (the API may). */
+  omitCost: z._default(z.boolean(), false),
   /** If > 0: the next download sends this many body bytes, then stalls until the client gives up (one-shot: reset to 0 when used). */
   stallAfterBytes: z._default(wholeNumber, 0),
 });

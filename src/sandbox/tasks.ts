@@ -125,8 +125,10 @@ export function taskView(state: SandboxState, task: SandboxTask, now: number, la
     data.actual_time = completed - created;
   }
   data.estimated_time = task.estimatedSeconds;
-  data.cost = task.cost;
-  data.credits_cost = task.creditsCost;
+  if (!state.faults.omitCost) {
+    data.cost = task.cost;
+    data.credits_cost = task.creditsCost;
+  }
   if (status === 'completed') {
     const { url, expires } = resultLink(state, task, now);
     data.result = { videos: [{ url: state.faults.urlAsString ? url : [url], expires_at: expires }] };

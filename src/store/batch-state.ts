@@ -1,6 +1,7 @@
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as z from 'zod/mini';
+import { isRunning } from './history.js';
 import { endsMidLine } from './jsonl.js';
 
 /**
@@ -90,5 +91,40 @@ export class BatchStateWriter {
     await this.#handle?.close();
     this.#handle = undefined;
     this.#opening = undefined;
+  }
+}
+
+/** A lock file younger than this without a process id is being written, not left behind. */
+const LOCK_WRITE_MS = 5_000;
+
+/**
+ * One run at a time per lock file (the state file's, per shard): a second run of the same batch
+ * would plan from a state the first has not written yet and pay again for every line the first
+ * has not reached. The file holds the running process's id; one whose process is gone (kill -9)
+ * is taken over. Returns the release, or the id of the process that holds it.
+ */
+export async function lockBatch(path: string): Promise<{ release: () => Promise<void> } | { heldBy: number | undefined }> {
+  await mkdir(dirname(path), { recursive: true });
+  for (;;) {
+    try {
+      const handle = await open(path, 'wx');
+      try {
+        await handle.write(`${process.pid}\n`);
+      } finally {
+        await handle.close();
+      }
+      return { release: () => rm(path, { force: true }) };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(pid) && pid > 0) {
+      if (pid !== process.pid && isRunning(pid)) return { heldBy: pid };
+    } else {
+      // No id yet: another run created it a moment ago and is writing it.
+      const age = await stat(path).then((info) => Date.now() - info.mtimeMs, () => Number.POSITIVE_INFINITY);
+      if (age < LOCK_WRITE_MS) return { heldBy: undefined };
+    }
+    await rm(path, { force: true });
   }
 }

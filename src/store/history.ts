@@ -40,6 +40,8 @@ const JobRecordSchema = z.lazy(() =>
     output: z.optional(z.string()),
     /** Whether that command had --force: `download <id>` using the recorded output keeps it. */
     force: z.optional(z.boolean()),
+    /** The process sending the request: while it lives and no answer is recorded, the same request waits for it. */
+    pid: z.optional(z.number()),
   }),
 );
 export type JobRecord = z.infer<typeof JobRecordSchema>;
@@ -52,7 +54,7 @@ export function requestFields(
   body: GenerationRequest,
   baseUrl: string,
   requestHash: string,
-): Pick<JobRecord, 'prompt' | 'aspect_ratio' | 'images' | 'video' | 'extend_from_task_id' | 'base_url' | 'request_hash'> {
+): Pick<JobRecord, 'prompt' | 'aspect_ratio' | 'images' | 'video' | 'extend_from_task_id' | 'base_url' | 'request_hash' | 'pid'> {
   return {
     prompt: body.prompt,
     aspect_ratio: body.aspect_ratio,
@@ -61,6 +63,7 @@ export function requestFields(
     extend_from_task_id: body.extend_from_task_id,
     base_url: baseUrl,
     request_hash: requestHash,
+    pid: process.pid,
   };
 }
 
@@ -76,6 +79,16 @@ export interface Job extends Omit<JobRecord, 'event'> {
 
 export function historyPath(dir: string): string {
   return join(dir, HISTORY_FILE);
+}
+
+/** True while a process of this id runs (one of another user's too). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Web Crypto's global, loaded on first use: node:crypto as an import costs every command ~4 ms. */

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { HISTORY_FILE } from '../../src/store/history.js';
 import type { Sandbox } from '../../src/sandbox/server.js';
 import { run, sandbox, tempDir } from '../helpers/harness.js';
+import { interruptWhen } from '../helpers/signals.js';
 
 const FAST = ['--poll-interval', '0.5'];
 
@@ -63,6 +64,58 @@ describe.concurrent('what a batch costs', () => {
     expect(sb.stats.submissions).toBe(7);
     expect(mp4s(cwd)).toHaveLength(7);
     expect(result.stderr).toContain('3 not submitted: the --max-cost budget of 7 was reached · cost 7 (70 credits)');
+  });
+
+  it('--max-cost when the service reports no cost: one job runs to learn it, then nothing more is submitted, exit 7', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3, faults: { omitCost: true } });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const result = await run(['batch', promptFile(cwd, 6), '--max-cost', '3', ...FAST], { sandbox: sb, cwd, configDir });
+    expect(result.code, result.stderr).toBe(7);
+    expect(sb.stats.submissions).toBe(1);
+    expect(mp4s(cwd)).toHaveLength(1);
+    expect(result.stderr).toContain('5 not submitted: the --max-cost budget of 3 could not be kept (what jobs cost is not known)');
+    expect(result.stderr).toContain('not submitted: the --max-cost budget of 3 could not be kept (what jobs cost is not known) · cost 0 (0 credits); 1 job(s) with no cost reported, which may be charged\n');
+    expect(result.stderr).toContain('✖ Stopped: the service reported no cost for a job of this batch, so the --max-cost budget of 3 cannot be kept: 5 job(s) not submitted; every job submitted is saved.');
+  });
+
+  it('a re-run counts the jobs it waits for before submitting one: a failed line resubmitted ahead of a job still running stays within --max-cost', async () => {
+    // Long enough that a loaded machine delivers the Ctrl-C while line 2 still runs.
+    const sb = await sandbox({ jobSeconds: 3, faults: { failJobs: 1 } });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const args = ['batch', promptFile(cwd, 2), '--max-cost', '2', ...FAST];
+    // Line 1 fails (cost 1), line 2 is submitted (1 + 1 fits in 2), then Ctrl-C.
+    const first = await run([...args, '--concurrency', '1'], { sandbox: sb, cwd, configDir, onSpawn: interruptWhen(/line 2: submitted task_\w+/) });
+    expect(first.code, first.stderr).toBe(130);
+    expect(sb.stats.submissions).toBe(2);
+
+    // The failed line is planned first, line 2 (paid for, still running) after it: 1 spent + 1 running leaves nothing for a new take.
+    const rerun = await run(args, { sandbox: sb, cwd, configDir });
+    expect(rerun.code, rerun.stderr).toBe(7);
+    expect(sb.stats.submissions).toBe(2);
+    expect(mp4s(cwd)).toEqual(['002-shot-2-rain-on-a-window.mp4']);
+    expect(rerun.stderr).toContain('✖ Stopped at the --max-cost budget of 2 (spent 2): 1 job(s) not submitted; every job submitted is saved.');
+  });
+
+  it('submissions of earlier runs left uncertain count against --max-cost at the estimate: a re-run does not spend the budget again', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const seed = await run(['generate', 'one to know the cost'], { sandbox: sb, cwd, configDir });
+    expect(seed.code, seed.stderr).toBe(0);
+    sb.faults.submitResetAfterCreate = 2;
+    const args = ['batch', promptFile(cwd, 6), '--output-dir', 'clips', '--max-cost', '3', '--concurrency', '1', ...FAST];
+    // Lines 1 and 2: created and charged, their answers lost (uncertain, 1 each at the estimate); line 3 saved.
+    const first = await run(args, { sandbox: sb, cwd, configDir });
+    expect(first.code).toBe(6);
+    expect(sb.stats.submissions).toBe(4);
+
+    const rerun = await run(args, { sandbox: sb, cwd, configDir });
+    expect(sb.stats.submissions, rerun.stderr).toBe(4);
+    expect(rerun.stderr).toContain('✖ line 1: an earlier run sent it and got no answer, so the service may have the job; not resubmitted, to avoid paying twice.');
+    expect(rerun.stderr).toContain('--max-cost 3 (3 spent by earlier runs)');
+    expect(mp4s(join(cwd, 'clips'))).toHaveLength(1);
   });
 
   it('says so before the first submission when the estimate is more than the remaining balance', async () => {

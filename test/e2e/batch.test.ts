@@ -329,6 +329,28 @@ describe.concurrent('batch', () => {
     expect(mp4s(cwd)).toEqual(['001-a-slow-submission.mp4']);
   });
 
+  it('the same batch started again while it runs (another terminal) is refused, exit 2, nothing submitted twice; once it ended, a run goes on', async () => {
+    // Long enough that the first run is still going when the second starts, on a loaded machine too.
+    const sb = await sandbox({ jobSeconds: 2 });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const args = ['batch', promptFile(cwd, 4), '--concurrency', '1', ...FAST];
+    const first = run(args, { sandbox: sb, cwd, configDir });
+    await until(() => sb.stats.submissions >= 1, 'the first submission');
+    const second = await run(args, { sandbox: sb, cwd, configDir });
+    expect(second.code).toBe(2);
+    expect(second.stderr).toMatch(new RegExp(`^✖ Another omni-video batch \\(process \\d+\\) is running in ${cwd}; nothing was submitted\\.$`, 'm'));
+    expect(second.stdout).toBe('');
+    expect((await first).code).toBe(0);
+    expect(sb.stats.submissions).toBe(4);
+
+    const after = await run(args, { sandbox: sb, cwd, configDir });
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.stderr).toContain('0 to submit, 0 to wait for, 4 saved before');
+    expect(sb.stats.submissions).toBe(4);
+    expect(readdirSync(cwd).filter((name) => name.endsWith('.lock'))).toEqual([]);
+  });
+
   it('--shard i/n splits the same file the same way every time, each line in exactly one shard; --max-jobs caps a run', async () => {
     const cwd = tempDir();
     const file = promptFile(cwd, 40);

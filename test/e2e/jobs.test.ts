@@ -92,6 +92,15 @@ describe.concurrent('jobs', () => {
     ]);
   });
 
+  it('the total names an uncertain submission (no task id, may be charged) instead of letting "cost 0" stand for it', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3, faults: { submitResetAfterCreate: 1 } });
+    const configDir = tempDir('ov-config-');
+    expect((await run(['generate', 'a lost answer'], { sandbox: sb, configDir })).code).toBe(6);
+    const rows = await run(['jobs'], { configDir });
+    expect(rows.stdout).toMatch(/  \(no task id\)  uncertain  "a lost answer"  error: /);
+    expect(rows.stderr).toBe('1 job(s) · cost 0 (0 credits); 1 uncertain (no task id), which may be charged\n');
+  });
+
   it('a line cut short by a crash is skipped with a warning, the rest listed', async () => {
     const configDir = tempDir('ov-config-');
     history(configDir, 2);

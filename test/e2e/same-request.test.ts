@@ -102,6 +102,49 @@ describe.concurrent('the same request twice', () => {
     expect(knowingly.stdout).toBe(`${join(cwd, 'slow.mp4')}\n`);
   });
 
+  it('the same command from a second terminal while the first still waits for the answer of its submission: waits, resumes that job, one paid', async () => {
+    const sb = await sandbox({ jobSeconds: 1, faults: { submitDelayMs: 3_000 } });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const args = ['generate', 'two terminals, one whale'];
+    const first = run([...args, '-o', 'first.mp4'], { sandbox: sb, cwd, configDir });
+    while (sb.submissions().length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = await run([...args, '-o', 'second.mp4'], { sandbox: sb, cwd, configDir });
+    expect(second.code, second.stderr).toBe(0);
+    const [taskId] = [...sb.tasks.keys()];
+    expect(second.stderr).toMatch(/^Waiting for process \d+, which sent the same request \d+ s ago and awaits its answer; its job is then resumed \(--new submits another\)$/m);
+    expect(second.stderr, second.stderr).toContain(`Resuming ${taskId} (the same request`);
+    expect(second.stdout).toBe(`${join(cwd, 'second.mp4')}\n`);
+    expect((await first).code).toBe(0);
+    expect(sb.submissions()).toHaveLength(1);
+    expect(readFileSync(join(cwd, 'first.mp4')).equals(readFileSync(join(cwd, 'second.mp4')))).toBe(true);
+  });
+
+  it('a submission whose process was killed (kill -9) while sending is not waited for: refused at once, exit 2', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3, faults: { submitDelayMs: 10_000 } });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const args = ['generate', 'a killed sender'];
+    const killed = await run(args, {
+      sandbox: sb,
+      cwd,
+      configDir,
+      onSpawn: (child) => {
+        const check = setInterval(() => {
+          if (sb.submissions().length === 0) return;
+          clearInterval(check);
+          child.kill('SIGKILL');
+        }, 20);
+      },
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    const again = await run(args, { sandbox: sb, cwd, configDir });
+    expect(again.code).toBe(2);
+    expect(again.stderr).not.toContain('Waiting for process');
+    expect(again.stderr).toMatch(/The same request was sent \d+ s ago and got no answer: it may already be charged/);
+    expect(sb.submissions()).toHaveLength(1);
+  });
+
   it('agrees with batch: a batch job still running is resumed by generate, and the batch re-run waits for the same task', async () => {
     // Long enough that a loaded machine delivers the Ctrl-C before the job is done and saved.
     const sb = await sandbox({ jobSeconds: 5 });

@@ -408,6 +408,13 @@ const switches: Record<string, () => Promise<void>> = {
       expect(typeof data.result!.videos[0].url).toBe('string');
     });
   },
+  '--omit-cost': async () => {
+    await withCli(['--omit-cost', ...FAST], async ({ baseUrl }) => {
+      const data = await ended(baseUrl, await submitted(baseUrl));
+      expect(data).not.toHaveProperty('cost');
+      expect(data).not.toHaveProperty('credits_cost');
+    });
+  },
   '--stall-after': async () => {
     await withCli(['--stall-after', '100', ...FAST], async ({ baseUrl }) => {
       const url = await resultUrl(baseUrl);
