@@ -1,5 +1,6 @@
 import type { Agents } from 'got';
 import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
+import { ConfigurationError } from './errors.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -31,7 +32,9 @@ export function bypassesProxy(target: URL, noProxy: string | undefined): boolean
 export function proxyForUrl(url: string, env: Env): string | undefined {
   const target = new URL(url);
   if (bypassesProxy(target, envValue(env, 'NO_PROXY'))) return undefined;
-  return target.protocol === 'https:' ? envValue(env, 'HTTPS_PROXY') ?? envValue(env, 'HTTP_PROXY') : envValue(env, 'HTTP_PROXY');
+  const proxy = target.protocol === 'https:' ? envValue(env, 'HTTPS_PROXY') ?? envValue(env, 'HTTP_PROXY') : envValue(env, 'HTTP_PROXY');
+  // `proxy.corp:3128` is an http proxy, as curl reads it (URL would take `proxy.corp:` for a scheme).
+  return proxy === undefined || proxy.includes('://') ? proxy : `http://${proxy}`;
 }
 
 const agents = new Map<string, HttpProxyAgent | HttpsProxyAgent>();
@@ -55,6 +58,13 @@ export function agentsFor(url: string | URL, env: Env, options: { carriesKey: bo
   const target = new URL(url);
   const proxy = proxyForUrl(target.href, env);
   if (!proxy) return {};
+  const scheme = URL.canParse(proxy) ? new URL(proxy).protocol : undefined;
+  if (scheme !== 'http:' && scheme !== 'https:') {
+    // Not echoed: it may hold a password.
+    throw new ConfigurationError(`The proxy for ${target.host} (HTTPS_PROXY / HTTP_PROXY) is not an http(s) URL; nothing was sent.`, {
+      hint: 'Set it as http://host:port (credentials as http://user:password@host:port, special characters %-encoded), or unset it.',
+    });
+  }
   const https = target.protocol === 'https:';
   if (!https && options.carriesKey && !isLoopbackHost(new URL(proxy).hostname)) return {};
   const key = `${https ? 'https' : 'http'} ${proxy}`;
