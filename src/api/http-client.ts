@@ -1,6 +1,6 @@
 import got, { RequestError, TimeoutError, type Got } from 'got';
 import { APIConnectionError, APITimeoutError, CertificateError, ProxyAuthenticationError, ProxyRefusedError } from './errors.js';
-import { agentsFor, isTunnelTimeout, tunnelRefusal } from './proxy.js';
+import { agentsFor, isHandshakeTimeout, isTunnelTimeout, tunnelRefusal } from './proxy.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -213,6 +213,9 @@ export function toConnectionError(error: unknown, what: string): APIConnectionEr
   }
   if (isTunnelTimeout(cause)) {
     return new APITimeoutError(`${what}: the proxy did not open a connection to ${host} in time`, { code: 'ETIMEDOUT', neverSent: true, cause: error });
+  }
+  if (isHandshakeTimeout(cause)) {
+    return new APITimeoutError(`${what}: the TLS handshake with ${host} through the proxy did not finish in time`, { code: 'ETIMEDOUT', neverSent: true, cause: error });
   }
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (typeof code === 'string' && CERTIFICATE_CODES.has(code)) {

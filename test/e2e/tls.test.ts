@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import { connect } from 'node:net';
+import { connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -114,6 +114,29 @@ describe('a trusted certificate (NODE_EXTRA_CA_CERTS)', () => {
     }
     expect(service.requests.filter((request) => request === 'GET /clip.mp4')).toHaveLength(2);
     expect(new Set(proxy.targets)).toEqual(new Set([`localhost:${service.port}`]));
+  });
+
+  it('through a proxy, a service that never answers the TLS handshake: never sent, so not uncertain; exit 6', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createTcpServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const proxy = await tunnel();
+    const configDir = tempDir('ov-config-');
+    const port = (silent.address() as { port: number }).port;
+    const env = { ...FAST, OMNI_VIDEO_TEST_TUNNEL_TIMEOUT_MS: '300', OMNI_VIDEO_BASE_URL: `https://localhost:${port}/v1`, HTTPS_PROXY: proxy.url };
+    const result = await run(['generate', 'a red apple'], { configDir, env });
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+    expect(result.code, result.stderr).toBe(6);
+    expect(result.stderr).toMatch(/^✖ POST \/videos\/generations failed: the TLS handshake with localhost:\d+ through the proxy did not finish in time$/m);
+    expect(result.stderr).not.toMatch(/may or may not have reached/);
+    expect(new Set(proxy.targets)).toEqual(new Set([`localhost:${port}`]));
+    const jobs = await history(configDir);
+    expect(jobs).not.toContain('uncertain');
+    expect(jobs).toContain('"status":"rejected"');
   });
 
   it('through a proxy, the certificate is checked against the target, not the proxy: 127.0.0.1 is refused', async () => {
