@@ -168,10 +168,17 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
   async function fetchOnce(url: string): Promise<'done' | Attempt> {
     const resuming = received > 0 && validator !== undefined;
     log?.(`→ GET ${url.replace(/\?.*$/, '?…')}${resuming ? ` (resuming at ${received})` : ''}`);
+    let agent;
+    try {
+      agent = fileAgents(url, options.env);
+    } catch (error) {
+      // A malformed proxy setting: the job is done and paid, so the error keeps the command to fetch it.
+      return new Attempt('fatal', (error as Error).message);
+    }
     // No Authorization here, ever: the file server is another origin and signed URLs need none.
     const stream = files.stream(url, {
       headers: resuming ? { range: `bytes=${received}-`, 'if-range': validator } : {},
-      agent: fileAgents(url, options.env),
+      agent,
       signal,
     });
     // Read from the start, into a buffer of its own, and ended (not failed) at a cut or an abort:

@@ -1,6 +1,6 @@
 import got, { RequestError, TimeoutError, type Got } from 'got';
 import { APIConnectionError, APITimeoutError, CertificateError, ProxyAuthenticationError, ProxyRefusedError } from './errors.js';
-import { agentsFor, isTunnelTimeout, tunnelRefusal } from './proxy.js';
+import { agentsFor, isHandshakeTimeout, isTunnelTimeout, tunnelRefusal } from './proxy.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -141,6 +141,19 @@ const CERTIFICATE_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+/** Node's error when the peer closes the connection before the TLS handshake ends. */
+const HANDSHAKE_CUT = 'Client network socket disconnected before secure TLS connection was established';
+
+/**
+ * True when the exchange failed on a TLS connection whose handshake never ended, so no request
+ * had left: a finished handshake leaves `authorized` true (got verifies every certificate, even
+ * with NODE_TLS_REJECT_UNAUTHORIZED=0), a refused certificate an `authorizationError`.
+ */
+function handshakeUnfinished(error: unknown): boolean {
+  const socket = error instanceof RequestError ? (error.request?.socket as { encrypted?: boolean; authorized?: boolean; authorizationError?: unknown } | undefined) : undefined;
+  return socket?.encrypted === true && socket.authorized !== true && !socket.authorizationError;
+}
+
 const CERTIFICATE_HINT = 'Nothing was sent. If your network uses its own CA (a company proxy, a private gateway), add it with NODE_EXTRA_CA_CERTS=/path/to/ca.pem; otherwise check the address.';
 
 function describeCertificate(code: string, host: string, cause: Error & { cert?: { subjectaltname?: string } }): string {
@@ -190,7 +203,7 @@ function describeRefusal(status: number, host: string): { message: string; hint:
 /**
  * A failed exchange as the client's error, with `neverSent` true only when the request provably
  * never reached the server: no connection (refused, no such host, a TLS handshake that refused
- * the certificate, a proxy that would not open the tunnel) or a timeout before it was sent. Once
+ * the certificate or that the server cut, a proxy that would not open the tunnel) or a timeout before it was sent. Once
  * a redirect was followed, the request before it had arrived, whatever failed next.
  */
 export function toConnectionError(error: unknown, what: string): APIConnectionError {
@@ -214,9 +227,23 @@ export function toConnectionError(error: unknown, what: string): APIConnectionEr
   if (isTunnelTimeout(cause)) {
     return new APITimeoutError(`${what}: the proxy did not open a connection to ${host} in time`, { code: 'ETIMEDOUT', neverSent: true, cause: error });
   }
+  if (isHandshakeTimeout(cause)) {
+    return new APITimeoutError(`${what}: the TLS handshake with ${host} through the proxy did not finish in time`, { code: 'ETIMEDOUT', neverSent: true, cause: error });
+  }
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (typeof code === 'string' && CERTIFICATE_CODES.has(code)) {
     return new CertificateError(`${what}: ${describeCertificate(code, host, cause as Error)}`, { code, neverSent: true, cause: error, hint: CERTIFICATE_HINT });
+  }
+  if (handshakeUnfinished(error)) {
+    // OpenSSL's own words (`wrong version number`: a plain-text answer), else the code.
+    const reason = /:SSL routines:[^:]*:([^:]+):/.exec((cause as Error).message)?.[1] ?? code ?? 'no reason given';
+    const failure = (cause as Error).message === HANDSHAKE_CUT ? `${host} closed the connection during the TLS handshake` : `the TLS handshake with ${host} failed (${reason})`;
+    return new APIConnectionError(`${what}: ${failure}`, {
+      code,
+      neverSent: true,
+      cause: error,
+      hint: 'Nothing was sent. Check the address: an https:// URL must lead to a TLS service, not a plain http port; a firewall may also cut such connections.',
+    });
   }
   if (typeof code === 'string') {
     return new APIConnectionError(`${what}: ${describeCode(code, (error as Error).message)}`, { code, neverSent: NEVER_SENT_CODES.has(code), cause: error });

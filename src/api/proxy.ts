@@ -1,5 +1,8 @@
+import type { RequestOptions } from 'node:https';
+import type { Duplex } from 'node:stream';
 import type { Agents } from 'got';
 import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
+import { ConfigurationError } from './errors.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -31,7 +34,9 @@ export function bypassesProxy(target: URL, noProxy: string | undefined): boolean
 export function proxyForUrl(url: string, env: Env): string | undefined {
   const target = new URL(url);
   if (bypassesProxy(target, envValue(env, 'NO_PROXY'))) return undefined;
-  return target.protocol === 'https:' ? envValue(env, 'HTTPS_PROXY') ?? envValue(env, 'HTTP_PROXY') : envValue(env, 'HTTP_PROXY');
+  const proxy = target.protocol === 'https:' ? envValue(env, 'HTTPS_PROXY') ?? envValue(env, 'HTTP_PROXY') : envValue(env, 'HTTP_PROXY');
+  // `proxy.corp:3128` is an http proxy, as curl reads it (URL would take `proxy.corp:` for a scheme).
+  return proxy === undefined || proxy.includes('://') ? proxy : `http://${proxy}`;
 }
 
 const agents = new Map<string, HttpProxyAgent | HttpsProxyAgent>();
@@ -41,8 +46,29 @@ export function isLoopbackHost(hostname: string): boolean {
   return /^(localhost|127(?:\.\d{1,3}){3}|\[?::1\]?)$/i.test(hostname);
 }
 
-/** How long a proxy may take to connect and answer CONNECT. */
+/** How long a proxy may take to connect and answer CONNECT; and the TLS handshake through it. */
 const TUNNEL_TIMEOUT_MS = 15_000;
+
+const HANDSHAKE_TIMEOUT = 'TLS handshake through the proxy timed out';
+
+/**
+ * hpagent's tunnel, with a limit on the TLS handshake over it: got times the handshake of a
+ * connection it opens (secureConnect), not of one an agent hands it, so a service that never
+ * answered the handshake held a submission until the send timeout, then left it `uncertain`,
+ * though TLS sends no request before the handshake ends.
+ */
+class TunnelAgent extends HttpsProxyAgent {
+  override createConnection(options: RequestOptions, callback?: (error: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    return super.createConnection(options, (error, socket) => {
+      if (!error && socket) {
+        const timer = setTimeout(() => socket.destroy(new Error(HANDSHAKE_TIMEOUT)), options.timeout ?? TUNNEL_TIMEOUT_MS);
+        socket.once('secureConnect', () => clearTimeout(timer));
+        socket.once('close', () => clearTimeout(timer));
+      }
+      callback?.(error, socket);
+    });
+  }
+}
 
 /**
  * The agents for got for a request to this URL: hpagent's tunnel through the proxy chosen for it,
@@ -55,13 +81,22 @@ export function agentsFor(url: string | URL, env: Env, options: { carriesKey: bo
   const target = new URL(url);
   const proxy = proxyForUrl(target.href, env);
   if (!proxy) return {};
+  const scheme = URL.canParse(proxy) ? new URL(proxy).protocol : undefined;
+  if (scheme !== 'http:' && scheme !== 'https:') {
+    // Not echoed: it may hold a password.
+    throw new ConfigurationError(`The proxy for ${target.host} (HTTPS_PROXY / HTTP_PROXY) is not an http(s) URL; nothing was sent.`, {
+      hint: 'Set it as http://host:port (credentials as http://user:password@host:port, special characters %-encoded), or unset it.',
+    });
+  }
   const https = target.protocol === 'https:';
   if (!https && options.carriesKey && !isLoopbackHost(new URL(proxy).hostname)) return {};
   const key = `${https ? 'https' : 'http'} ${proxy}`;
   let agent = agents.get(key);
   if (!agent) {
-    const settings = { proxy, keepAlive: true, maxSockets: 64, maxFreeSockets: 8, scheduling: 'lifo' as const, timeout: TUNNEL_TIMEOUT_MS };
-    agent = https ? new HttpsProxyAgent(settings) : new HttpProxyAgent(settings);
+    // OMNI_VIDEO_TEST_TUNNEL_TIMEOUT_MS: for the tests, as client.ts's; undocumented for users on purpose.
+    const timeout = Number(env.OMNI_VIDEO_TEST_TUNNEL_TIMEOUT_MS) || TUNNEL_TIMEOUT_MS;
+    const settings = { proxy, keepAlive: true, maxSockets: 64, maxFreeSockets: 8, scheduling: 'lifo' as const, timeout };
+    agent = https ? new TunnelAgent(settings) : new HttpProxyAgent(settings);
     agents.set(key, agent);
   }
   return https ? { https: agent as HttpsProxyAgent } : { http: agent };
@@ -74,6 +109,11 @@ export function agentsFor(url: string | URL, env: Env, options: { carriesKey: bo
 export function tunnelRefusal(error: unknown): number | undefined {
   const match = error instanceof Error ? /^Bad response: (\d{3})$/.exec(error.message) : null;
   return match ? Number(match[1]) : undefined;
+}
+
+/** True when the TLS handshake with the service, through the tunnel, did not end in time. */
+export function isHandshakeTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === HANDSHAKE_TIMEOUT;
 }
 
 /** True for hpagent's error when the proxy did not answer CONNECT within TUNNEL_TIMEOUT_MS. */

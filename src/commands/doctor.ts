@@ -110,11 +110,10 @@ function checkProxy(baseUrl: string, env: NodeJS.ProcessEnv): Check {
     const set = ['HTTPS_PROXY', 'HTTP_PROXY'].some((name) => env[name] || env[name.toLowerCase()]);
     return pass('proxy', set ? `direct: NO_PROXY covers ${new URL(baseUrl).host}` : 'none: direct connections (HTTPS_PROXY, HTTP_PROXY, NO_PROXY are honoured)');
   }
-  let url: URL;
-  try {
-    url = new URL(proxy);
-  } catch {
-    return failure('proxy', `'${proxy}' is not a URL`, 'export HTTPS_PROXY=http://host:port (or unset it)');
+  const url = URL.canParse(proxy) ? new URL(proxy) : undefined;
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+    // Not echoed: it may hold a password, and this output is pasted into bug reports.
+    return failure('proxy', 'HTTPS_PROXY / HTTP_PROXY is not an http(s) URL', 'export HTTPS_PROXY=http://host:port (or unset it)');
   }
   if (url.username || url.password) {
     url.username = '***';

@@ -58,7 +58,8 @@ export async function readBatchState(path: string): Promise<{ state: BatchState;
     }
     const { at: _at, ...event } = parsed.data;
     const known = state.get(event.key);
-    state.set(event.key, known ? { ...known, ...withoutUndefined(event), ...(event.event === 'submitting' ? { task_id: undefined, file: undefined, error: undefined } : {}) } : event);
+    // A new submission starts afresh: the earlier attempt's task, file, error and result are not its own.
+    state.set(event.key, known ? { ...known, ...withoutUndefined(event), ...(event.event === 'submitting' ? { task_id: undefined, file: undefined, error: undefined, result: undefined } : {}) } : event);
   }
   return { state, damaged };
 }

@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +61,14 @@ function notJson(path: string, error: unknown): ConfigurationError {
   });
 }
 
+/** JSON that is not an object (`[1, 2]`, `"text"`, `null`): conf would take its indexes for keys. */
+function notAnObject(path: string, raw: unknown): ConfigurationError | undefined {
+  if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) return undefined;
+  return new ConfigurationError(`${path} must hold one JSON object of settings; it was left as it is.`, {
+    hint: `Fix it in an editor, or delete it and set the keys again.`,
+  });
+}
+
 /**
  * Reads the config for a command, and re-tightens the file to 0600 and its directory to 0700 if
  * loosened (unless `tighten` is false: `doctor` reports modes and changes nothing). A missing file
@@ -89,6 +97,8 @@ export async function readConfig(dir: string, options: { tighten?: boolean } = {
   } catch (error) {
     throw notJson(path, error);
   }
+  const notObject = notAnObject(path, raw);
+  if (notObject) throw notObject;
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -120,8 +130,9 @@ async function openConfigStore(dir: string): Promise<Conf<Record<string, unknown
   // conf creates a missing directory with the default mode: make it owner-only first.
   await ensurePrivateDir(dir);
   const { default: Conf } = await import('conf');
+  let store: Conf<Record<string, unknown>>;
   try {
-    return new Conf<Record<string, unknown>>({
+    store = new Conf<Record<string, unknown>>({
       cwd: dir,
       configName: 'config',
       configFileMode: 0o600,
@@ -133,6 +144,11 @@ async function openConfigStore(dir: string): Promise<Conf<Record<string, unknown
     if (error instanceof SyntaxError) throw notJson(configPath(dir), error);
     throw new ConfigurationError(`Cannot read ${configPath(dir)}: ${(error as Error).message}`, { hint: 'Check its permissions.' });
   }
+  // conf read it as JSON (or found none): it may still hold no object, which conf would rewrite as one.
+  const text = existsSync(store.path) ? readFileSync(store.path, 'utf8') : '{}';
+  const notObject = notAnObject(configPath(dir), JSON.parse(text));
+  if (notObject) throw notObject;
+  return store;
 }
 
 /** Stores a value after checking it; returns it as stored (9:16 for portrait, 300 for 5m). */

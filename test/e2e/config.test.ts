@@ -148,6 +148,18 @@ describe.concurrent('a config file that is not JSON', () => {
     expect(readdirSync(configDir)).toEqual(['config.json']);
     expect(sb.requests).toHaveLength(0);
   });
+
+  it.each(['[1, 2]\n', '"sk-test-1234"\n', 'null\n'])('JSON that holds no object (%j) is refused alike by config set and unset, not rewritten with its indexes as keys', async (content) => {
+    const configDir = tempDir();
+    const file = join(configDir, 'config.json');
+    writeFileSync(file, content, { mode: 0o600 });
+    for (const args of [['config', 'set', 'timeout', '60'], ['config', 'unset', 'timeout'], ['config', 'list']]) {
+      const result = await run(args, { configDir });
+      expect(result.code, args.join(' ')).toBe(3);
+      expect(result.stderr, args.join(' ')).toBe(`✖ ${file} must hold one JSON object of settings; it was left as it is.\n  Fix it in an editor, or delete it and set the keys again.\n`);
+    }
+    expect(readFileSync(file, 'utf8')).toBe(content);
+  });
 });
 
 describe("the README's 'Set up your key'", () => {

@@ -83,4 +83,15 @@ describe.concurrent('doctor', () => {
     expect(bypassed.code, bypassed.stdout).toBe(0);
     expect(bypassed.stdout).toContain(`✔ proxy:      direct: NO_PROXY covers ${new URL(sb.baseUrl).host}\n`);
   });
+
+  it('a proxy that is no http(s) URL: ✖, its password not shown', async () => {
+    const sb = await sandbox();
+    for (const value of ['http://me:s3cret@[bad host]:1', 'socks5://me:s3cret@127.0.0.1:1080']) {
+      const result = await run(['doctor'], { sandbox: sb, env: { HTTP_PROXY: value } });
+      expect(result.code).toBe(3);
+      expect(result.stdout).not.toContain('s3cret');
+      expect(result.stdout).toContain('✖ proxy:      HTTPS_PROXY / HTTP_PROXY is not an http(s) URL — fix: export HTTPS_PROXY=http://host:port (or unset it)\n');
+    }
+    expect(sb.requests).toHaveLength(0);
+  });
 });

@@ -174,6 +174,24 @@ describe.concurrent('gallery', () => {
     ]);
   });
 
+  it('a failed line submitted again shows the new attempt, not the earlier failure: its own message, no earlier cost', async () => {
+    const cwd = tempDir('ov-gallery-');
+    const configDir = tempDir('ov-config-');
+    writeFileSync(join(cwd, 'prompts.txt'), 'a heron\n');
+    const failing = await sandbox({ jobSeconds: 0.3, faults: { failJobs: 1, failMessage: FAIL_MESSAGE } });
+    expect((await run(['batch', 'prompts.txt', '--output-dir', 'clips', ...FAST], { sandbox: failing, cwd, configDir })).code).toBe(4);
+    // Run again: submitted anew, and the connection drops once the service made the job.
+    const dropping = await sandbox({ jobSeconds: 0.3, faults: { submitResetAfterCreate: 1 } });
+    const again = await run(['batch', 'prompts.txt', '--output-dir', 'clips', ...FAST], { sandbox: dropping, cwd, configDir });
+    expect(again.code, again.stderr).toBe(6);
+    const [entry] = await galleryJson(['clips'], { cwd, configDir });
+    expect(entry).toMatchObject({ line: 1, state: 'uncertain', task_id: null, cost: null, credits_cost: null });
+    expect(entry!.error?.message).toMatch(/^The submission may or may not have reached the service/);
+    const page = await run(['gallery', 'clips'], { cwd, configDir });
+    expect(page.code, page.stderr).toBe(0);
+    expect(readFileSync(join(cwd, 'clips', 'index.html'), 'utf8')).not.toContain('policy');
+  });
+
   it('a clip whose file is gone shows "file missing", not a player; with no dir it is the current directory', async () => {
     const { configDir, clips } = await renderedBatch();
     rmSync(join(clips, '003-waves-on-a-pebble-beach.mp4'));

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer, STATUS_CODES, type Server } from 'node:http';
@@ -67,6 +67,46 @@ describe('proxies', () => {
     // One tunnel per connection: both origins must have gone through it, and nothing else.
     const targets = new Set(proxy.relayed.map((entry) => `${entry.kind} ${entry.target}`));
     expect([...targets].sort()).toEqual([`connect 127.0.0.1:${sb.port}`, `connect 127.0.0.1:${sb.filePort}`].sort());
+  });
+
+  it('a proxy given without a scheme (host:port) is an http proxy, as curl reads it', async () => {
+    const sb = await sandbox();
+    const proxy = await startProxy();
+    const port = new URL(proxy.url).port;
+    for (const host of ['localhost', '127.0.0.1']) {
+      const result = await run(['balance'], { sandbox: sb, env: { HTTP_PROXY: `${host}:${port}` } });
+      expect(result.code, result.stderr).toBe(0);
+    }
+    expect(proxy.relayed).toEqual([
+      { kind: 'connect', target: `127.0.0.1:${sb.port}` },
+      { kind: 'connect', target: `127.0.0.1:${sb.port}` },
+    ]);
+  });
+
+  it('a proxy that is no http(s) URL: exit 3 naming the variables, its value (a password) not shown, nothing sent', async () => {
+    const sb = await sandbox();
+    const configDir = tempDir('ov-config-');
+    for (const value of ['socks5://me:s3cret@127.0.0.1:1080', 'http://me:s3cret@[bad host]:1']) {
+      const result = await run(['generate', 'a red apple'], { sandbox: sb, configDir, env: { HTTP_PROXY: value } });
+      expect(result.code, result.stderr).toBe(3);
+      expect(result.stderr).toBe(
+        `✖ The proxy for 127.0.0.1:${sb.port} (HTTPS_PROXY / HTTP_PROXY) is not an http(s) URL; nothing was sent.\n` +
+          '  Set it as http://host:port (credentials as http://user:password@host:port, special characters %-encoded), or unset it.\n',
+      );
+    }
+    expect(sb.requests).toEqual([]);
+  });
+
+  it('a malformed proxy for the file server only: the paid job\'s download fails with the command that fetches it', async () => {
+    const sb = await sandbox();
+    const cwd = tempDir('ov-proxy-');
+    const result = await run(['generate', 'a red apple', '-o', 'apple.mp4'], { sandbox: sb, cwd, env: { NO_PROXY: `127.0.0.1:${sb.port}`, HTTP_PROXY: 'socks5://me:s3cret@127.0.0.1:1080' } });
+    const [taskId] = [...sb.tasks.keys()];
+    expect(result.code, result.stderr).toBe(6);
+    expect(result.stderr).toContain(`✖ Download of task ${taskId} failed: The proxy for 127.0.0.1:${sb.filePort} (HTTPS_PROXY / HTTP_PROXY) is not an http(s) URL; nothing was sent.\n`);
+    expect(result.stderr).toContain(`omni-video download ${taskId}`);
+    expect(result.stderr).not.toContain('s3cret');
+    expect(readdirSync(cwd)).toEqual([]);
   });
 
   it('NO_PROXY=127.0.0.1 bypasses it', async () => {

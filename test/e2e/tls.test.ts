@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import { connect } from 'node:net';
+import { connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { run, tempDir } from '../helpers/harness.js';
+import { run, sandbox, tempDir } from '../helpers/harness.js';
 
 const TLS = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));
 const KEY = readFileSync(join(TLS, 'localhost.key'));
@@ -114,6 +114,84 @@ describe('a trusted certificate (NODE_EXTRA_CA_CERTS)', () => {
     }
     expect(service.requests.filter((request) => request === 'GET /clip.mp4')).toHaveLength(2);
     expect(new Set(proxy.targets)).toEqual(new Set([`localhost:${service.port}`]));
+  });
+
+  it('a server that closes the connection during the TLS handshake (a plain http port, a firewall): never sent, exit 6, no uncertain job', async () => {
+    const plain = await sandbox();
+    const sockets = new Set<Socket>();
+    const closing = createTcpServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.once('data', () => socket.end());
+    });
+    // Answers in plain text at once, as a plain http server that does not hang up does.
+    const talking = createTcpServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.write('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
+    });
+    await new Promise<void>((resolve) => closing.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => talking.listen(0, '127.0.0.1', resolve));
+    const cases = [
+      [plain.port, 'closed the connection during the TLS handshake'],
+      [(closing.address() as { port: number }).port, 'closed the connection during the TLS handshake'],
+      [(talking.address() as { port: number }).port, 'failed (wrong version number)'],
+    ] as const;
+    for (const [port, failure] of cases) {
+      const configDir = tempDir('ov-config-');
+      const result = await run(['generate', 'a red apple'], { configDir, env: { ...FAST, OMNI_VIDEO_BASE_URL: `https://127.0.0.1:${port}/v1` } });
+      expect(result.code, result.stderr).toBe(6);
+      const said = failure.startsWith('failed') ? `the TLS handshake with 127.0.0.1:${port} ${failure}` : `127.0.0.1:${port} ${failure}`;
+      expect(result.stderr).toContain(`✖ POST /videos/generations failed: ${said}\n  Nothing was sent.`);
+      expect(result.stderr).not.toMatch(/may or may not have reached/);
+      const jobs = await history(configDir);
+      expect(jobs).not.toContain('uncertain');
+      expect(jobs).toContain('"status":"rejected"');
+    }
+    for (const socket of sockets) socket.destroy();
+    closing.close();
+    talking.close();
+    expect(plain.stats.submissions).toBe(0);
+  });
+
+  it('a reset after a finished handshake stays uncertain: the request had left', async () => {
+    const requests: string[] = [];
+    const server = createServer({ key: KEY, cert: readFileSync(join(TLS, 'localhost.crt')) }, (request) => {
+      requests.push(`${request.method} ${request.url}`);
+      request.socket.destroy();
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const configDir = tempDir('ov-config-');
+    const env = { ...FAST, NODE_EXTRA_CA_CERTS: join(TLS, 'localhost.crt'), OMNI_VIDEO_BASE_URL: `https://localhost:${(server.address() as { port: number }).port}/v1` };
+    const result = await run(['generate', 'a red apple'], { configDir, env });
+    expect(result.code).toBe(6);
+    expect(result.stderr).toMatch(/may or may not have reached the service/);
+    expect(requests).toEqual(['POST /v1/videos/generations']);
+    expect(await history(configDir)).toContain('"status":"uncertain"');
+  });
+
+  it('through a proxy, a service that never answers the TLS handshake: never sent, so not uncertain; exit 6', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createTcpServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const proxy = await tunnel();
+    const configDir = tempDir('ov-config-');
+    const port = (silent.address() as { port: number }).port;
+    const env = { ...FAST, OMNI_VIDEO_TEST_TUNNEL_TIMEOUT_MS: '300', OMNI_VIDEO_BASE_URL: `https://localhost:${port}/v1`, HTTPS_PROXY: proxy.url };
+    const result = await run(['generate', 'a red apple'], { configDir, env });
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+    expect(result.code, result.stderr).toBe(6);
+    expect(result.stderr).toMatch(/^✖ POST \/videos\/generations failed: the TLS handshake with localhost:\d+ through the proxy did not finish in time$/m);
+    expect(result.stderr).not.toMatch(/may or may not have reached/);
+    expect(new Set(proxy.targets)).toEqual(new Set([`localhost:${port}`]));
+    const jobs = await history(configDir);
+    expect(jobs).not.toContain('uncertain');
+    expect(jobs).toContain('"status":"rejected"');
   });
 
   it('through a proxy, the certificate is checked against the target, not the proxy: 127.0.0.1 is refused', async () => {
