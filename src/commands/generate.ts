@@ -188,8 +188,9 @@ export async function runGenerate(ctx: Context, prompt: string | undefined, rawF
     return;
   }
   const target = await explicitFileTarget(ctx.cwd, flags.output);
-  // Refused before paying: a job whose result cannot be saved is money thrown away.
-  if (target && flags.download && flags.wait) await refuseExistingFile(target, flags.force, 'nothing was submitted');
+  // Refused before paying: a job whose result cannot be saved is money thrown away (with --no-wait
+  // too: the recorded -o is where a later `download <id>` saves it).
+  if (target && flags.download) await refuseExistingFile(target, flags.force, 'nothing was submitted');
 
   const { client } = await createApiClient(ctx, globals, settings);
   const requestHash = await requestFingerprint(body);

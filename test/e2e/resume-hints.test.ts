@@ -182,6 +182,19 @@ describe.concurrent('resume hints run verbatim', () => {
     expect(await readMediaInfo(join(cwd, 'x.mp4'))).toMatchObject({ width: 1280, height: 720 });
   });
 
+  it('--no-wait -o x.mp4 over an existing x.mp4 without --force: refused before paying, as without --no-wait', async () => {
+    const sb = await sandbox({ jobSeconds: 0.5 });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    writeFileSync(join(cwd, 'x.mp4'), 'an older take');
+    const refused = await run(['generate', 'a newer take', '--no-wait', '-o', 'x.mp4'], { sandbox: sb, cwd, configDir });
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toContain(`${join(cwd, 'x.mp4')} already exists; nothing was submitted.`);
+    expect(sb.submissions()).toHaveLength(0);
+    expect(readFileSync(join(cwd, 'x.mp4'), 'utf8')).toBe('an older take');
+  });
+
   it('--no-wait -o x.mp4: the path is recorded, and a later `download <id> --wait` saves there', async () => {
     const sb = await sandbox({ jobSeconds: 0.5 });
     const cwd = tempDir();
