@@ -95,6 +95,7 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
     (writes = writes.catch(() => undefined).then(() => appendJobRecord(ctx.configDir, { job, task_id: taskId, ...fields })));
 
   let task: Task;
+  let lastSeen: Task | undefined;
   try {
     if (options.wait) {
       let lastStatus = '';
@@ -105,6 +106,7 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
         signal: ctx.signal,
         resolveOnFailure: true,
         onUpdate: (update) => {
+          lastSeen = update;
           reporter.update(update);
           if (update.status !== lastStatus) {
             lastStatus = update.status;
@@ -128,6 +130,8 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
     }
     if (error instanceof WaitTimeoutError) {
       await record({ event: 'timeout' });
+      // --json promises one document: the job as last seen keeps its id in a script's hands.
+      if (options.print === 'json') writeJson(ctx, taskToJson(lastSeen ?? { id: taskId, status: 'submitted', progress: 0 }));
       // The library suggests the bare command; this one keeps the user's -o, --force and --base-url.
       error.hint = `Resume with: ${waitCommand}`;
       throw error;

@@ -19,6 +19,18 @@ async function atTerminal(commandLine: string, env: Record<string, string>): Pro
 }
 
 describe.concurrent('JSON on stdout', () => {
+  it('a wait that times out still prints its one document: the job as last seen, so a script keeps the task id (exit 5)', async () => {
+    const sb = await sandbox({ jobSeconds: 30 });
+    const configDir = tempDir('ov-config-');
+    const result = await run(['generate', 'a slow kite', '--json', '--timeout', '2'], { sandbox: sb, configDir });
+    expect(result.code, result.stderr).toBe(5);
+    expect(sb.submissions()).toHaveLength(1);
+    const taskId = /Submitted (task_\w+)/.exec(result.stderr)?.[1];
+    expect(result.stdout.trim().split('\n')).toHaveLength(1);
+    expect(JSON.parse(result.stdout)).toMatchObject({ task_id: taskId, status: expect.stringMatching(/^(pending|processing)$/), files: [] });
+    expect(result.stderr).toContain(`Resume with: omni-video download ${taskId} --wait`);
+  });
+
   it('on a pipe: one compact line per document, for every command that prints one', async () => {
     const sb = await sandbox({ jobSeconds: 0.3 });
     const configDir = tempDir('ov-config-');
