@@ -315,12 +315,17 @@ function ifRangeValidator(etag: string | undefined, lastModified: string | undef
 
 /** Past its expiry, or refused (403/410) by the file server even after a fresh link: either way, gone. */
 function expiredError(taskId: string, expiresAt: number | null, nowMs: number, detail?: string): LinkExpiredError {
-  const hint = 'Result links last about 24 h after completion; generate the clip again.';
   if (expiresAt !== null && expiresAt * 1000 <= nowMs) {
-    return new LinkExpiredError(`The result link of task ${taskId} expired at ${formatExpiry(expiresAt)}${detail ? ` (${detail})` : ''}.`, { hint });
+    return new LinkExpiredError(`The result link of task ${taskId} expired at ${formatExpiry(expiresAt)}${detail ? ` (${detail})` : ''}.`, {
+      hint: 'Result links last about 24 h after completion; only a new (paid) job can make the clip again.',
+      pastExpiry: true,
+    });
   }
   const until = expiresAt === null ? '' : `, although it should be valid until ${formatExpiry(expiresAt)}`;
-  return new LinkExpiredError(`The result link of task ${taskId} was refused${detail ? ` (${detail})` : ''}${until}.`, { hint });
+  return new LinkExpiredError(`The result link of task ${taskId} was refused${detail ? ` (${detail})` : ''}${until}.`, {
+    hint: `The link should still be valid: try again later with: omni-video download ${taskId}`,
+    pastExpiry: false,
+  });
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -171,7 +171,14 @@ export class TaskNotReadyError extends OmniVideoError {
 }
 
 /** The result's temporary link has expired. */
-export class LinkExpiredError extends OmniVideoError {}
+export class LinkExpiredError extends OmniVideoError {
+  /** False when the file server refused a link that should still be valid: a later try may work. */
+  readonly pastExpiry: boolean;
+  constructor(message: string, options: { hint?: string | undefined; pastExpiry: boolean }) {
+    super(message, options);
+    this.pastExpiry = options.pastExpiry;
+  }
+}
 
 /** The file could not be fetched or failed its checks. */
 export class DownloadError extends OmniVideoError {}

@@ -2,7 +2,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import type { OmniVideoClient } from '../api/client.js';
 import { partPath } from '../api/download.js';
-import { DownloadError, InterruptedError, JobFailedError, OutputExistsError, TaskNotFoundError, TaskNotReadyError, WaitTimeoutError } from '../api/errors.js';
+import { DownloadError, InterruptedError, JobFailedError, LinkExpiredError, OutputExistsError, TaskNotFoundError, TaskNotReadyError, WaitTimeoutError } from '../api/errors.js';
 import { isTerminal, resultLinks, type Task } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { formatBytes } from '../io/format.js';
@@ -186,6 +186,8 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
     }
     await record({ event: 'download_failed', error: (error as Error).message });
     if (error instanceof DownloadError) error.hint = `Try again with: ${saveCommand}`;
+    // Paid for, and refused before its expiry: a later try, not a new job, is the way to the video.
+    if (error instanceof LinkExpiredError && !error.pastExpiry) error.hint = `The link should still be valid: try again later with: ${saveCommand}`;
     // Checked before submitting; a file that appeared since is not the user's mistake to redo:
     // the job is paid for, and the hint saves it beside that file, overwriting nothing.
     if (error instanceof OutputExistsError) {

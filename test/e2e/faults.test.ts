@@ -175,6 +175,10 @@ describe('download faults', () => {
     const result = await generate(sb, ['-o', 'clip.mp4']);
     expect(result.code).toBe(4);
     expect(result.stderr).toMatch(/was refused \(the file server answered HTTP 410\), although it should be valid until .* UTC/);
+    // The job is paid for and its link not yet expired: the hint saves it later, it does not send the user to pay again.
+    const taskId = /Submitted (task_\w+)/.exec(result.stderr)?.[1];
+    expect(result.stderr).toContain(`The link should still be valid: try again later with: omni-video download ${taskId} -o clip.mp4\n`);
+    expect(result.stderr).not.toContain('generate the clip again');
     expect(await readdir(result.cwd)).toEqual([]);
   });
 });
