@@ -72,6 +72,7 @@ export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags
     `Batch ${source}: ${inThisShard.length} job(s)${shard ? ` in shard ${shard.index}/${shard.count} (of ${parsed.jobs.length})` : ''} → ${outputDir}` +
       ` · ${count('submit')} to submit, ${count('wait')} to wait for, ${count('skip')} saved before, concurrency ${run.limiter.ceiling}`,
   );
+  let started = false;
   try {
     run.settleEarlier(planned);
     if (queue.length > 0) {
@@ -83,8 +84,13 @@ export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags
       await beforeSpending(ctx, run, queue, planned);
       // Every line of this run, before its first submission: the folder's page shows the lines never reached too.
       await writer.plan(plannedLines(inThisShard, flags), plans);
+      started = true;
       await run.runAll([...queue]);
     }
+  } catch (error) {
+    // Stopped before any job ran (no API key, the question declined): no page of nothing.
+    if (flags.gallery && !started) run.note('No gallery written: the batch stopped before running any job.');
+    throw error;
   } finally {
     await writer.close();
     // Left behind by a run that fails before this, it is taken over: its process is gone.

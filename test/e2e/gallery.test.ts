@@ -295,6 +295,15 @@ describe.concurrent('gallery', () => {
     expect(planned()).toHaveLength(4);
   });
 
+  it('batch --gallery that stops before running anything (no API key) writes no page and says so', async () => {
+    const cwd = tempDir('ov-gallery-');
+    writeFileSync(join(cwd, 'prompts.txt'), 'one\ntwo\n');
+    const result = await run(['batch', 'prompts.txt', '--output-dir', 'out', '--gallery'], { cwd, configDir: tempDir('ov-config-'), noKey: true });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('\nNo gallery written: the batch stopped before running any job.\n');
+    expect(existsSync(join(cwd, 'out', 'index.html'))).toBe(false);
+  });
+
   it('every example of gallery --help runs as printed, in order, against the sandbox', async () => {
     const help = await run(['gallery', '--help']);
     const examples = help.stdout.split('Examples:\n')[1]!.trimEnd().split('\n').map((line) => line.replace(/^ {2}\$ /, '').replace(/\s+# .*$/, ''));
