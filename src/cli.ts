@@ -223,7 +223,7 @@ export function buildProgram(ctx: Context): Command {
     .command('gallery')
     .summary('write an HTML page showing the clips of a directory')
     .description(
-      'Write index.html into the directory: every clip of the job history saved there, and every job of the batch whose state file is there, ' +
+      'Write index.html into the directory: every clip of the job history saved there, and every line of the batch whose state file is there (those never run too), ' +
         "playing side by side with its prompt, status, frame size, length, cost and date; failed jobs with the service's message. " +
         'One self-contained page with relative paths (zip it, upload it, serve it); prints its path. With --json, prints the list instead.',
     )

@@ -6,7 +6,7 @@ import { open } from 'node:fs/promises';
 import * as z from 'zod/mini';
 import type { Context } from '../context.js';
 import { hasFtypBox } from '../io/media.js';
-import type { BatchState } from '../store/batch-state.js';
+import type { BatchState, PlannedLine } from '../store/batch-state.js';
 import type { Config } from '../store/config.js';
 import { parseShard, type BatchJob } from './batch-input.js';
 import { buildGenerationRequest, type BuiltRequest, type GenerateFlags } from './generate.js';
@@ -83,6 +83,11 @@ export async function planFor(job: BatchJob, state: BatchState, retryUncertain: 
     default:
       return 'submit';
   }
+}
+
+/** What the state file records of each line before the first submission, and the gallery shows of it: never an inline video. */
+export function plannedLines(jobs: BatchJob[], flags: { aspectRatio?: string | undefined }): PlannedLine[] {
+  return jobs.map((job) => ({ line: job.line, key: job.key, prompt: job.request.prompt, aspect_ratio: job.request.aspect_ratio ?? flags.aspectRatio, output: job.output }));
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Context } from '../context.js';
 import { formatDuration } from '../io/format.js';
 import type { BatchJob } from './batch-input.js';
 import { BudgetReachedError, formatCost } from './batch-cost.js';
+import { plannedLines } from './batch-plan.js';
 import type { BatchRun, JobJson, Outcome } from './batch-run.js';
 
 const RERUN_HINT = 'Fix what is reported above, then run the same command again: saved clips are skipped, unfinished jobs are waited for.';
@@ -14,7 +15,7 @@ const RERUN_HINT = 'Fix what is reported above, then run the same command again:
  */
 export async function writeBatchGallery(run: BatchRun, outputDir: string, jobs: BatchJob[]): Promise<string | undefined> {
   const { writeGallery } = await import('../gallery/write.js');
-  const lines = jobs.map((job) => ({ line: job.line, key: job.key, prompt: job.request.prompt, aspect_ratio: job.request.aspect_ratio ?? run.flags.aspectRatio, output: job.output }));
+  const lines = plannedLines(jobs, run.flags);
   try {
     return (await writeGallery({ dir: outputDir, configDir: run.ctx.configDir, lines, nowMs: run.ctx.clock.now(), onWarning: (message) => run.note(`${run.colors.yellow('!')} ${message}`) })).path;
   } catch (error) {

@@ -8,7 +8,7 @@ import { lockBatch, readBatchState, BatchStateWriter } from '../store/batch-stat
 import type { Config } from '../store/config.js';
 import { inShard, parseBatch, STATE_FILE } from './batch-input.js';
 import { Budget, CONFIRM_ABOVE_JOBS, confirmSubmission, estimateText, formatCost, recentCostPerJob, warnAboutBalance } from './batch-cost.js';
-import { BatchFlagsSchema, costBefore, lineRequest, planFor, type BatchFlags, type BatchOptions, type Plan, type PlannedJob } from './batch-plan.js';
+import { BatchFlagsSchema, costBefore, lineRequest, planFor, plannedLines, type BatchFlags, type BatchOptions, type Plan, type PlannedJob } from './batch-plan.js';
 import { BatchRun } from './batch-run.js';
 import { finish, writeBatchGallery } from './batch-summary.js';
 import { dryRunBody } from './render.js';
@@ -57,7 +57,7 @@ export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags
       hint: 'Let it finish (or stop it), then run this again: it resumes where that run got to, submitting nothing twice.',
     });
   }
-  const { state, damaged } = await readBatchState(statePath);
+  const { state, plans, damaged } = await readBatchState(statePath);
   if (damaged) ctx.io.stderr.write(`${colors.yellow('!')} Skipped ${damaged} damaged line(s) of ${statePath} (cut short by a crash?).\n`);
   const planned = await Promise.all(inThisShard.map(async (job) => ({ job, plan: await planFor(job, state, flags.retryUncertain) })));
 
@@ -72,6 +72,7 @@ export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags
     `Batch ${source}: ${inThisShard.length} job(s)${shard ? ` in shard ${shard.index}/${shard.count} (of ${parsed.jobs.length})` : ''} → ${outputDir}` +
       ` · ${count('submit')} to submit, ${count('wait')} to wait for, ${count('skip')} saved before, concurrency ${run.limiter.ceiling}`,
   );
+  let started = false;
   try {
     run.settleEarlier(planned);
     if (queue.length > 0) {
@@ -81,8 +82,15 @@ export async function runBatch(ctx: Context, input: string, rawFlags: BatchFlags
         },
       }));
       await beforeSpending(ctx, run, queue, planned);
+      // Every line of this run, before its first submission: the folder's page shows the lines never reached too.
+      await writer.plan(plannedLines(inThisShard, flags), plans);
+      started = true;
       await run.runAll([...queue]);
     }
+  } catch (error) {
+    // Stopped before any job ran (no API key, the question declined): no page of nothing.
+    if (flags.gallery && !started) run.note('No gallery written: the batch stopped before running any job.');
+    throw error;
   } finally {
     await writer.close();
     // Left behind by a run that fails before this, it is taken over: its process is gone.

@@ -4,7 +4,7 @@ import * as z from 'zod/mini';
 import { STATE_FILE } from '../commands/batch-input.js';
 import { stateOfJob, stateOfStatus } from '../io/job-states.js';
 import { readMediaInfo } from '../io/media.js';
-import { readBatchState, type BatchState } from '../store/batch-state.js';
+import { readBatchState, type BatchPlans, type BatchState, type PlannedLine } from '../store/batch-state.js';
 import { readJobs, type Job } from '../store/history.js';
 
 /** One clip of the page, and one element of `gallery --json`. Snake_case, like the API. */
@@ -32,14 +32,7 @@ export interface GalleryEntry {
 }
 
 /** A line of the batch being run (`batch --gallery`): the lines it never reached are shown too. */
-export interface BatchLineInfo {
-  line: number;
-  key: string;
-  prompt: string | undefined;
-  aspect_ratio: string | undefined;
-  /** Absolute path of its video. */
-  output: string;
-}
+export type BatchLineInfo = PlannedLine;
 
 /** The part of a batch state event's `result` (a job's JSON object) the page shows. */
 const BatchResultSchema = z.object({
@@ -81,10 +74,10 @@ interface Draft {
 export async function collectEntries(options: CollectOptions): Promise<GalleryEntry[]> {
   const roots = [...new Set([options.dir, await realpath(options.dir)])];
   const history = await readJobs(options.configDir, { onWarning: options.onWarning });
-  const { state, damaged } = await readBatchState(join(options.dir, STATE_FILE));
+  const { state, plans, damaged } = await readBatchState(join(options.dir, STATE_FILE));
   if (damaged) options.onWarning?.(`Skipped ${damaged} damaged line(s) of ${join(options.dir, STATE_FILE)}.`);
 
-  const drafts = batchDrafts(state, new Map(history.map((job) => [job.job, job])), options.lines ?? []);
+  const drafts = batchDrafts(state, new Map(history.map((job) => [job.job, job])), withPlans(plans, options.lines ?? []));
   const claimedJobs = new Set([...state.values()].map((event) => event.job));
   const claimedFiles = new Set(drafts.map((draft) => draft.file));
   // Newest first, so a file saved twice shows its latest job.
@@ -118,6 +111,13 @@ function fromHistory(job: Job): Omit<Draft, 'line'> {
     createdAt: job.created_at,
     error: job.error,
   };
+}
+
+/** The lines the state file says were planned, and those of the batch being run, which win. */
+function withPlans(plans: BatchPlans, lines: BatchLineInfo[]): BatchLineInfo[] {
+  const byKey = new Map(plans);
+  for (const line of lines) byKey.set(line.key, line);
+  return [...byKey.values()];
 }
 
 /** The batch's jobs: what its state file says, completed by the job history and the batch's own lines. */

@@ -1,5 +1,5 @@
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import * as z from 'zod/mini';
 import { isRunning } from './history.js';
 import { endsMidLine } from './jsonl.js';
@@ -15,10 +15,13 @@ import { endsMidLine } from './jsonl.js';
  * - `not_submitted`: the service provably did not take it (429 beyond retries, 400, 402…).
  * - `uncertain`: the request may have created a job; never resent without being asked.
  * - `saved` / `failed`: the end, with the job's JSON object.
+ * - `planned`: a line the run means to run, written once for all of them before its first
+ *   submission (and again only for a line that changed): its number, prompt, aspect ratio and
+ *   file, so the folder shows every line of the batch, those never reached too. Not a job event.
  */
 export const BatchEventSchema = z.object({
   key: z.string().check(z.minLength(1)),
-  event: z.enum(['submitting', 'submitted', 'not_submitted', 'uncertain', 'saved', 'failed']),
+  event: z.enum(['planned', 'submitting', 'submitted', 'not_submitted', 'uncertain', 'saved', 'failed']),
   at: z.string(),
   line: z.optional(z.number()),
   /** The job's id in the job history, so a re-run keeps updating the same record. */
@@ -28,19 +31,37 @@ export const BatchEventSchema = z.object({
   file: z.optional(z.string()),
   error: z.optional(z.string()),
   result: z.optional(z.record(z.string(), z.unknown())),
+  /** `planned`: the line's video, relative to the state file's directory. */
+  output: z.optional(z.string()),
+  aspect_ratio: z.optional(z.string()),
 });
 export type BatchEvent = z.infer<typeof BatchEventSchema>;
 
 /** What is known of each job key: its events folded, later fields winning. */
 export type BatchState = Map<string, Omit<BatchEvent, 'at'>>;
 
-export async function readBatchState(path: string): Promise<{ state: BatchState; damaged: number }> {
+/** A line of the batch as planned: what the folder shows of it before (or without) a job. */
+export interface PlannedLine {
+  line: number;
+  key: string;
+  prompt: string | undefined;
+  aspect_ratio: string | undefined;
+  /** Absolute path of its video. */
+  output: string;
+}
+
+/** The latest plan of each line number: a line edited or moved since is not shown twice. */
+export type BatchPlans = Map<string, PlannedLine>;
+
+export async function readBatchState(path: string): Promise<{ state: BatchState; plans: BatchPlans; damaged: number }> {
   const state: BatchState = new Map();
+  const plans: BatchPlans = new Map();
+  const lineOwners = new Map<number, string>();
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state, damaged: 0 };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state, plans, damaged: 0 };
     throw error;
   }
   let damaged = 0;
@@ -57,11 +78,29 @@ export async function readBatchState(path: string): Promise<{ state: BatchState;
       continue;
     }
     const { at: _at, ...event } = parsed.data;
+    if (event.event === 'planned') {
+      if (event.line === undefined || event.output === undefined) {
+        damaged += 1;
+        continue;
+      }
+      const earlier = plans.get(event.key);
+      if (earlier && lineOwners.get(earlier.line) === event.key) lineOwners.delete(earlier.line);
+      const owner = lineOwners.get(event.line);
+      if (owner !== undefined && owner !== event.key) plans.delete(owner);
+      lineOwners.set(event.line, event.key);
+      plans.set(event.key, { line: event.line, key: event.key, prompt: event.prompt, aspect_ratio: event.aspect_ratio, output: resolve(dirname(path), event.output) });
+      continue;
+    }
     const known = state.get(event.key);
     // A new submission starts afresh: the earlier attempt's task, file, error and result are not its own.
     state.set(event.key, known ? { ...known, ...withoutUndefined(event), ...(event.event === 'submitting' ? { task_id: undefined, file: undefined, error: undefined, result: undefined } : {}) } : event);
   }
-  return { state, damaged };
+  return { state, plans, damaged };
+}
+
+/** The same plan: nothing to write again. */
+function samePlan(a: PlannedLine, b: PlannedLine | undefined): boolean {
+  return b !== undefined && a.line === b.line && a.prompt === b.prompt && a.aspect_ratio === b.aspect_ratio && a.output === b.output;
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {
@@ -76,9 +115,26 @@ export class BatchStateWriter {
   constructor(readonly path: string) {}
 
   async append(event: Omit<BatchEvent, 'at'>): Promise<void> {
+    await this.#write(`${JSON.stringify({ ...event, at: new Date().toISOString() })}\n`);
+  }
+
+  /**
+   * Records the lines a run means to run, in one write, before its first submission; lines
+   * planned the same way before are not written again (a re-run of a big batch adds nothing).
+   */
+  async plan(lines: PlannedLine[], plans: BatchPlans): Promise<void> {
+    const at = new Date().toISOString();
+    const text = lines
+      .filter((line) => !samePlan(line, plans.get(line.key)))
+      .map((line) => `${JSON.stringify({ key: line.key, event: 'planned', line: line.line, prompt: line.prompt, aspect_ratio: line.aspect_ratio, output: relative(dirname(this.path), line.output), at })}\n`)
+      .join('');
+    if (text) await this.#write(text);
+  }
+
+  async #write(text: string): Promise<void> {
     this.#opening ??= this.#open();
     await this.#opening;
-    await this.#handle?.write(`${JSON.stringify({ ...event, at: new Date().toISOString() })}\n`);
+    await this.#handle?.write(text);
   }
 
   async #open(): Promise<void> {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { GalleryEntry } from '../../src/gallery/entries.js';
 import type { Sandbox } from '../../src/sandbox/server.js';
 import { BIN, cliEnv, run, sandbox, tempDir } from '../helpers/harness.js';
+import { interruptWhen } from '../helpers/signals.js';
 
 const FAST = ['--poll-interval', '0.5'];
 const FAIL_MESSAGE = 'Refused: <b>policy</b> & "safety"';
@@ -260,6 +261,47 @@ describe.concurrent('gallery', () => {
     expect(html.match(/<strong>not run<\/strong>/g)).toHaveLength(3);
     expect(html).toContain('<p class="prompt">five</p>');
     expect(readdirSync(join(cwd, 'out')).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('after an interrupted batch, gallery <dir> --json lists every line, those never reached as not run; its page is the one batch --gallery wrote', async () => {
+    const sb = await sandbox({ jobSeconds: 30 });
+    const cwd = tempDir('ov-gallery-');
+    writeFileSync(join(cwd, 'prompts.txt'), 'one\ntwo\nthree\nfour\n');
+    const configDir = tempDir('ov-config-');
+    const args = ['batch', 'prompts.txt', '--output-dir', 'out', '--concurrency', '1', '--gallery', ...FAST];
+    const result = await run(args, { sandbox: sb, cwd, configDir, onSpawn: interruptWhen(/line 1: submitted task_\w+/) });
+    expect(result.code, result.stderr).toBe(130);
+    expect(result.stderr).toContain('1 interrupted, 3 not started');
+    const batchPage = readFileSync(join(cwd, 'out', 'index.html'), 'utf8');
+    expect(batchPage.match(/<strong>not run<\/strong>/g)).toHaveLength(3);
+
+    const entries = await galleryJson(['out'], { cwd, configDir });
+    expect(entries.map((entry) => [entry.line, entry.state, entry.prompt, entry.file, entry.task_id === null])).toEqual([
+      [1, 'interrupted', 'one', null, false],
+      [2, 'not_run', 'two', '002-two.mp4', true],
+      [3, 'not_run', 'three', '003-three.mp4', true],
+      [4, 'not_run', 'four', '004-four.mp4', true],
+    ]);
+    // Made again, the page is the batch's own, not a poorer one (but for when it was made).
+    const page = await run(['gallery', 'out'], { cwd, configDir });
+    expect(page.stderr).toBe('✔ Gallery of 4 clips (3 not run, 1 interrupted): open it in a browser.\n');
+    const made = (html: string) => html.replace(/Made by omni-video on [^<]*\./, '');
+    expect(made(readFileSync(join(cwd, 'out', 'index.html'), 'utf8'))).toBe(made(batchPage));
+    // The plan is recorded once: a run with nothing new to plan adds no line for it.
+    const planned = () => readFileSync(join(cwd, 'out', '.omni-video-batch.jsonl'), 'utf8').split('\n').filter((line) => line.includes('"event":"planned"'));
+    expect(planned()).toHaveLength(4);
+    const again = await run(args, { sandbox: sb, cwd, configDir, onSpawn: interruptWhen(/line 1: (queued|generating) /) });
+    expect(again.code, again.stderr).toBe(130);
+    expect(planned()).toHaveLength(4);
+  });
+
+  it('batch --gallery that stops before running anything (no API key) writes no page and says so', async () => {
+    const cwd = tempDir('ov-gallery-');
+    writeFileSync(join(cwd, 'prompts.txt'), 'one\ntwo\n');
+    const result = await run(['batch', 'prompts.txt', '--output-dir', 'out', '--gallery'], { cwd, configDir: tempDir('ov-config-'), noKey: true });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('\nNo gallery written: the batch stopped before running any job.\n');
+    expect(existsSync(join(cwd, 'out', 'index.html'))).toBe(false);
   });
 
   it('every example of gallery --help runs as printed, in order, against the sandbox', async () => {

@@ -3,7 +3,7 @@
  * would see it, over time. Skipped (saying why) only where tmux is not installed; .ci/run installs it.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -175,19 +175,25 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
     }
   });
 
-  it('a batch of more than 10 new jobs asks first: n submits nothing (exit 2); --yes does not ask; stdin piped does not ask', async () => {
+  it('a batch of more than 10 new jobs asks first: n submits nothing (exit 2), and --gallery writes no page; --yes does not ask; stdin piped does not ask', async () => {
     const sb = await sandbox({ jobSeconds: 0.2 });
     const dir = tempDir();
     writeFileSync(join(dir, 'prompts.txt'), `${Array.from({ length: 12 }, (_, index) => `take ${index + 1}`).join('\n')}\n`);
     const configDir = tempDir();
-    const asked = await terminal(shellCommand('batch prompts.txt --output-dir declined', configDir, sb.baseUrl), dir);
+    const asked = await terminal(shellCommand('batch prompts.txt --output-dir declined --gallery', configDir, sb.baseUrl), dir);
     try {
       await waitFor(async () => (await asked.screen()).endsWith('Submit 12 jobs (cost unknown)? [y/N]'), 20_000, 'the question');
       await asked.tmux('send-keys', 'n', 'Enter');
       await waitFor(async () => /^exit \d+$/m.test(await asked.screen()), 20_000, 'the run to end');
       const screen = (await asked.screen()).split('\n');
-      expect(screen.slice(-3)).toEqual(['✖ Nothing was submitted.', '  Run it again and answer y, or add --yes to skip the question.', 'exit 2']);
+      expect(screen.slice(-4)).toEqual([
+        'No gallery written: the batch stopped before running any job.',
+        '✖ Nothing was submitted.',
+        '  Run it again and answer y, or add --yes to skip the question.',
+        'exit 2',
+      ]);
       expect(sb.requests).toHaveLength(0);
+      expect(['index.html', '.omni-video-batch.jsonl'].filter((name) => existsSync(join(dir, 'declined', name)))).toEqual([]);
     } finally {
       await asked.close();
     }

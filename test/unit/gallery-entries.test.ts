@@ -1,10 +1,10 @@
-import { copyFileSync, mkdirSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { STATE_FILE } from '../../src/commands/batch-input.js';
 import { collectEntries, selectEntries } from '../../src/gallery/entries.js';
-import { BatchStateWriter } from '../../src/store/batch-state.js';
+import { BatchStateWriter, readBatchState } from '../../src/store/batch-state.js';
 import { appendJobRecord } from '../../src/store/history.js';
 import { tempDir } from '../helpers/harness.js';
 
@@ -84,6 +84,29 @@ describe('gallery entries', () => {
     });
     expect(brief(entries)[4]).toEqual([5, null, 'not_run', 'a swan', '005-a-swan.mp4', false, null, null]);
     expect(entries).toHaveLength(7);
+  });
+
+  it('the lines a batch planned but never ran are not run; a line planned again for another line replaces it, and planning the same lines again writes nothing', async () => {
+    const { dir, configDir } = await workspace();
+    const line = (number: number, key: string, prompt: string) => ({ line: number, key, prompt, aspect_ratio: undefined, output: join(dir, `00${number}-${prompt}.mp4`) });
+    const state = new BatchStateWriter(join(dir, STATE_FILE));
+    const { plans } = await readBatchState(join(dir, STATE_FILE));
+    expect(plans.size).toBe(0);
+    await state.plan([line(1, 'k1', 'fox'), line(5, 'k5', 'swan'), line(6, 'k6', 'owl'), line(7, 'k7', 'lark')], plans);
+    // The batch file edited: line 5 is another prompt now, line 6 was removed (the lark moved up).
+    const before = await readBatchState(join(dir, STATE_FILE));
+    await state.plan([line(1, 'k1', 'fox'), line(5, 'k5b', 'swan at dawn'), line(6, 'k7', 'lark')], before.plans);
+    const size = statSync(join(dir, STATE_FILE)).size;
+    await state.plan([line(1, 'k1', 'fox'), line(5, 'k5b', 'swan at dawn'), line(6, 'k7', 'lark')], (await readBatchState(join(dir, STATE_FILE))).plans);
+    await state.close();
+    expect(statSync(join(dir, STATE_FILE)).size).toBe(size);
+    const entries = await collectEntries({ dir, configDir });
+    expect(brief(entries.filter((entry) => entry.line !== null && entry.line >= 5))).toEqual([
+      [5, null, 'not_run', 'swan at dawn', '005-swan at dawn.mp4', false, null, null],
+      [6, null, 'not_run', 'lark', '006-lark.mp4', false, null, null],
+    ]);
+    // Line 1 ran: its job, not its plan.
+    expect(entries.filter((entry) => entry.line === 1).map((entry) => entry.status)).toEqual(['completed']);
   });
 
   it('finds the history clips through a symlink to the directory', async () => {
