@@ -77,6 +77,12 @@ export async function createApiClient(
       hint: 'Run `omni-video config set api-key` (reads it from stdin), or set OMNI_VIDEO_API_KEY.',
     });
   }
+  // Node refuses such a header before connecting; caught here, it is not mistaken for a request that may have been charged.
+  if (/[^\t\x20-\x7e\x80-\xff]/.test(resolved.apiKey)) {
+    throw new ConfigurationError(`The API key from ${resolved.keySource === 'config' ? 'the config store' : resolved.keySource} contains a control character (a line break or carriage return?), which cannot be sent.`, {
+      hint: 'Set it again without it (a key file saved with Windows line endings ends in one): omni-video config set api-key, or OMNI_VIDEO_API_KEY.',
+    });
+  }
   const client = await ctx.createClient({
     apiKey: resolved.apiKey,
     baseUrl: resolved.baseUrl,

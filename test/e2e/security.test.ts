@@ -102,6 +102,22 @@ describe('the API key', () => {
     expect(connections).toBe(0);
     expect(await readdir(configDir)).not.toContain('jobs.jsonl');
   });
+
+  it('with a character no HTTP header can carry (a key file saved with CRLF): refused as configuration (exit 3), nothing submitted, nothing said charged', async () => {
+    const sb = await sandbox();
+    const configDir = tempDir('ov-config-');
+    const key = `${TEST_KEY}\r`;
+    const result = await run(['generate', 'a fox'], { sandbox: sb, configDir, env: { OMNI_VIDEO_API_KEY: key } });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/^✖ The API key from OMNI_VIDEO_API_KEY contains a control character \(a line break or carriage return\?\), which cannot be sent\.$/m);
+    expect(result.stderr).not.toContain('charged');
+    expect(sb.requests).toEqual([]);
+    expect(await readdir(configDir)).not.toContain('jobs.jsonl');
+    // Fixed, the same request is submitted: nothing stands in its way.
+    const again = await run(['generate', 'a fox', '--no-wait'], { sandbox: sb, configDir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(sb.submissions()).toHaveLength(1);
+  });
 });
 
 describe('paths', () => {
