@@ -4,6 +4,8 @@ import {
   APIError,
   CertificateError,
   ConfigurationError,
+  InterruptedBeforeSendingError,
+  InterruptedError,
   InvalidRequestError,
   MalformedResponseError,
   ProxyRefusedError,
@@ -170,8 +172,9 @@ export class OmniVideoClient {
     }
     const body = checked.data;
     const endpoint = 'POST /videos/generations';
+    const exchange = { interruptedInFlight: false };
     try {
-      const parsed = await this.#call(endpoint, 'POST', '/videos/generations', SubmitResponseSchema, options.signal, body, (error) => {
+      const parsed = await this.#call(endpoint, 'POST', '/videos/generations', SubmitResponseSchema, options.signal, body, exchange, (error) => {
         if (error instanceof APIConnectionError) return { retry: error.neverSent && !isLasting(error) };
         if (error instanceof RateLimitError) return { retry: true, retryAfterMs: parseRetryAfter(error.headers, this.#clock.now()) };
         if (error instanceof ServiceUnavailableError && error.status === 503) {
@@ -183,7 +186,13 @@ export class OmniVideoClient {
       const first = parsed.data[0]!;
       return { taskId: first.task_id, status: first.status };
     } catch (error) {
-      if (options.signal?.aborted) throw error;
+      if (options.signal?.aborted) {
+        // Stopped with no request out: every earlier attempt was one the service provably did not take.
+        if (!exchange.interruptedInFlight && error instanceof InterruptedError) {
+          throw new InterruptedBeforeSendingError(error.signalName, `${error.message} No request was under way: nothing was submitted.`);
+        }
+        throw error;
+      }
       if (submissionMayHaveLanded(error)) {
         throw new SubmissionUncertainError(
           `The submission may or may not have reached the service (${error.message}); it was not resent, to avoid paying twice.`,
@@ -202,6 +211,7 @@ export class OmniVideoClient {
       TaskResponseSchema,
       options.signal,
       undefined,
+      undefined,
       (error) => this.#idempotentDecision(error),
     );
     return parsed.data;
@@ -209,7 +219,7 @@ export class OmniVideoClient {
 
   async balance(options: RequestOptions & { user?: boolean } = {}): Promise<Balance> {
     const path = options.user ? '/user/balance' : '/balance';
-    return this.#call(`GET ${path}`, 'GET', path, BalanceSchema, options.signal, undefined, (error) => this.#idempotentDecision(error));
+    return this.#call(`GET ${path}`, 'GET', path, BalanceSchema, options.signal, undefined, undefined, (error) => this.#idempotentDecision(error));
   }
 
   waitForTask(taskId: string, options: Omit<WaitOptions, 'getTask' | 'clock'> = {}): Promise<Task> {
@@ -247,6 +257,8 @@ export class OmniVideoClient {
     schema: S,
     signal: AbortSignal | undefined,
     json: unknown,
+    /** Told whether an interrupt stopped a request on its way (it may have arrived). */
+    exchange: { interruptedInFlight: boolean } | undefined,
     decide: (error: unknown) => RetryDecision,
   ): Promise<z.infer<S>> {
     if (!this.#apiKey) {
@@ -257,12 +269,17 @@ export class OmniVideoClient {
     const context: CallContext = { endpoint };
     return withRetry(
       async () => {
+        // Nothing starts once interrupted.
+        if (signal?.aborted) throw signal.reason;
         let response: ApiResponse;
         try {
           const answer = await this.#http(path.replace(/^\//, ''), { method, json, signal, context });
           response = { status: answer.statusCode, headers: answer.headers, body: String(answer.body) };
         } catch (error) {
-          if (signal?.aborted) throw signal.reason;
+          if (signal?.aborted) {
+            if (exchange) exchange.interruptedInFlight = true;
+            throw signal.reason;
+          }
           const connectionError = toConnectionError(error, `${endpoint} failed`);
           this.#log?.(`← ${connectionError.message}`);
           throw connectionError;

@@ -60,6 +60,23 @@ describe('interrupts', () => {
     expect(await lastJob(configDir)).toMatchObject({ prompt: 'a slow answer', status: 'uncertain', last_event: 'uncertain' });
   });
 
+  it('SIGTERM while a refused submission waits to be retried: nothing in flight, so "nothing was submitted", not uncertain; the same command then submits', async () => {
+    // A 429 creates no job; the CLI then sleeps 30 s (Retry-After) before sending again.
+    const sb = await sandbox({ faults: { submit429: 1, retryAfter: '30' } });
+    const configDir = tempDir('ov-config-');
+    const result = await run(['generate', 'a patient fox', '--no-wait'], { sandbox: sb, configDir, onSpawn: signalWhen(/trying again in 30\.0 s/, 'SIGTERM') });
+    expect(result.code).toBe(143);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^✖ Terminated\. No request was under way: nothing was submitted\.$/m);
+    expect(result.stderr).not.toContain('may have');
+    expect(sb.stats.submissions).toBe(0);
+    expect(await lastJob(configDir)).toMatchObject({ prompt: 'a patient fox', state: 'interrupted', last_event: 'interrupted' });
+    const again = await run(['generate', 'a patient fox', '--no-wait'], { sandbox: sb, configDir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^task_\w+\n$/);
+    expect(sb.stats.submissions).toBe(1);
+  });
+
   it('SIGINT during a download: exit 130, nothing at the target, the .part kept, the command to save it later', async () => {
     const sb = await sandbox({ jobSeconds: 0.2, faults: { stallAfterBytes: 1000 } });
     const cwd = tempDir('ov-cwd-');
