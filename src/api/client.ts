@@ -77,6 +77,14 @@ export interface RequestOptions {
   signal?: AbortSignal | undefined;
 }
 
+export interface SubmitOptions extends RequestOptions {
+  /**
+   * Told when the signal aborts while the paid request is on its way: that request is not cut
+   * (the service may already have created the job), its answer is awaited so the task id is kept.
+   */
+  onAbortInFlight?: (() => void) | undefined;
+}
+
 
 /** True when a URL may carry the key: https, or plain http to this machine only. */
 export function isSafeOrigin(url: URL): boolean {
@@ -163,8 +171,12 @@ export class OmniVideoClient {
     this.#http = createApiHttp({ baseUrl: base, apiKey: this.#apiKey, userAgent: options.userAgent ?? 'omni-video', env: this.#env, log: this.#log });
   }
 
-  /** Submits one paid job. Resent only when the service provably did not take it. */
-  async submit(request: GenerationRequest, options: RequestOptions = {}): Promise<{ taskId: string; status: string | undefined }> {
+  /**
+   * Submits one paid job. Resent only when the service provably did not take it. An abort stops
+   * it before a request leaves or while it waits to resend one (InterruptedBeforeSendingError);
+   * a request on its way is answered first, so the task id of a job created meanwhile is kept.
+   */
+  async submit(request: GenerationRequest, options: SubmitOptions = {}): Promise<{ taskId: string; status: string | undefined }> {
     const checked = GenerationRequestSchema.safeParse(request);
     if (!checked.success) {
       const issue = checked.error.issues[0];
@@ -172,7 +184,11 @@ export class OmniVideoClient {
     }
     const body = checked.data;
     const endpoint = 'POST /videos/generations';
-    const exchange = { interruptedInFlight: false };
+    const exchange = { inFlight: false };
+    const onAbort = () => {
+      if (exchange.inFlight) options.onAbortInFlight?.();
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const parsed = await this.#call(endpoint, 'POST', '/videos/generations', SubmitResponseSchema, options.signal, body, exchange, (error) => {
         if (error instanceof APIConnectionError) return { retry: error.neverSent && !isLasting(error) };
@@ -186,11 +202,9 @@ export class OmniVideoClient {
       const first = parsed.data[0]!;
       return { taskId: first.task_id, status: first.status };
     } catch (error) {
-      if (options.signal?.aborted) {
-        // Stopped with no request out: every earlier attempt was one the service provably did not take.
-        if (!exchange.interruptedInFlight && error instanceof InterruptedError) {
-          throw new InterruptedBeforeSendingError(error.signalName, `${error.message} No request was under way: nothing was submitted.`);
-        }
+      // Stopped with no request out: every earlier attempt was one the service provably did not take.
+      if (options.signal?.aborted && error === options.signal.reason) {
+        if (error instanceof InterruptedError) throw new InterruptedBeforeSendingError(error.signalName, `${error.message} No request was under way: nothing was submitted.`);
         throw error;
       }
       if (submissionMayHaveLanded(error)) {
@@ -200,6 +214,8 @@ export class OmniVideoClient {
         );
       }
       throw error;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -257,8 +273,8 @@ export class OmniVideoClient {
     schema: S,
     signal: AbortSignal | undefined,
     json: unknown,
-    /** Told whether an interrupt stopped a request on its way (it may have arrived). */
-    exchange: { interruptedInFlight: boolean } | undefined,
+    /** Given for the paid submission: a request on its way is not aborted (it may have arrived), and `inFlight` says when one is. */
+    exchange: { inFlight: boolean } | undefined,
     decide: (error: unknown) => RetryDecision,
   ): Promise<z.infer<S>> {
     if (!this.#apiKey) {
@@ -272,17 +288,17 @@ export class OmniVideoClient {
         // Nothing starts once interrupted.
         if (signal?.aborted) throw signal.reason;
         let response: ApiResponse;
+        if (exchange) exchange.inFlight = true;
         try {
-          const answer = await this.#http(path.replace(/^\//, ''), { method, json, signal, context });
+          const answer = await this.#http(path.replace(/^\//, ''), { method, json, signal: exchange ? undefined : signal, context });
           response = { status: answer.statusCode, headers: answer.headers, body: String(answer.body) };
         } catch (error) {
-          if (signal?.aborted) {
-            if (exchange) exchange.interruptedInFlight = true;
-            throw signal.reason;
-          }
+          if (signal?.aborted && !exchange) throw signal.reason;
           const connectionError = toConnectionError(error, `${endpoint} failed`);
           this.#log?.(`← ${connectionError.message}`);
           throw connectionError;
+        } finally {
+          if (exchange) exchange.inFlight = false;
         }
         return this.#parse(endpoint, response, schema);
       },

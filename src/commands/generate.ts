@@ -221,7 +221,11 @@ export async function runGenerate(ctx: Context, prompt: string | undefined, rawF
   const submittedAtMs = ctx.clock.now();
   let taskId: string;
   try {
-    ({ taskId } = await client.submit(body, { signal: ctx.signal }));
+    ({ taskId } = await client.submit(body, {
+      signal: ctx.signal,
+      onAbortInFlight: () =>
+        reporter.warn('Waiting for the service to answer the submission in progress, so that its task id is kept (Ctrl-C again stops at once; the job may then be charged without its id).'),
+    }));
   } catch (error) {
     reporter.stop();
     const truth = uncertainTruth(submittedAtMs);
