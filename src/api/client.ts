@@ -317,11 +317,13 @@ export class OmniVideoClient {
   }
 
   #parse<S extends z.ZodMiniType>(endpoint: string, response: ApiResponse, schema: S): z.infer<S> {
+    // What errors carry (messages, the history): never the key, even where the service echoes it.
+    const body = this.#apiKey ? response.body.split(this.#apiKey).join('***') : response.body;
     const details = {
       status: response.status,
       endpoint,
-      serviceMessage: serviceMessage(response.body),
-      body: response.body,
+      serviceMessage: serviceMessage(body),
+      body,
       headers: response.headers,
     };
     if (response.status < 200 || response.status >= 300) throw APIError.fromResponse(details);
