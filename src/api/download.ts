@@ -219,6 +219,12 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
         stream.destroy();
         return startOver('the server answered a range that does not match; starting over');
       }
+      // A length or validator other than those the kept bytes came from: another file (If-Range ignored), never to be appended.
+      const served = ifRangeValidator(headers.etag, headers['last-modified']);
+      if ((range[3] !== '*' && total !== undefined && Number(range[3]) !== total) || (served !== undefined && validator !== undefined && served !== validator)) {
+        stream.destroy();
+        return startOver('the file on the server changed (another length or validator); starting over');
+      }
       start = received;
       if (range[3] !== '*') total = Number(range[3]);
     } else {
