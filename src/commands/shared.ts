@@ -102,8 +102,21 @@ export async function readStdinText(ctx: Context, what: string): Promise<string>
   if (ctx.io.stdinIsTTY) {
     throw new InvalidRequestError(`Expected ${what} on stdin, but stdin is a terminal.`, { hint: `Pipe it in, e.g. echo … | omni-video …` });
   }
+  // Ctrl-C or SIGTERM stops the read: a pipe that stays open and silent must not hold the command.
+  const { signal } = ctx;
+  if (signal?.aborted) throw signal.reason;
+  const stop = () => ctx.io.stdin.destroy();
+  signal?.addEventListener('abort', stop, { once: true });
   const chunks: Buffer[] = [];
-  for await (const chunk of ctx.io.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  try {
+    for await (const chunk of ctx.io.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    throw error;
+  } finally {
+    signal?.removeEventListener('abort', stop);
+  }
+  if (signal?.aborted) throw signal.reason;
   return Buffer.concat(chunks).toString('utf8');
 }
 
