@@ -4,6 +4,8 @@ import {
   APIError,
   CertificateError,
   ConfigurationError,
+  InterruptedBeforeSendingError,
+  InterruptedError,
   InvalidRequestError,
   MalformedResponseError,
   ProxyRefusedError,
@@ -73,6 +75,14 @@ interface ApiResponse {
 
 export interface RequestOptions {
   signal?: AbortSignal | undefined;
+}
+
+export interface SubmitOptions extends RequestOptions {
+  /**
+   * Told when the signal aborts while the paid request is on its way: that request is not cut
+   * (the service may already have created the job), its answer is awaited so the task id is kept.
+   */
+  onAbortInFlight?: (() => void) | undefined;
 }
 
 
@@ -161,8 +171,12 @@ export class OmniVideoClient {
     this.#http = createApiHttp({ baseUrl: base, apiKey: this.#apiKey, userAgent: options.userAgent ?? 'omni-video', env: this.#env, log: this.#log });
   }
 
-  /** Submits one paid job. Resent only when the service provably did not take it. */
-  async submit(request: GenerationRequest, options: RequestOptions = {}): Promise<{ taskId: string; status: string | undefined }> {
+  /**
+   * Submits one paid job. Resent only when the service provably did not take it. An abort stops
+   * it before a request leaves or while it waits to resend one (InterruptedBeforeSendingError);
+   * a request on its way is answered first, so the task id of a job created meanwhile is kept.
+   */
+  async submit(request: GenerationRequest, options: SubmitOptions = {}): Promise<{ taskId: string; status: string | undefined }> {
     const checked = GenerationRequestSchema.safeParse(request);
     if (!checked.success) {
       const issue = checked.error.issues[0];
@@ -170,8 +184,13 @@ export class OmniVideoClient {
     }
     const body = checked.data;
     const endpoint = 'POST /videos/generations';
+    const exchange = { inFlight: false };
+    const onAbort = () => {
+      if (exchange.inFlight) options.onAbortInFlight?.();
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const parsed = await this.#call(endpoint, 'POST', '/videos/generations', SubmitResponseSchema, options.signal, body, (error) => {
+      const parsed = await this.#call(endpoint, 'POST', '/videos/generations', SubmitResponseSchema, options.signal, body, exchange, (error) => {
         if (error instanceof APIConnectionError) return { retry: error.neverSent && !isLasting(error) };
         if (error instanceof RateLimitError) return { retry: true, retryAfterMs: parseRetryAfter(error.headers, this.#clock.now()) };
         if (error instanceof ServiceUnavailableError && error.status === 503) {
@@ -183,7 +202,11 @@ export class OmniVideoClient {
       const first = parsed.data[0]!;
       return { taskId: first.task_id, status: first.status };
     } catch (error) {
-      if (options.signal?.aborted) throw error;
+      // Stopped with no request out: every earlier attempt was one the service provably did not take.
+      if (options.signal?.aborted && error === options.signal.reason) {
+        if (error instanceof InterruptedError) throw new InterruptedBeforeSendingError(error.signalName, `${error.message} No request was under way: nothing was submitted.`);
+        throw error;
+      }
       if (submissionMayHaveLanded(error)) {
         throw new SubmissionUncertainError(
           `The submission may or may not have reached the service (${error.message}); it was not resent, to avoid paying twice.`,
@@ -191,6 +214,8 @@ export class OmniVideoClient {
         );
       }
       throw error;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -202,6 +227,7 @@ export class OmniVideoClient {
       TaskResponseSchema,
       options.signal,
       undefined,
+      undefined,
       (error) => this.#idempotentDecision(error),
     );
     return parsed.data;
@@ -209,7 +235,7 @@ export class OmniVideoClient {
 
   async balance(options: RequestOptions & { user?: boolean } = {}): Promise<Balance> {
     const path = options.user ? '/user/balance' : '/balance';
-    return this.#call(`GET ${path}`, 'GET', path, BalanceSchema, options.signal, undefined, (error) => this.#idempotentDecision(error));
+    return this.#call(`GET ${path}`, 'GET', path, BalanceSchema, options.signal, undefined, undefined, (error) => this.#idempotentDecision(error));
   }
 
   waitForTask(taskId: string, options: Omit<WaitOptions, 'getTask' | 'clock'> = {}): Promise<Task> {
@@ -247,6 +273,8 @@ export class OmniVideoClient {
     schema: S,
     signal: AbortSignal | undefined,
     json: unknown,
+    /** Given for the paid submission: a request on its way is not aborted (it may have arrived), and `inFlight` says when one is. */
+    exchange: { inFlight: boolean } | undefined,
     decide: (error: unknown) => RetryDecision,
   ): Promise<z.infer<S>> {
     if (!this.#apiKey) {
@@ -257,15 +285,20 @@ export class OmniVideoClient {
     const context: CallContext = { endpoint };
     return withRetry(
       async () => {
+        // Nothing starts once interrupted.
+        if (signal?.aborted) throw signal.reason;
         let response: ApiResponse;
+        if (exchange) exchange.inFlight = true;
         try {
-          const answer = await this.#http(path.replace(/^\//, ''), { method, json, signal, context });
+          const answer = await this.#http(path.replace(/^\//, ''), { method, json, signal: exchange ? undefined : signal, context });
           response = { status: answer.statusCode, headers: answer.headers, body: String(answer.body) };
         } catch (error) {
-          if (signal?.aborted) throw signal.reason;
+          if (signal?.aborted && !exchange) throw signal.reason;
           const connectionError = toConnectionError(error, `${endpoint} failed`);
           this.#log?.(`← ${connectionError.message}`);
           throw connectionError;
+        } finally {
+          if (exchange) exchange.inFlight = false;
         }
         return this.#parse(endpoint, response, schema);
       },
@@ -284,11 +317,13 @@ export class OmniVideoClient {
   }
 
   #parse<S extends z.ZodMiniType>(endpoint: string, response: ApiResponse, schema: S): z.infer<S> {
+    // What errors carry (messages, the history): never the key, even where the service echoes it.
+    const body = this.#apiKey ? response.body.split(this.#apiKey).join('***') : response.body;
     const details = {
       status: response.status,
       endpoint,
-      serviceMessage: serviceMessage(response.body),
-      body: response.body,
+      serviceMessage: serviceMessage(body),
+      body,
       headers: response.headers,
     };
     if (response.status < 200 || response.status >= 300) throw APIError.fromResponse(details);

@@ -159,6 +159,9 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
       const head = Buffer.alloc(12);
       await handle.read(head, 0, 12, 0);
       if (!startsWithFtyp(head)) throw new DownloadError(`The file served for task ${task.id} is not an mp4 video (no ftyp box).`);
+      if (total === undefined && !(await boxesEndAt(handle, size))) {
+        throw new DownloadError(`Download of task ${task.id} is incomplete: the video ends before its last part (${size} bytes arrived, no length was announced).`);
+      }
       await handle.sync();
     } finally {
       await handle.close();
@@ -218,6 +221,12 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
       if (!range || Number(range[1]) !== received) {
         stream.destroy();
         return startOver('the server answered a range that does not match; starting over');
+      }
+      // A length or validator other than those the kept bytes came from: another file (If-Range ignored), never to be appended.
+      const served = ifRangeValidator(headers.etag, headers['last-modified']);
+      if ((range[3] !== '*' && total !== undefined && Number(range[3]) !== total) || (served !== undefined && validator !== undefined && served !== validator)) {
+        stream.destroy();
+        return startOver('the file on the server changed (another length or validator); starting over');
       }
       start = received;
       if (range[3] !== '*') total = Number(range[3]);
@@ -283,6 +292,28 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
     }
     return handle;
   }
+}
+
+/**
+ * True when the file's top-level boxes end exactly at its end (the last may run to the end: size
+ * 0): what tells a whole mp4 from one cut short when the server announced no length.
+ */
+async function boxesEndAt(handle: FileHandle, size: number): Promise<boolean> {
+  const header = Buffer.alloc(16);
+  let offset = 0;
+  while (offset < size) {
+    const { bytesRead } = await handle.read(header, 0, 16, offset);
+    if (bytesRead < 8) return false;
+    let boxSize = header.readUInt32BE(0);
+    if (boxSize === 0) return true;
+    if (boxSize === 1) {
+      if (bytesRead < 16) return false;
+      boxSize = Number(header.readBigUInt64BE(8));
+    }
+    if (boxSize < 8) return false;
+    offset += boxSize;
+  }
+  return offset === size;
 }
 
 /** Resolves with the response head (after redirects), or rejects with what stopped it first. */

@@ -192,5 +192,8 @@ export class InterruptedError extends OmniVideoError {
   }
 }
 
+/** Ctrl-C or SIGTERM during a paid submission while no request was out (before it, or while waiting to retry one the service refused): nothing was submitted. */
+export class InterruptedBeforeSendingError extends InterruptedError {}
+
 /** The output file exists and overwriting was not asked for. */
 export class OutputExistsError extends InvalidRequestError {}

@@ -31,15 +31,18 @@ export interface FollowOptions {
   baseUrlFlag?: string | undefined;
 }
 
-/** The job's history id: the one given, the one this machine recorded, or a new one. */
-async function historyJob(ctx: Context, client: OmniVideoClient, taskId: string, jobId: string | undefined): Promise<string> {
-  if (jobId) return jobId;
+/**
+ * The job's history id: the one given, the one this machine recorded, or a new one, whose first
+ * line `create` writes before its first record, once there is one to write: a task id the service
+ * does not know (a typo) never becomes a job of the history, nor `last`.
+ */
+async function historyJob(ctx: Context, client: OmniVideoClient, taskId: string, jobId: string | undefined): Promise<{ job: string; create?: () => Promise<void> }> {
+  if (jobId) return { job: jobId };
   const known = await findJobByTaskId(ctx.configDir, taskId);
-  if (known) return known.job;
+  if (known) return { job: known.job };
   const job = newJobId();
   // With its service, so that `last` for that base URL can mean it.
-  await appendJobRecord(ctx.configDir, { job, event: FIRST_EVENT, task_id: taskId, base_url: client.baseUrl });
-  return job;
+  return { job, create: () => appendJobRecord(ctx.configDir, { job, event: FIRST_EVENT, task_id: taskId, base_url: client.baseUrl }) };
 }
 
 /**
@@ -84,15 +87,20 @@ export async function recordEndState(ctx: Context, task: Task): Promise<void> {
  */
 export async function followTask(ctx: Context, client: OmniVideoClient, reporter: Reporter, options: FollowOptions): Promise<TaskJson> {
   const { taskId } = options;
-  const job = await historyJob(ctx, client, taskId, options.jobId);
+  const { job, create } = await historyJob(ctx, client, taskId, options.jobId);
   const choices = { output: options.output, force: options.force, baseUrl: options.baseUrlFlag };
   // With --no-download the user wants the link, not a file: the hint waits and prints it.
   const waitCommand = options.download ? downloadCommand(taskId, choices, true) : statusWaitCommand([taskId], options.baseUrlFlag);
   // One write at a time, in order: a status line written late would otherwise land after the
   // final event (timeout, interrupted, saved) and become the job's last word.
   let writes: Promise<void> = Promise.resolve();
+  let created: Promise<void> | undefined;
+  const ensureCreated = () => (created ??= create?.() ?? Promise.resolve());
   const record = (fields: Omit<JobRecord, 'job' | 'task_id' | 'at'>) =>
-    (writes = writes.catch(() => undefined).then(() => appendJobRecord(ctx.configDir, { job, task_id: taskId, ...fields })));
+    (writes = writes
+      .catch(() => undefined)
+      .then(ensureCreated)
+      .then(() => appendJobRecord(ctx.configDir, { job, task_id: taskId, ...fields })));
 
   let task: Task;
   let lastSeen: Task | undefined;
@@ -117,6 +125,8 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
     } else {
       task = await client.getTask(taskId, { signal: ctx.signal });
       reporter.update(task);
+      // Known to the service: a job of the history from now on, even before it ends.
+      await ensureCreated();
     }
   } catch (error) {
     reporter.stop();

@@ -1,7 +1,7 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import * as z from 'zod/mini';
-import { ConfigurationError, InvalidRequestError, SubmissionUncertainError, InterruptedError, APIError, TaskNotFoundError } from '../api/errors.js';
+import { ConfigurationError, InvalidRequestError, SubmissionUncertainError, InterruptedBeforeSendingError, InterruptedError, APIError, TaskNotFoundError } from '../api/errors.js';
 import { isHttpUrl, MAX_IMAGES, MODEL, RESOLUTIONS, type GenerationRequest } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { formatAgainst, MIB } from '../io/format.js';
@@ -221,13 +221,21 @@ export async function runGenerate(ctx: Context, prompt: string | undefined, rawF
   const submittedAtMs = ctx.clock.now();
   let taskId: string;
   try {
-    ({ taskId } = await client.submit(body, { signal: ctx.signal }));
+    ({ taskId } = await client.submit(body, {
+      signal: ctx.signal,
+      onAbortInFlight: () =>
+        reporter.warn('Waiting for the service to answer the submission in progress, so that its task id is kept (Ctrl-C again stops at once; the job may then be charged without its id).'),
+    }));
   } catch (error) {
     reporter.stop();
     const truth = uncertainTruth(submittedAtMs);
     if (error instanceof SubmissionUncertainError) {
       await appendJobRecord(ctx.configDir, { job, event: 'uncertain', status: 'uncertain', error: error.message });
       throw new SubmissionUncertainError(`${error.message} ${truth.message}`, { hint: truth.hint, cause: error });
+    }
+    if (error instanceof InterruptedBeforeSendingError) {
+      await appendJobRecord(ctx.configDir, { job, event: 'interrupted', status: 'interrupted', error: 'interrupted before it was sent' });
+      throw error;
     }
     if (error instanceof InterruptedError) {
       await appendJobRecord(ctx.configDir, { job, event: 'uncertain', status: 'uncertain', error: 'interrupted while submitting' });

@@ -77,6 +77,12 @@ export async function createApiClient(
       hint: 'Run `omni-video config set api-key` (reads it from stdin), or set OMNI_VIDEO_API_KEY.',
     });
   }
+  // Node refuses such a header before connecting; caught here, it is not mistaken for a request that may have been charged.
+  if (/[^\t\x20-\x7e\x80-\xff]/.test(resolved.apiKey)) {
+    throw new ConfigurationError(`The API key from ${resolved.keySource === 'config' ? 'the config store' : resolved.keySource} contains a control character (a line break or carriage return?), which cannot be sent.`, {
+      hint: 'Set it again without it (a key file saved with Windows line endings ends in one): omni-video config set api-key, or OMNI_VIDEO_API_KEY.',
+    });
+  }
   const client = await ctx.createClient({
     apiKey: resolved.apiKey,
     baseUrl: resolved.baseUrl,
@@ -96,8 +102,21 @@ export async function readStdinText(ctx: Context, what: string): Promise<string>
   if (ctx.io.stdinIsTTY) {
     throw new InvalidRequestError(`Expected ${what} on stdin, but stdin is a terminal.`, { hint: `Pipe it in, e.g. echo … | omni-video …` });
   }
+  // Ctrl-C or SIGTERM stops the read: a pipe that stays open and silent must not hold the command.
+  const { signal } = ctx;
+  if (signal?.aborted) throw signal.reason;
+  const stop = () => ctx.io.stdin.destroy();
+  signal?.addEventListener('abort', stop, { once: true });
   const chunks: Buffer[] = [];
-  for await (const chunk of ctx.io.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  try {
+    for await (const chunk of ctx.io.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    throw error;
+  } finally {
+    signal?.removeEventListener('abort', stop);
+  }
+  if (signal?.aborted) throw signal.reason;
   return Buffer.concat(chunks).toString('utf8');
 }
 

@@ -5,11 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../src/sandbox/server.js';
 import { run, sandbox, tempDir } from '../helpers/harness.js';
 
 const LANDSCAPE = readFileSync(new URL('../../src/sandbox/assets/landscape.mp4', import.meta.url));
+const PORTRAIT = readFileSync(new URL('../../src/sandbox/assets/portrait.mp4', import.meta.url));
 const FAST = { OMNI_VIDEO_TEST_RETRY_MS: '5', OMNI_VIDEO_TEST_IDLE_TIMEOUT_MS: '300' };
 
 async function generate(sb: Sandbox, extra: string[] = [], configDir = tempDir('ov-config-')) {
@@ -180,5 +184,83 @@ describe('download faults', () => {
     expect(result.stderr).toContain(`The link should still be valid: try again later with: omni-video download ${taskId} -o clip.mp4\n`);
     expect(result.stderr).not.toContain('generate the clip again');
     expect(await readdir(result.cwd)).toEqual([]);
+  });
+
+  /** The same length as LANDSCAPE, another byte among the first ones (before any cut): only the ETag tells it apart. */
+  const RETOUCHED = Buffer.from(LANDSCAPE);
+  RETOUCHED[1000] = (RETOUCHED[1000] as number) ^ 0xff;
+
+  it.each([
+    ['another length', PORTRAIT],
+    ['the same length, another ETag', RETOUCHED],
+  ])('a resume answered 206 with another file (a server that ignores If-Range; %s): starts over, never appends it', async (_what, changed) => {
+    // The file at the link changes after a cut: the resume gets a 206 of the new file, whose length or ETag tells it apart.
+    const CUT = 20_000;
+    const taskId = `task_01CHANGEDFILE${changed.length}`;
+    let fileRequestsSeen = 0;
+    const server: Server = createServer((request, response) => {
+      const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      if (request.url === `/v1/tasks/${taskId}`) {
+        const now = Math.floor(Date.now() / 1000);
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ code: 200, data: { id: taskId, status: 'completed', progress: 100, created: now - 9, completed: now, result: { videos: [{ url: [`${origin}/files/clip.mp4`], expires_at: now + 3600 }] } } }));
+        return;
+      }
+      fileRequestsSeen += 1;
+      const range = /^bytes=(\d+)-$/.exec(request.headers.range ?? '');
+      if (fileRequestsSeen === 1) {
+        response.writeHead(200, { 'content-length': LANDSCAPE.length, etag: '"v1"' });
+        response.write(LANDSCAPE.subarray(0, CUT), () => response.destroy());
+      } else if (range) {
+        const start = Number(range[1]);
+        response.writeHead(206, { 'content-length': changed.length - start, 'content-range': `bytes ${start}-${changed.length - 1}/${changed.length}`, etag: '"v2"' });
+        response.end(changed.subarray(start));
+      } else {
+        response.writeHead(200, { 'content-length': changed.length, etag: '"v2"' });
+        response.end(changed);
+      }
+    });
+    afterAll(() => new Promise((resolve) => server.close(resolve)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const cwd = tempDir('ov-cwd-');
+    const result = await run(['download', taskId, '-o', 'clip.mp4', '--base-url', `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`], { cwd, env: FAST });
+    expect(result.code, result.stderr).toBe(0);
+    expect((await readFile(join(cwd, 'clip.mp4'))).equals(changed)).toBe(true);
+    expect(await readdir(cwd)).toEqual(['clip.mp4']);
+  });
+
+  it.each([
+    [30_000, 'ends early: exit 6, nothing at the target'],
+    [LANDSCAPE.length, 'is whole: saved as it is'],
+  ])('a transfer with no announced length (the server closes the connection at its end) that sends %i bytes %s', async (sent) => {
+    const taskId = `task_01NOLENGTHANNOUNCED${sent}`;
+    // Raw HTTP/1.1: neither Content-Length nor chunked, so the body ends where the connection does.
+    const server = createTcpServer((socket) => {
+      socket.once('data', (head: Buffer) => {
+        if (head.toString('latin1').startsWith(`GET /v1/tasks/${taskId} `)) {
+          const now = Math.floor(Date.now() / 1000);
+          const { port } = server.address() as { port: number };
+          const body = JSON.stringify({ code: 200, data: { id: taskId, status: 'completed', progress: 100, created: now - 9, completed: now, result: { videos: [{ url: [`http://127.0.0.1:${port}/files/clip.mp4`], expires_at: now + 3600 }] } } });
+          socket.end(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        } else {
+          socket.write('HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nConnection: close\r\n\r\n');
+          socket.end(LANDSCAPE.subarray(0, sent));
+        }
+      });
+    });
+    afterAll(() => new Promise((resolve) => server.close(resolve)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const cwd = tempDir('ov-cwd-');
+    const result = await run(['download', taskId, '-o', 'clip.mp4', '--base-url', `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`], { cwd, env: FAST });
+    if (sent === LANDSCAPE.length) {
+      expect(result.code, result.stderr).toBe(0);
+      expect((await readFile(join(cwd, 'clip.mp4'))).equals(LANDSCAPE)).toBe(true);
+      return;
+    }
+    expect(result.code).toBe(6);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(`✖ Download of task ${taskId} is incomplete: the video ends before its last part (30000 bytes arrived, no length was announced).`);
+    expect(result.stderr).toContain(`Try again with: omni-video download ${taskId} -o clip.mp4`);
+    expect(await readdir(cwd)).toEqual([]);
   });
 });

@@ -46,18 +46,40 @@ describe('interrupts', () => {
     expect(await lastJob(configDir)).toMatchObject({ task_id: taskId, last_event: 'interrupted' });
   });
 
-  it('SIGINT while the submission is in flight: exit 130, "may have reached the service", recorded uncertain, not resent', async () => {
-    const sb = await sandbox({ faults: { submitDelayMs: 10_000 } });
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('%s while the submission is in flight: the answer is awaited, so the paid task id is printed and kept (exit %i), not lost as uncertain', async (signal, code) => {
+    // The sandbox creates (and charges) the job at once, and answers 5 s later.
+    const sb = await sandbox({ faults: { submitDelayMs: 5_000 } });
     const configDir = tempDir('ov-config-');
-    // Once the service holds the request (and is slow to answer it).
-    const result = await run(['generate', 'a slow answer'], { sandbox: sb, configDir, onSpawn: interruptInFlight(sb) });
-    expect(result.code).toBe(130);
-    expect(result.stderr).toContain('The submission may have reached the service.');
-    expect(result.stderr).toContain('may have been created and charged, but its task id never came back, and the API has no way to list tasks');
-    expect(result.stderr).toContain("Check the provider's dashboard");
-    expect(result.stderr).toContain('run the same command with --new');
+    const result = await run(['generate', 'a slow answer'], { sandbox: sb, configDir, onSpawn: interruptInFlight(sb, signal) });
+    expect(result.code).toBe(code);
+    const [taskId] = [...sb.tasks.keys()] as string[];
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('Waiting for the service to answer the submission in progress, so that its task id is kept (Ctrl-C again stops at once; the job may then be charged without its id).');
+    expect(result.stderr).toContain(`Task ${taskId} was submitted and keeps running on the service (it may be charged whether or not you wait).`);
+    expect(result.stderr).toContain(`Resume with: omni-video download ${taskId} --wait`);
+    expect(result.stderr).not.toContain('may have reached the service');
     expect(sb.submissions()).toHaveLength(1);
-    expect(await lastJob(configDir)).toMatchObject({ prompt: 'a slow answer', status: 'uncertain', last_event: 'uncertain' });
+    expect(await lastJob(configDir)).toMatchObject({ task_id: taskId, prompt: 'a slow answer', last_event: 'interrupted' });
+  });
+
+  it('SIGTERM while a refused submission waits to be retried: nothing in flight, so "nothing was submitted", not uncertain; the same command then submits', async () => {
+    // A 429 creates no job; the CLI then sleeps 30 s (Retry-After) before sending again.
+    const sb = await sandbox({ faults: { submit429: 1, retryAfter: '30' } });
+    const configDir = tempDir('ov-config-');
+    const result = await run(['generate', 'a patient fox', '--no-wait'], { sandbox: sb, configDir, onSpawn: signalWhen(/trying again in 30\.0 s/, 'SIGTERM') });
+    expect(result.code).toBe(143);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^✖ Terminated\. No request was under way: nothing was submitted\.$/m);
+    expect(result.stderr).not.toContain('may have');
+    expect(sb.stats.submissions).toBe(0);
+    expect(await lastJob(configDir)).toMatchObject({ prompt: 'a patient fox', state: 'interrupted', last_event: 'interrupted' });
+    const again = await run(['generate', 'a patient fox', '--no-wait'], { sandbox: sb, configDir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^task_\w+\n$/);
+    expect(sb.stats.submissions).toBe(1);
   });
 
   it('SIGINT during a download: exit 130, nothing at the target, the .part kept, the command to save it later', async () => {

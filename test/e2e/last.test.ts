@@ -71,6 +71,20 @@ describe.concurrent('last', () => {
     expect(JSON.parse(last.stdout)).toMatchObject({ task_id: id });
   });
 
+  it('download of a mistyped task id (404) records nothing: last stays the job this machine submitted, jobs shows no phantom', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3 });
+    const configDir = tempDir('ov-config-');
+    const id = await generated(sb, configDir, 'a real one');
+    const typo = await run(['download', 'task_01NOSUCHTASKTYPO'], { sandbox: sb, configDir, cwd: tempDir() });
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('No such task (HTTP 404');
+    const last = await run(['status', 'last', '--json'], { sandbox: sb, configDir });
+    expect(last.code, last.stderr).toBe(0);
+    expect(JSON.parse(last.stdout)).toMatchObject({ task_id: id });
+    const jobs = await run(['jobs', '--json'], { configDir });
+    expect((JSON.parse(jobs.stdout) as Array<{ task_id?: string }>).map((job) => job.task_id)).toEqual([id]);
+  });
+
   for (const [fault, word] of [[{ failJobs: 1, failMessage: 'safety filter' }, 'failed'], [{ cancelJobs: 1 }, 'was cancelled']] as const) {
     it(`extend last on a job that ${word === 'failed' ? 'failed' : 'was cancelled'} refuses clearly (exit 2) and submits nothing`, async () => {
       const sb = await sandbox({ jobSeconds: 0.3, faults: fault });

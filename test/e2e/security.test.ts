@@ -62,6 +62,22 @@ describe('the API key', () => {
     expect(await readFile(join(configDir, 'jobs.jsonl'), 'utf8')).not.toContain(TEST_KEY);
   });
 
+  it('echoed back in a service error (HTTP 401 "Invalid token: <key>") is printed and recorded as ***, never as itself', async () => {
+    const origin = await serve((request, response) => {
+      const key = String(request.headers.authorization).replace(/^Bearer /, '');
+      response.writeHead(401, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ error: { message: `Invalid token: ${key}`, type: 'invalid_request_error' } }));
+    });
+    const configDir = tempDir('ov-config-');
+    // run() itself fails the test when the key appears on stdout or stderr.
+    const result = await run(['generate', 'x', '--base-url', `${origin}/v1`], { configDir });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/^✖ The API key was rejected \(HTTP 401\): Invalid token: \*\*\*$/m);
+    const history = await readFile(join(configDir, 'jobs.jsonl'), 'utf8');
+    expect(history).toContain('Invalid token: ***');
+    expect(history).not.toContain(TEST_KEY);
+  });
+
   it('is not carried across a redirect to another origin, and is kept on a same-origin one', async () => {
     const seen: Record<string, IncomingHttpHeaders> = {};
     const elsewhere = await serve((request, response) => {
@@ -101,6 +117,22 @@ describe('the API key', () => {
     }
     expect(connections).toBe(0);
     expect(await readdir(configDir)).not.toContain('jobs.jsonl');
+  });
+
+  it('with a character no HTTP header can carry (a key file saved with CRLF): refused as configuration (exit 3), nothing submitted, nothing said charged', async () => {
+    const sb = await sandbox();
+    const configDir = tempDir('ov-config-');
+    const key = `${TEST_KEY}\r`;
+    const result = await run(['generate', 'a fox'], { sandbox: sb, configDir, env: { OMNI_VIDEO_API_KEY: key } });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/^✖ The API key from OMNI_VIDEO_API_KEY contains a control character \(a line break or carriage return\?\), which cannot be sent\.$/m);
+    expect(result.stderr).not.toContain('charged');
+    expect(sb.requests).toEqual([]);
+    expect(await readdir(configDir)).not.toContain('jobs.jsonl');
+    // Fixed, the same request is submitted: nothing stands in its way.
+    const again = await run(['generate', 'a fox', '--no-wait'], { sandbox: sb, configDir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(sb.submissions()).toHaveLength(1);
   });
 });
 

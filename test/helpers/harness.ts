@@ -150,7 +150,7 @@ export interface InProcessResult {
 /** Runs a command in-process on fake streams (gh style): fast, and the clock can be faked. */
 export async function runInProcess(
   argv: string[],
-  options: { env?: Record<string, string | undefined>; configDir?: string; cwd?: string; stdin?: string; stdinIsTTY?: boolean; clock?: Clock; signal?: AbortSignal } = {},
+  options: { env?: Record<string, string | undefined>; configDir?: string; cwd?: string; stdin?: string | Readable; stdinIsTTY?: boolean; clock?: Clock; signal?: AbortSignal } = {},
 ): Promise<InProcessResult> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -161,7 +161,7 @@ export async function runInProcess(
   const env = { OMNI_VIDEO_API_KEY: TEST_KEY, ...options.env };
   const ctx: Context = {
     io: {
-      stdin: Readable.from(options.stdin === undefined ? [] : [Buffer.from(options.stdin)]),
+      stdin: options.stdin instanceof Readable ? options.stdin : Readable.from(options.stdin === undefined ? [] : [Buffer.from(options.stdin)]),
       stdout,
       stderr,
       stdinIsTTY: options.stdinIsTTY ?? false,

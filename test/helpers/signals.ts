@@ -15,13 +15,13 @@ export function interruptWhen(marker: RegExp, signal: NodeJS.Signals = 'SIGINT')
   };
 }
 
-/** Sends SIGINT once the sandbox holds a submission (one it is slow to answer, with submitDelayMs). */
-export function interruptInFlight(sb: Sandbox) {
+/** Sends `signal` (SIGINT: a Ctrl-C) once the sandbox holds a submission (one it is slow to answer, with submitDelayMs). */
+export function interruptInFlight(sb: Sandbox, signal: NodeJS.Signals = 'SIGINT') {
   return (child: ChildProcess) => {
     const check = setInterval(() => {
       if (sb.submissions().length === 0) return;
       clearInterval(check);
-      child.kill('SIGINT');
+      child.kill(signal);
     }, 20);
     child.on('close', () => clearInterval(check));
   };

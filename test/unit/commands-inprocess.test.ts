@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { InterruptedError } from '../../src/api/errors.js';
 import { runInProcess, tempDir, TEST_KEY } from '../helpers/harness.js';
 
 describe('commands in-process, on fake streams', () => {
@@ -17,6 +19,22 @@ describe('commands in-process, on fake streams', () => {
     const configDir = tempDir();
     const result = await runInProcess(['config', 'set', 'api-key'], { configDir, stdin: 'sk-partly\u0003', stdinIsTTY: true });
     expect(result.code).toBe(130);
+    expect(existsSync(join(configDir, 'config.json'))).toBe(false);
+  });
+
+  it.each([
+    [['config', 'set', 'api-key']],
+    [['generate', '-']],
+  ])('%j stops at SIGTERM while stdin stays open and empty (exit 143), instead of waiting for it to end', async (argv) => {
+    const configDir = tempDir('ov-config-');
+    const stdin = new PassThrough();
+    const controller = new AbortController();
+    const running = runInProcess(argv, { configDir, stdin, signal: controller.signal });
+    setImmediate(() => controller.abort(new InterruptedError('SIGTERM')));
+    const result = await running;
+    expect(result.code).toBe(143);
+    expect(result.stderr).toMatch(/^✖ Terminated\.$/m);
+    expect(existsSync(join(configDir, 'jobs.jsonl'))).toBe(false);
     expect(existsSync(join(configDir, 'config.json'))).toBe(false);
   });
 
