@@ -1,7 +1,7 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import * as z from 'zod/mini';
-import { ConfigurationError, InvalidRequestError, SubmissionUncertainError, InterruptedBeforeSendingError, InterruptedError, APIError, TaskNotFoundError } from '../api/errors.js';
+import { ConfigurationError, InvalidRequestError, SubmissionUncertainError, InterruptedBeforeSendingError, APIError, TaskNotFoundError } from '../api/errors.js';
 import { isHttpUrl, MAX_IMAGES, MODEL, RESOLUTIONS, type GenerationRequest } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { formatAgainst, MIB } from '../io/format.js';
@@ -236,10 +236,6 @@ export async function runGenerate(ctx: Context, prompt: string | undefined, rawF
     if (error instanceof InterruptedBeforeSendingError) {
       await appendJobRecord(ctx.configDir, { job, event: 'interrupted', status: 'interrupted', error: 'interrupted before it was sent' });
       throw error;
-    }
-    if (error instanceof InterruptedError) {
-      await appendJobRecord(ctx.configDir, { job, event: 'uncertain', status: 'uncertain', error: 'interrupted while submitting' });
-      throw new InterruptedError(error.signalName, `${error.message} The submission may have reached the service. ${truth.message}`, truth.hint);
     }
     await appendJobRecord(ctx.configDir, {
       job,

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { readMediaInfo } from '../../src/io/media.js';
 import type { Sandbox } from '../../src/sandbox/server.js';
 import { run, sandbox, tempDir } from '../helpers/harness.js';
-import { interruptWhen } from '../helpers/signals.js';
+import { interruptInFlight, interruptWhen } from '../helpers/signals.js';
 
 
 
@@ -93,6 +93,33 @@ describe.concurrent('the same request twice', () => {
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/The same request was sent \d+ s ago and got no answer: it may already be charged, and as the API has no way to list tasks, omni-video cannot find its id\. Nothing was submitted\./);
     expect(again.stderr).toContain("Check the provider's dashboard for a job submitted at ");
+    expect(again.stderr).toContain('run the same command with --new');
+    expect(sb.submissions()).toHaveLength(1);
+
+    const knowingly = await run([...args, '--new'], { sandbox: sb, cwd, configDir });
+    expect(knowingly.code, knowingly.stderr).toBe(0);
+    expect(sb.submissions()).toHaveLength(2);
+    expect(knowingly.stdout).toBe(`${join(cwd, 'slow.mp4')}\n`);
+  });
+
+  it('Ctrl-C in flight while the service delays its answer, and Ctrl-C again (stop now): uncertain, so a re-run is refused, exit 2, nothing sent; --new submits', async () => {
+    const sb = await sandbox({ jobSeconds: 0.3, faults: { submitDelayMs: 10_000 } });
+    const cwd = tempDir();
+    const configDir = tempDir('ov-config-');
+    const args = ['generate', 'a slow answer, twice interrupted', '-o', 'slow.mp4'];
+    // The first Ctrl-C waits for the answer (the task id would be kept); the second stops at once.
+    const twice = (child: import('node:child_process').ChildProcess) => {
+      interruptInFlight(sb)(child);
+      interruptWhen(/Waiting for the service to answer the submission in progress/)(child);
+    };
+    const first = await run(args, { sandbox: sb, cwd, configDir, onSpawn: twice });
+    expect(first.code, first.stderr).toBe(130);
+    expect(sb.submissions()).toHaveLength(1);
+    sb.faults.submitDelayMs = 0;
+
+    const again = await run(args, { sandbox: sb, cwd, configDir });
+    expect(again.code, again.stderr).toBe(2);
+    expect(again.stderr).toMatch(/it may already be charged, and as the API has no way to list tasks, omni-video cannot find its id\. Nothing was submitted\./);
     expect(again.stderr).toContain('run the same command with --new');
     expect(sb.submissions()).toHaveLength(1);
 
