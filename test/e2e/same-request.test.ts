@@ -10,9 +10,23 @@ import type { Sandbox } from '../../src/sandbox/server.js';
 import { run, sandbox, tempDir } from '../helpers/harness.js';
 import { interruptInFlight, interruptWhen } from '../helpers/signals.js';
 
-
-
 const prompts = (sb: Sandbox) => sb.submissions().map((request) => (request.body as { prompt: string }).prompt);
+
+/** After an uncertain submission of `args`: the same command is refused (exit 2, nothing sent), and with --new it submits and saves slow.mp4. */
+async function expectRefusedThenNew(args: string[], options: { sandbox: Sandbox; cwd: string; configDir: string }): Promise<void> {
+  const sb = options.sandbox;
+  const again = await run(args, options);
+  expect(again.code, again.stderr).toBe(2);
+  expect(again.stderr).toMatch(/The same request was sent \d+ s ago and got no answer: it may already be charged, and as the API has no way to list tasks, omni-video cannot find its id\. Nothing was submitted\./);
+  expect(again.stderr).toContain("Check the provider's dashboard for a job submitted at ");
+  expect(again.stderr).toContain('run the same command with --new');
+  expect(sb.submissions()).toHaveLength(1);
+
+  const knowingly = await run([...args, '--new'], options);
+  expect(knowingly.code, knowingly.stderr).toBe(0);
+  expect(sb.submissions()).toHaveLength(2);
+  expect(knowingly.stdout).toBe(`${join(options.cwd, 'slow.mp4')}\n`);
+}
 
 describe.concurrent('the same request twice', () => {
   it('Ctrl-C after submission, the same command again: resumed, not paid again, saved where it asks; --new submits another', async () => {
@@ -89,17 +103,7 @@ describe.concurrent('the same request twice', () => {
     expect(first.code, first.stderr).toBe(6);
     expect(first.stderr).toContain('may have been created and charged');
 
-    const again = await run(args, { sandbox: sb, cwd, configDir });
-    expect(again.code).toBe(2);
-    expect(again.stderr).toMatch(/The same request was sent \d+ s ago and got no answer: it may already be charged, and as the API has no way to list tasks, omni-video cannot find its id\. Nothing was submitted\./);
-    expect(again.stderr).toContain("Check the provider's dashboard for a job submitted at ");
-    expect(again.stderr).toContain('run the same command with --new');
-    expect(sb.submissions()).toHaveLength(1);
-
-    const knowingly = await run([...args, '--new'], { sandbox: sb, cwd, configDir });
-    expect(knowingly.code, knowingly.stderr).toBe(0);
-    expect(sb.submissions()).toHaveLength(2);
-    expect(knowingly.stdout).toBe(`${join(cwd, 'slow.mp4')}\n`);
+    await expectRefusedThenNew(args, { sandbox: sb, cwd, configDir });
   });
 
   it('Ctrl-C in flight while the service delays its answer, and Ctrl-C again (stop now): uncertain, so a re-run is refused, exit 2, nothing sent; --new submits', async () => {
@@ -117,16 +121,7 @@ describe.concurrent('the same request twice', () => {
     expect(sb.submissions()).toHaveLength(1);
     sb.faults.submitDelayMs = 0;
 
-    const again = await run(args, { sandbox: sb, cwd, configDir });
-    expect(again.code, again.stderr).toBe(2);
-    expect(again.stderr).toMatch(/it may already be charged, and as the API has no way to list tasks, omni-video cannot find its id\. Nothing was submitted\./);
-    expect(again.stderr).toContain('run the same command with --new');
-    expect(sb.submissions()).toHaveLength(1);
-
-    const knowingly = await run([...args, '--new'], { sandbox: sb, cwd, configDir });
-    expect(knowingly.code, knowingly.stderr).toBe(0);
-    expect(sb.submissions()).toHaveLength(2);
-    expect(knowingly.stdout).toBe(`${join(cwd, 'slow.mp4')}\n`);
+    await expectRefusedThenNew(args, { sandbox: sb, cwd, configDir });
   });
 
   it('the same command from a second terminal while the first still waits for the answer of its submission: waits, resumes that job, one paid', async () => {
