@@ -238,8 +238,14 @@ export class OmniVideoClient {
     return this.#call(`GET ${path}`, 'GET', path, BalanceSchema, options.signal, undefined, undefined, (error) => this.#idempotentDecision(error));
   }
 
+  /** Polls until the job ends; a look failing for what a retry would cure (5xx, 429, the network) does not end the wait. */
   waitForTask(taskId: string, options: Omit<WaitOptions, 'getTask' | 'clock'> = {}): Promise<Task> {
-    return waitForTask(taskId, { ...options, clock: this.#clock, getTask: (id, signal) => this.getTask(id, { signal }) });
+    return waitForTask(taskId, {
+      isTransient: (error) => this.#idempotentDecision(error).retry,
+      ...options,
+      clock: this.#clock,
+      getTask: (id, signal) => this.getTask(id, { signal }),
+    });
   }
 
   /** Streams the task's video to `destination` (a .part file beside it, checked, then renamed). */

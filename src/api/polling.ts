@@ -16,6 +16,13 @@ export interface WaitOptions {
   submittedAtMs?: number | undefined;
   /** Resolve with a failed or cancelled task instead of throwing JobFailedError. */
   resolveOnFailure?: boolean;
+  /**
+   * Whether a failed look (its retries used up) is the service's passing trouble: the job keeps
+   * running there, so the wait looks again, for up to OUTAGE_MS, instead of giving up on it.
+   */
+  isTransient?: ((error: unknown) => boolean) | undefined;
+  /** Called when a look failed and the wait goes on, with when the next look comes. */
+  onOutage?: ((error: unknown, nextLookMs: number) => void) | undefined;
 }
 
 /** Floor: nothing a video service does is worth looking at more often. */
@@ -24,6 +31,11 @@ export const MIN_POLL_MS = 500;
 export const END_MARGIN_MS = 100;
 /** Ceiling, so a wrong estimate cannot make us sleep through a finished job for long. */
 export const MAX_POLL_MS = 30_000;
+/** How long the service may fail every look before a wait gives up (the job is paid for). */
+export const OUTAGE_MS = 5 * 60_000;
+/** The looks during an outage: from 5 s, doubling, at most 30 s apart. */
+const OUTAGE_FIRST_LOOK_MS = 5_000;
+const OUTAGE_MAX_LOOK_MS = 30_000;
 /** A status we do not know: poll calmly until it becomes one we do. */
 export const UNKNOWN_STATUS_POLL_MS = 5_000;
 /**
@@ -103,8 +115,23 @@ export async function waitForTask(taskId: string, options: WaitOptions): Promise
   const deadline = options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : waitStarted + options.timeoutMs;
   const samples: ProgressSample[] = [];
   let previous: Task | undefined;
+  let outage: { sinceMs: number; nextLookMs: number } | undefined;
   for (let looks = 1; ; looks++) {
-    const task = await options.getTask(taskId, signal);
+    let task: Task;
+    try {
+      task = await options.getTask(taskId, signal);
+      outage = undefined;
+    } catch (error) {
+      const failedAt = clock.now();
+      if (signal?.aborted || !options.isTransient?.(error)) throw error;
+      outage = outage ? { ...outage, nextLookMs: Math.min(outage.nextLookMs * 2, OUTAGE_MAX_LOOK_MS) } : { sinceMs: failedAt, nextLookMs: OUTAGE_FIRST_LOOK_MS };
+      if (failedAt - outage.sinceMs >= OUTAGE_MS) throw error;
+      if (failedAt >= deadline) throw new WaitTimeoutError(taskId, Math.round((options.timeoutMs ?? 0) / 1000));
+      const delay = Math.min(outage.nextLookMs, deadline - failedAt);
+      options.onOutage?.(error, delay);
+      await clock.sleep(delay, signal);
+      continue;
+    }
     const now = clock.now();
     if (!previous || previous.status !== task.status || previous.progress !== task.progress) options.onUpdate?.(task);
     previous = task;

@@ -71,6 +71,11 @@ export async function recordObserved(ctx: Context, known: Job, task: Task): Prom
   });
 }
 
+/** A wait going on through the service's trouble: the job runs on there, paid for. */
+export function outageNotice(taskId: string, error: unknown, nextLookMs: number): string {
+  return `${(error as Error).message}; task ${taskId} keeps running on the service, so the wait goes on: next look in ${Math.round(nextLookMs / 1000)} s`;
+}
+
 /**
  * Brings a job of this machine's history up to date with an end state seen by `status`, so
  * `jobs` does not keep showing it as submitted. Jobs submitted elsewhere are left out.
@@ -113,6 +118,7 @@ export async function followTask(ctx: Context, client: OmniVideoClient, reporter
         submittedAtMs: options.submittedAtMs,
         signal: ctx.signal,
         resolveOnFailure: true,
+        onOutage: (error, nextLookMs) => reporter.warn(outageNotice(taskId, error, nextLookMs)),
         onUpdate: (update) => {
           lastSeen = update;
           reporter.update(update);

@@ -4,7 +4,7 @@ import { InterruptedError, JobFailedError, JobsFailedError, WaitTimeoutError } f
 import { isTerminal, type Task } from '../api/schemas.js';
 import type { Context } from '../context.js';
 import { createReporter } from '../io/progress.js';
-import { recordEndState } from './follow.js';
+import { outageNotice, recordEndState } from './follow.js';
 import { statusLine, taskToJson } from './render.js';
 import { baseUrlInUse, createApiClient, loadSettings, parseOptions, resolveTaskIds, statusWaitCommand, timeoutFlag, waitLimits, writeJson, type GlobalOptions } from './shared.js';
 
@@ -47,7 +47,14 @@ export async function runStatus(ctx: Context, idArgs: string[], rawFlags: z.inpu
     ids.map(async (id) => {
       const reporter = await createReporter({ io: { ...ctx.io, stderrIsTTY: ctx.io.stderrIsTTY && !many }, clock: ctx.clock, quiet: Boolean(globals.quiet), label: many ? id : undefined });
       try {
-        const task = await client.waitForTask(id, { timeoutMs, pollIntervalMs, signal, resolveOnFailure: true, onUpdate: (update) => reporter.update(update) });
+        const task = await client.waitForTask(id, {
+          timeoutMs,
+          pollIntervalMs,
+          signal,
+          resolveOnFailure: true,
+          onOutage: (error, nextLookMs) => reporter.warn(outageNotice(id, error, nextLookMs)),
+          onUpdate: (update) => reporter.update(update),
+        });
         // A wait the user chose to make may also record the end in the history; a plain look stays read-only.
         await recordEndState(ctx, task);
         ended.add(id);

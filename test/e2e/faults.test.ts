@@ -76,6 +76,16 @@ describe('status faults', () => {
     expect(await readFile(result.stdout.trim())).toEqual(LANDSCAPE);
   });
 
+  it('the service failing every retry of a status look while waiting: the paid job is not given up, the wait looks again in 5 s, and the clip is saved', async () => {
+    // 5 failed attempts end one look; the next look's first 2 fail too, then the service is back.
+    const sb = await sandbox({ jobSeconds: 0, faults: { poll5xx: 7 } });
+    const result = await generate(sb);
+    expect(result.code, result.stderr).toBe(0);
+    const taskId = /Submitted (task_\w+)/.exec(result.stderr)?.[1];
+    expect(result.stderr).toContain(`task ${taskId} keeps running on the service, so the wait goes on: next look in 5 s`);
+    expect(await readFile(result.stdout.trim())).toEqual(LANDSCAPE);
+  });
+
   it.each([
     ['pollMalformed', 'invalid JSON'],
     ['pollEmpty', 'an empty body'],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { JobFailedError, WaitTimeoutError } from '../../src/api/errors.js';
-import { SECOND_LOOK_MS, UNKNOWN_STATUS_POLL_MS, waitForTask } from '../../src/api/polling.js';
+import { JobFailedError, ServiceUnavailableError, TaskNotFoundError, WaitTimeoutError } from '../../src/api/errors.js';
+import { OUTAGE_MS, SECOND_LOOK_MS, UNKNOWN_STATUS_POLL_MS, waitForTask } from '../../src/api/polling.js';
 import type { Task } from '../../src/api/schemas.js';
 import { FakeClock } from '../helpers/harness.js';
 
@@ -16,6 +16,61 @@ function service(...answers: Task[]) {
     getTask: async () => answers[Math.min(calls++, answers.length - 1)] as Task,
   };
 }
+
+describe('waitForTask through a service outage', () => {
+  const outage = () => new ServiceUnavailableError('GET /tasks/{id}: HTTP 502', { status: 502, endpoint: 'GET /tasks/{id}', serviceMessage: undefined, body: '' });
+  /** Looks that fail while `failing(call)` says so, else answer `answer`. */
+  function flaky(answer: Task, failing: (call: number) => boolean, error: () => Error = outage) {
+    let calls = 0;
+    return async () => {
+      calls += 1;
+      if (failing(calls)) throw error();
+      return answer;
+    };
+  }
+  const transient = (error: unknown) => error instanceof ServiceUnavailableError;
+
+  it('a status look that fails after its retries does not end the wait: it looks again at 5, 10, 20, 30 s, and the job is followed to its end', async () => {
+    const clock = new FakeClock();
+    const seen: number[] = [];
+    const done = await waitForTask('task_1', {
+      clock,
+      getTask: flaky(task({ status: 'completed', progress: 100 }), (call) => call <= 5),
+      isTransient: transient,
+      onOutage: (_error, nextLookMs) => seen.push(nextLookMs),
+    });
+    expect(done.status).toBe('completed');
+    expect(clock.sleeps).toEqual([5_000, 10_000, 20_000, 30_000, 30_000]);
+    expect(seen).toEqual([5_000, 10_000, 20_000, 30_000, 30_000]);
+  });
+
+  it(`an outage longer than ${OUTAGE_MS / 60_000} min ends the wait with the service's error`, async () => {
+    const clock = new FakeClock();
+    const error = await waitForTask('task_1', { clock, getTask: flaky(task({}), () => true), isTransient: transient }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ServiceUnavailableError);
+    const waited = clock.sleeps.reduce((sum, ms) => sum + ms, 0);
+    expect(waited).toBeGreaterThanOrEqual(OUTAGE_MS);
+    expect(waited).toBeLessThan(OUTAGE_MS + 30_000);
+  });
+
+  it('the outage clock restarts after a good look; --timeout still ends the wait on time', async () => {
+    const clock = new FakeClock();
+    // Fails, answers, fails: each failure starts again at 5 s.
+    const getTask = flaky(task({}), (call) => call === 1 || call === 3);
+    const error = await waitForTask('task_1', { clock, getTask, isTransient: transient, timeoutMs: 12_000 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(WaitTimeoutError);
+    expect(clock.sleeps[0]).toBe(5_000);
+    expect(clock.sleeps.reduce((sum, ms) => sum + ms, 0)).toBe(12_000);
+  });
+
+  it('an error that is no outage (an unknown task, a rejected key) ends the wait at once', async () => {
+    const clock = new FakeClock();
+    const notFound = () => new TaskNotFoundError('No such task', { status: 404, endpoint: 'GET /tasks/{id}', serviceMessage: undefined, body: '' });
+    const error = await waitForTask('task_1', { clock, getTask: flaky(task({}), () => true, notFound), isTransient: transient }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(TaskNotFoundError);
+    expect(clock.sleeps).toEqual([]);
+  });
+});
 
 describe('waitForTask', () => {
   it('stops waiting at --timeout exactly, leaving the job alone, with the command to resume', async () => {
