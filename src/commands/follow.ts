@@ -31,15 +31,9 @@ export interface FollowOptions {
   baseUrlFlag?: string | undefined;
 }
 
-/** The job's history id: the one given, the one this machine recorded, or a new one. */
-async function historyJob(ctx: Context, client: OmniVideoClient, taskId: string, jobId: string | undefined): Promise<string> {
-  if (jobId) return jobId;
-  const known = await findJobByTaskId(ctx.configDir, taskId);
-  if (known) return known.job;
-  const job = newJobId();
-  // With its service, so that `last` for that base URL can mean it.
-  await appendJobRecord(ctx.configDir, { job, event: FIRST_EVENT, task_id: taskId, base_url: client.baseUrl });
-  return job;
+/** The job's history id: the one given, the one this machine recorded, or none yet. */
+async function historyJob(ctx: Context, taskId: string, jobId: string | undefined): Promise<string | undefined> {
+  return jobId ?? (await findJobByTaskId(ctx.configDir, taskId))?.job;
 }
 
 /**
@@ -84,15 +78,25 @@ export async function recordEndState(ctx: Context, task: Task): Promise<void> {
  */
 export async function followTask(ctx: Context, client: OmniVideoClient, reporter: Reporter, options: FollowOptions): Promise<TaskJson> {
   const { taskId } = options;
-  const job = await historyJob(ctx, client, taskId, options.jobId);
+  let job = await historyJob(ctx, taskId, options.jobId);
   const choices = { output: options.output, force: options.force, baseUrl: options.baseUrlFlag };
   // With --no-download the user wants the link, not a file: the hint waits and prints it.
   const waitCommand = options.download ? downloadCommand(taskId, choices, true) : statusWaitCommand([taskId], options.baseUrlFlag);
   // One write at a time, in order: a status line written late would otherwise land after the
   // final event (timeout, interrupted, saved) and become the job's last word.
   let writes: Promise<void> = Promise.resolve();
+  // A job first seen here is recorded with its first event (with its service, so that `last` for
+  // that base URL can mean it), not before: a task id the service does not know stays out of it.
   const record = (fields: Omit<JobRecord, 'job' | 'task_id' | 'at'>) =>
-    (writes = writes.catch(() => undefined).then(() => appendJobRecord(ctx.configDir, { job, task_id: taskId, ...fields })));
+    (writes = writes
+      .catch(() => undefined)
+      .then(async () => {
+        if (job === undefined) {
+          job = newJobId();
+          await appendJobRecord(ctx.configDir, { job, event: FIRST_EVENT, task_id: taskId, base_url: client.baseUrl });
+        }
+        await appendJobRecord(ctx.configDir, { job, task_id: taskId, ...fields });
+      }));
 
   let task: Task;
   let lastSeen: Task | undefined;
