@@ -119,12 +119,13 @@ export async function refreshJobs(ctx: Context, jobs: Job[], globals: GlobalOpti
 export async function watchJobs(ctx: Context, initial: Job[], globals: GlobalOptions): Promise<Job[]> {
   const watch = await refresher(ctx, initial, globals);
   const live = ctx.io.stdoutIsTTY && !globals.json;
-  const columns = (ctx.io.stdout as NodeJS.WriteStream).columns ?? 80;
   let drawn = 0;
   const draw = (jobs: Job[], previous: Job[] | undefined) => {
     if (globals.json) return;
     const nowMs = ctx.clock.now();
     if (live) {
+      // The width now, as the terminal may have been resized since the last redraw.
+      const columns = (ctx.io.stdout as NodeJS.WriteStream).columns ?? 80;
       // Each line kept to one row, so moving up `drawn` rows finds the top of the list.
       const lines = jobs.map((job) => summary(job, nowMs)).map((line) => (line.length >= columns ? `${line.slice(0, columns - 2)}…` : line));
       ctx.io.stdout.write(`${drawn ? `\x1b[${drawn}A\x1b[0J` : ''}${lines.join('\n')}\n`);

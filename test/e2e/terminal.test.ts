@@ -175,6 +175,39 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
     }
   });
 
+  it('a terminal made narrower while the spinner turns: the live line is cut to the new width, not wrapped onto two rows', async () => {
+    const sb = await sandbox({ jobSeconds: 30 });
+    const term = await terminal(shellCommand('generate "a slow one"', tempDir(), sb.baseUrl), tempDir());
+    try {
+      await waitFor(async () => /generating · \d+% · \d+s · ETA \d+s/.test(await term.screen()), 10_000, 'the spinner');
+      await term.tmux('resize-window', '-x', '24', '-y', '24');
+      // 24 columns leave 21 for the spinner's text: "generating · 3% · 4s · ETA 26s" no longer fits.
+      await waitFor(async () => /^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] generating · \d.{0,12}…$/m.test(await term.screen()), 10_000, 'the live line cut to 24 columns');
+      await term.tmux('send-keys', 'C-c');
+      await waitFor(async () => /^exit 130$/m.test(await term.screen()), 10_000, 'the run to end');
+    } finally {
+      await term.close();
+    }
+  });
+
+  it('jobs --watch in a terminal made narrower: each redrawn row is cut to the new width', async () => {
+    const sb = await sandbox({ jobSeconds: 8, queueSeconds: 0.5 });
+    const configDir = tempDir();
+    const id = (await run(['generate', 'a watched job with a prompt long enough to be cut', '--no-wait'], { sandbox: sb, configDir })).stdout.trim();
+    const term = await terminal(shellCommand('jobs --watch', configDir, sb.baseUrl), tempDir());
+    try {
+      await waitFor(async () => (await term.screen()).includes(`${id}  `), 10_000, 'the list');
+      await term.tmux('resize-window', '-x', '70', '-y', '24');
+      await waitFor(async () => /^exit \d+$/m.test(await term.screen()), 20_000, 'the watch to end');
+      // The last redraw, at 70 columns: the date, the task id, the state and the prompt's first letter, then "…" (69 columns).
+      const rows = (await term.screen()).split('\n');
+      expect(rows, rows.join('\n')).toContainEqual(expect.stringMatching(new RegExp(`^\\S+ \\S+  ${id}  completed  "a.*…$`)));
+      expect(rows.filter((row) => row.includes(`${id}  completed`)).map((row) => row.length)).toEqual([69]);
+    } finally {
+      await term.close();
+    }
+  });
+
   it('a batch of more than 10 new jobs asks first: n submits nothing (exit 2); --yes does not ask; stdin piped does not ask', async () => {
     const sb = await sandbox({ jobSeconds: 0.2 });
     const dir = tempDir();
