@@ -128,7 +128,9 @@ export async function watchJobs(ctx: Context, initial: Job[], globals: GlobalOpt
       const columns = (ctx.io.stdout as NodeJS.WriteStream).columns ?? 80;
       // Each line kept to one row, so moving up `drawn` rows finds the top of the list.
       const lines = jobs.map((job) => summary(job, nowMs)).map((line) => (line.length >= columns ? `${line.slice(0, columns - 2)}…` : line));
-      ctx.io.stdout.write(`${drawn ? `\x1b[${drawn}A\x1b[0J` : ''}${lines.join('\n')}\n`);
+      // Auto-wrap off while drawing (DECAWM): a row wider than counted (wide characters, CJK or
+      // emoji, take two columns) is cut by the terminal instead of taking a second row.
+      ctx.io.stdout.write(`${drawn ? `\x1b[${drawn}A\x1b[0J` : ''}\x1b[?7l${lines.join('\n')}\x1b[?7h\n`);
       drawn = lines.length;
       return;
     }

@@ -47,6 +47,14 @@ function shellCommand(args: string, configDir: string, baseUrl: string, extraEnv
   return `env -i ${env} TERM=xterm-256color OMNI_VIDEO_CONFIG_DIR='${configDir}' OMNI_VIDEO_BASE_URL='${baseUrl}' OMNI_VIDEO_API_KEY='${TEST_KEY}' ${extraEnv} '${process.execPath}' '${BIN}' ${args}`;
 }
 
+/** One job of 8 s submitted with --no-wait, and `jobs --watch` of it running in a terminal. */
+async function watching(prompt: string) {
+  const sb = await sandbox({ jobSeconds: 8, queueSeconds: 0.5 });
+  const configDir = tempDir();
+  const id = (await run(['generate', prompt, '--no-wait'], { sandbox: sb, configDir })).stdout.trim();
+  return { id, term: await terminal(shellCommand('jobs --watch', configDir, sb.baseUrl), tempDir()) };
+}
+
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -191,10 +199,7 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
   });
 
   it('jobs --watch in a terminal made narrower: each redrawn row is cut to the new width', async () => {
-    const sb = await sandbox({ jobSeconds: 8, queueSeconds: 0.5 });
-    const configDir = tempDir();
-    const id = (await run(['generate', 'a watched job with a prompt long enough to be cut', '--no-wait'], { sandbox: sb, configDir })).stdout.trim();
-    const term = await terminal(shellCommand('jobs --watch', configDir, sb.baseUrl), tempDir());
+    const { id, term } = await watching('a watched job with a prompt long enough to be cut');
     try {
       await waitFor(async () => (await term.screen()).includes(`${id}  `), 10_000, 'the list');
       await term.tmux('resize-window', '-x', '70', '-y', '24');
@@ -203,6 +208,20 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
       const rows = (await term.screen()).split('\n');
       expect(rows, rows.join('\n')).toContainEqual(expect.stringMatching(new RegExp(`^\\S+ \\S+  ${id}  completed  "a.*…$`)));
       expect(rows.filter((row) => row.includes(`${id}  completed`)).map((row) => row.length)).toEqual([69]);
+    } finally {
+      await term.close();
+    }
+  });
+
+  it('jobs --watch with a prompt of wide characters (CJK) redraws in place: one row for the job, never a stack of copies', async () => {
+    const { id, term } = await watching('雪の中を走る狐が雪の中を走る狐が雪の中を走る狐が雪の中を走る狐が雪の中を走る');
+    try {
+      await waitFor(async () => /^exit \d+$/m.test(await term.screen()), 20_000, 'the watch to end');
+      const rows = (await term.screen()).split('\n');
+      // Each character of the prompt takes two columns: cut by the terminal at 160, on one row.
+      expect(rows, rows.join('\n')).toHaveLength(3);
+      expect(rows[0]).toMatch(new RegExp(`^\\S+ \\S+  ${id}  completed  "雪の中を走る狐が`));
+      expect(rows.slice(1)).toEqual(['1 job(s) · cost 1 (10 credits)', 'exit 0']);
     } finally {
       await term.close();
     }
