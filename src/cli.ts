@@ -311,7 +311,7 @@ export function buildProgram(ctx: Context): Command {
       examples([
         'source <(omni-video completion bash)        # this shell only',
         'omni-video completion bash > ~/.local/share/bash-completion/completions/omni-video',
-        'omni-video completion zsh > "${fpath[1]}/_omni-video"',
+        'mkdir -p ~/.zfunc && omni-video completion zsh > ~/.zfunc/_omni-video  # ~/.zshrc: fpath=(~/.zfunc $fpath) before compinit',
         'omni-video completion fish > ~/.config/fish/completions/omni-video.fish',
       ]),
     )

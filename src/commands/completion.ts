@@ -200,7 +200,8 @@ function zshScript(described: Model): string {
   const everyCommand = allCommands(commands);
   const caseLines = (entries: [string, string][]) => entries.map(([pattern, body]) => `    ${pattern}) ${body} ;;`).join('\n');
   return `#compdef omni-video
-# zsh completion for omni-video. Install: omni-video completion zsh > "\${fpath[1]}/_omni-video"
+# zsh completion for omni-video. Install: mkdir -p ~/.zfunc && omni-video completion zsh > ~/.zfunc/_omni-video
+# and in ~/.zshrc, before compinit: fpath=(~/.zfunc \$fpath)
 _omni_video() {
   local -a entries
   # Not path: in zsh that is \$PATH as an array, and emptying it breaks every command completion runs.
