@@ -310,9 +310,9 @@ export function buildProgram(ctx: Context): Command {
       'after',
       examples([
         'source <(omni-video completion bash)        # this shell only',
-        'omni-video completion bash > ~/.local/share/bash-completion/completions/omni-video',
+        'mkdir -p ~/.local/share/bash-completion/completions && omni-video completion bash > ~/.local/share/bash-completion/completions/omni-video',
         'mkdir -p ~/.zfunc && omni-video completion zsh > ~/.zfunc/_omni-video  # ~/.zshrc: fpath=(~/.zfunc $fpath) before compinit',
-        'omni-video completion fish > ~/.config/fish/completions/omni-video.fish',
+        'mkdir -p ~/.config/fish/completions && omni-video completion fish > ~/.config/fish/completions/omni-video.fish',
       ]),
     )
     .action(async (shell: 'bash' | 'zsh' | 'fish') => {
