@@ -241,12 +241,12 @@ function plainReporter(options: ReporterOptions, colors: Colors, timing: JobTimi
       if (!downloadStarted) {
         downloadStarted = true;
         lastAt = now;
-        write(`${prefix}downloading${total ? ` ${formatBytes(total)}` : ''}`);
+        write(`${prefix}downloading${total ? ` ${formatBytes(total)}` : ''} · ${formatDuration(timing.elapsedMs())}`);
         return;
       }
       if (now - lastAt < PLAIN_PROGRESS_EVERY_MS || (total !== undefined && received >= total)) return;
       lastAt = now;
-      write(`${prefix}downloading ${formatBytes(received)}${total ? ` / ${formatBytes(total)}` : ''}`);
+      write(`${prefix}downloading ${formatBytes(received)}${total ? ` / ${formatBytes(total)}` : ''} · ${formatDuration(timing.elapsedMs())}`);
     },
     succeed: (line) => write(`${colors.green('✔')} ${line}`),
     fail: (line) => {

@@ -147,7 +147,7 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
       const [task] = [...sb.tasks.values()];
       const lines = output.trimEnd().split('\n');
       expect(lines.slice(0, 2)).toEqual(['submitting', `Submitted ${task!.id}`]);
-      expect(lines.slice(2, -2).every((line) => /^(queued|generating) · \d+% · \d+s · ETA \d+s$|^completed · 100% · \d+s$|^downloading \d+ KiB$/.test(line)), output).toBe(true);
+      expect(lines.slice(2, -2).every((line) => /^(queued|generating) · \d+% · \d+s · ETA \d+s$|^completed · 100% · \d+s$|^downloading \d+ KiB · \d+s$/.test(line)), output).toBe(true);
       expect(lines.slice(-2)).toEqual([join(dir, `${task!.id}.mp4`), `✔ ${join(dir, `${task!.id}.mp4`)} (77 KiB, 3.0 s, 1280x720, cost 1)`]);
     } finally {
       await term.close();
@@ -281,7 +281,7 @@ describe.skipIf(!hasScript)('in a terminal that reports 0 columns (script, stty 
     const [task] = [...sb.tasks.values()];
     const saved = join(cwd, `${task!.id}.mp4`);
     expect(lines.slice(0, 2)).toEqual(['submitting', `Submitted ${task!.id}`]);
-    expect(lines.slice(2, -2).every((line) => /^(queued|generating) · \d+% · \d+s · ETA \d+s$|^completed · 100% · \d+s$|^downloading \d+ KiB$/.test(line)), stdout).toBe(true);
+    expect(lines.slice(2, -2).every((line) => /^(queued|generating) · \d+% · \d+s · ETA \d+s$|^completed · 100% · \d+s$|^downloading \d+ KiB · \d+s$/.test(line)), stdout).toBe(true);
     expect(lines.slice(2, -2).some((line) => line.startsWith('completed'))).toBe(true);
     expect(lines.slice(-2)).toEqual([saved, `✔ ${saved} (77 KiB, 3.0 s, 1280x720, cost 1)`]);
     expect(readFileSync(saved).length).toBeGreaterThan(70_000);
