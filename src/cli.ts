@@ -48,9 +48,9 @@ function withPrefixSuggestion(command: Command, message: string): string {
 
 const QUICK_START = `
 Quick start:
-  $ export OMNI_VIDEO_API_KEY=sk-...                       # your APIMart key (or: omni-video config set api-key)
-  $ omni-video generate "a red apple on a table"          # waits, saves ./<task_id>.mp4
-  $ omni-video sandbox                                     # a local API to try it for free
+  $ export OMNI_VIDEO_API_KEY=sk-...  # or: omni-video config set api-key
+  $ omni-video generate "a red apple"  # waits, saves ./<task_id>.mp4
+  $ omni-video sandbox                 # a local API to try it for free
 `;
 
 function addGenerateOptions(command: Command): Command {
