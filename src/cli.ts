@@ -390,11 +390,14 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
 /** The real process: its streams, environment and signals. */
 export async function start(): Promise<void> {
   const controller = new AbortController();
+  const io = processIO(process.env);
   let interrupts = 0;
   const onSignal = (name: 'SIGINT' | 'SIGTERM') => () => {
     interrupts += 1;
     // A second Ctrl-C means now.
     if (interrupts > 1) process.exit(name === 'SIGINT' ? 130 : 143);
+    // The terminal echoed ^C where the next line starts: back to its start, so the message covers it.
+    if (name === 'SIGINT' && io.stderrIsTTY) io.stderr.write('\r');
     controller.abort(new errors.InterruptedError(name));
   };
   process.on('SIGINT', onSignal('SIGINT'));
@@ -409,7 +412,7 @@ export async function start(): Promise<void> {
     if (error.code !== 'EPIPE') throw error;
   });
   const ctx: Context = {
-    io: processIO(process.env),
+    io,
     env: process.env,
     clock: systemClock,
     cwd: process.cwd(),

@@ -135,6 +135,24 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
     }
   });
 
+  it('Ctrl-C under plain lines on a terminal (status of two jobs): the terminal\'s echoed ^C does not stay glued to the message', async () => {
+    const sb = await sandbox({ jobSeconds: 30 });
+    const configDir = tempDir();
+    const ids: string[] = [];
+    for (const prompt of ['one', 'two']) ids.push((await run(['generate', prompt, '--no-wait'], { sandbox: sb, configDir })).stdout.trim());
+    const term = await terminal(shellCommand(`status ${ids.join(' ')} --wait`, configDir, sb.baseUrl, 'NO_COLOR=1'), tempDir());
+    try {
+      await waitFor(async () => (await term.screen()).includes(`${ids[1]}: `), 10_000, 'the progress lines');
+      await term.tmux('send-keys', 'C-c');
+      await waitFor(async () => /^exit \d+$/m.test(await term.screen()), 10_000, 'the run to end');
+      const screen = await term.screen();
+      expect(screen).toMatch(/^✖ Interrupted\./m);
+      expect(screen).not.toContain('^C');
+    } finally {
+      await term.close();
+    }
+  });
+
   it('piped (not a terminal), the same run prints plain lines without a single ANSI escape', async () => {
     const sb = await sandbox({ jobSeconds: 4 });
     const dir = tempDir();
