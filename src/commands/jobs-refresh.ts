@@ -3,6 +3,7 @@ import { InterruptedError, RateLimitError, TaskNotFoundError } from '../api/erro
 import { nextPollDelay } from '../api/polling.js';
 import { resultLinks, type Task } from '../api/schemas.js';
 import type { Context } from '../context.js';
+import { cut } from '../io/format.js';
 import type { Job } from '../store/history.js';
 import { ConcurrencyLimiter } from './batch-limiter.js';
 import { recordObserved } from './follow.js';
@@ -127,7 +128,7 @@ export async function watchJobs(ctx: Context, initial: Job[], globals: GlobalOpt
       // The width now, as the terminal may have been resized since the last redraw.
       const columns = (ctx.io.stdout as NodeJS.WriteStream).columns ?? 80;
       // Each line kept to one row, so moving up `drawn` rows finds the top of the list.
-      const lines = jobs.map((job) => summary(job, nowMs)).map((line) => (line.length >= columns ? `${line.slice(0, columns - 2)}…` : line));
+      const lines = jobs.map((job) => summary(job, nowMs)).map((line) => cut(line, columns - 1));
       // Auto-wrap off while drawing (DECAWM): a row wider than counted (wide characters, CJK or
       // emoji, take two columns) is cut by the terminal instead of taking a second row.
       ctx.io.stdout.write(`${drawn ? `\x1b[${drawn}A\x1b[0J` : ''}\x1b[?7l${lines.join('\n')}\x1b[?7h\n`);
