@@ -72,7 +72,8 @@ export async function runConfigSet(ctx: Context, rawKey: string, value: string |
   if (text === undefined || text === '-') {
     if (key !== 'api-key' && text === undefined) throw new InvalidRequestError(`config set ${key} needs a value.`, { hint: setHint(key, 'Give it a value') });
     // Keys come from stdin so they stay out of shell history and process lists.
-    text = ctx.io.stdinIsTTY && text === undefined ? await promptHidden(ctx, 'API key: ') : (await readStdinText(ctx, 'the value')).trim();
+    const instead = 'Run omni-video config set api-key to type it hidden, or pipe it in: echo "$KEY" | omni-video config set api-key';
+    text = ctx.io.stdinIsTTY && text === undefined ? await promptHidden(ctx, 'API key: ') : (await readStdinText(ctx, 'the value', instead)).trim();
     if (!text) throw new InvalidRequestError('Nothing was read from stdin.', { hint: 'echo "$KEY" | omni-video config set api-key' });
   }
   if (key === 'base-url') await refuseInsecureBaseUrl(parseConfigValue(key, text.trim()));
