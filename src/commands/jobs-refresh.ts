@@ -128,10 +128,19 @@ export async function watchJobs(ctx: Context, initial: Job[], globals: GlobalOpt
       // The width now, as the terminal may have been resized since the last redraw.
       const columns = (ctx.io.stdout as NodeJS.WriteStream).columns ?? 80;
       // Each line kept to one row, so moving up `drawn` rows finds the top of the list.
-      const lines = jobs.map((job) => summary(job, nowMs)).map((line) => cut(line, columns - 1));
+      let lines = jobs.map((job) => summary(job, nowMs)).map((line) => cut(line, columns - 1));
+      // Rows scrolled off the top cannot be moved up to: while redraws are to come, a list taller
+      // than the terminal shows the rows that fit and counts the rest; the last draw shows them all.
+      const fitting = ((ctx.io.stdout as NodeJS.WriteStream).rows ?? 24) - 2;
+      if (lines.length > fitting + 1 && jobs.some((job) => watch.asked(job))) {
+        lines = [...lines.slice(0, Math.max(fitting, 1)), `… and ${lines.length - Math.max(fitting, 1)} more, listed when all have ended`];
+      }
       // Auto-wrap off while drawing (DECAWM): a row wider than counted (wide characters, CJK or
-      // emoji, take two columns) is cut by the terminal instead of taking a second row.
-      ctx.io.stdout.write(`${drawn ? `\x1b[${drawn}A\x1b[0J` : ''}\x1b[?7l${lines.join('\n')}\x1b[?7h\n`);
+      // emoji, take two columns) is cut by the terminal instead of taking a second row. Each row
+      // is overwritten and its rest erased, then what is below: a clear of the whole screen, when
+      // the list starts at its top, would make tmux keep a copy of it in its history each time.
+      const rows = lines.map((line) => `${line}\x1b[K`).join('\n');
+      ctx.io.stdout.write(`${drawn ? `\x1b[${drawn}A\r` : ''}\x1b[?7l${rows}\x1b[?7h\n\x1b[0J`);
       drawn = lines.length;
       return;
     }

@@ -245,6 +245,27 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
     }
   });
 
+  it('jobs --watch of more jobs than the terminal has rows leaves no stale copies of the list above it, and ends with every job', async () => {
+    const sb = await sandbox({ jobSeconds: 8, queueSeconds: 0.5 });
+    const configDir = tempDir();
+    for (let i = 1; i <= 10; i++) expect((await run(['generate', `tall list ${i}`, '--no-wait'], { sandbox: sb, configDir })).code).toBe(0);
+    const cwd = tempDir();
+    // Started once the terminal has its 8 rows: a list drawn before would be pushed up by the resize.
+    const term = await terminal(`until [ -e go ]; do sleep 0.1; done; ${shellCommand('jobs --watch', configDir, sb.baseUrl)}`, cwd);
+    try {
+      await term.tmux('resize-window', '-x', '160', '-y', '8');
+      writeFileSync(join(cwd, 'go'), '');
+      await waitFor(async () => /^exit \d+$/m.test(await term.screen()), 25_000, 'the watch to end');
+      // The screen and what scrolled off it: the final list once, each job on one row.
+      const everything = (await term.tmux('capture-pane', '-p', '-S', '-1000')).split('\n');
+      const rows = everything.filter((row) => row.includes('"tall list '));
+      expect(rows, everything.join('\n')).toHaveLength(10);
+      expect(rows.every((row) => row.includes('  completed  '))).toBe(true);
+    } finally {
+      await term.close();
+    }
+  });
+
   it('a batch of more than 10 new jobs asks first: n submits nothing (exit 2); --yes does not ask; stdin piped does not ask', async () => {
     const sb = await sandbox({ jobSeconds: 0.2 });
     const dir = tempDir();
