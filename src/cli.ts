@@ -48,9 +48,9 @@ function withPrefixSuggestion(command: Command, message: string): string {
 
 const QUICK_START = `
 Quick start:
-  $ export OMNI_VIDEO_API_KEY=sk-...                       # your APIMart key (or: omni-video config set api-key)
-  $ omni-video generate "a red apple on a table"          # waits, saves ./<task_id>.mp4
-  $ omni-video sandbox                                     # a local API to try it for free
+  $ export OMNI_VIDEO_API_KEY=sk-...  # or: omni-video config set api-key
+  $ omni-video generate "a red apple"  # waits, saves ./<task_id>.mp4
+  $ omni-video sandbox                 # a local API to try it for free
 `;
 
 function addGenerateOptions(command: Command): Command {
@@ -310,9 +310,9 @@ export function buildProgram(ctx: Context): Command {
       'after',
       examples([
         'source <(omni-video completion bash)        # this shell only',
-        'omni-video completion bash > ~/.local/share/bash-completion/completions/omni-video',
-        'omni-video completion zsh > "${fpath[1]}/_omni-video"',
-        'omni-video completion fish > ~/.config/fish/completions/omni-video.fish',
+        'mkdir -p ~/.local/share/bash-completion/completions && omni-video completion bash > ~/.local/share/bash-completion/completions/omni-video',
+        'mkdir -p ~/.zfunc && omni-video completion zsh > ~/.zfunc/_omni-video  # ~/.zshrc: fpath=(~/.zfunc $fpath) before compinit',
+        'mkdir -p ~/.config/fish/completions && omni-video completion fish > ~/.config/fish/completions/omni-video.fish',
       ]),
     )
     .action(async (shell: 'bash' | 'zsh' | 'fish') => {
@@ -390,11 +390,14 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
 /** The real process: its streams, environment and signals. */
 export async function start(): Promise<void> {
   const controller = new AbortController();
+  const io = processIO(process.env);
   let interrupts = 0;
   const onSignal = (name: 'SIGINT' | 'SIGTERM') => () => {
     interrupts += 1;
     // A second Ctrl-C means now.
     if (interrupts > 1) process.exit(name === 'SIGINT' ? 130 : 143);
+    // The terminal echoed ^C where the next line starts: back to its start, so the message covers it.
+    if (name === 'SIGINT' && io.stderrIsTTY) io.stderr.write('\r');
     controller.abort(new errors.InterruptedError(name));
   };
   process.on('SIGINT', onSignal('SIGINT'));
@@ -409,7 +412,7 @@ export async function start(): Promise<void> {
     if (error.code !== 'EPIPE') throw error;
   });
   const ctx: Context = {
-    io: processIO(process.env),
+    io,
     env: process.env,
     clock: systemClock,
     cwd: process.cwd(),

@@ -15,7 +15,7 @@ import { dryRunBody } from './render.js';
 import { createApiClient, loadSettings, parseOptions, readStdinText, writeJson, type GlobalOptions } from './shared.js';
 
 async function readInput(ctx: Context, input: string): Promise<string> {
-  if (input === '-') return readStdinText(ctx, 'batch lines (JSON Lines or one prompt per line)');
+  if (input === '-') return readStdinText(ctx, 'batch lines (JSON Lines or one prompt per line)', 'Name the file (omni-video batch prompts.txt), or pipe it in: cat prompts.txt | omni-video batch -');
   const path = resolve(ctx.cwd, input);
   try {
     return await readFile(path, 'utf8');

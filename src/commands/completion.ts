@@ -200,7 +200,8 @@ function zshScript(described: Model): string {
   const everyCommand = allCommands(commands);
   const caseLines = (entries: [string, string][]) => entries.map(([pattern, body]) => `    ${pattern}) ${body} ;;`).join('\n');
   return `#compdef omni-video
-# zsh completion for omni-video. Install: omni-video completion zsh > "\${fpath[1]}/_omni-video"
+# zsh completion for omni-video. Install: mkdir -p ~/.zfunc && omni-video completion zsh > ~/.zfunc/_omni-video
+# and in ~/.zshrc, before compinit: fpath=(~/.zfunc \$fpath)
 _omni_video() {
   local -a entries
   # Not path: in zsh that is \$PATH as an array, and emptying it breaks every command completion runs.
@@ -270,7 +271,7 @@ function fishOption(option: OptionSpec, condition: string | undefined): string {
 }
 
 function fishScript({ globals, commands }: Model): string {
-  const lines = ['# fish completion for omni-video. Install: omni-video completion fish > ~/.config/fish/completions/omni-video.fish', 'complete -c omni-video -f'];
+  const lines = ['# fish completion for omni-video. Install: mkdir -p ~/.config/fish/completions && omni-video completion fish > ~/.config/fish/completions/omni-video.fish', 'complete -c omni-video -f'];
   const top = words(commands.map((command) => command.path));
   for (const option of globals) lines.push(fishOption(option, undefined));
   for (const command of commands) lines.push(`complete -c omni-video -n ${fishQuote(`not __fish_seen_subcommand_from ${top}`)} -a ${command.path} -d ${fishQuote(command.summary)}`);

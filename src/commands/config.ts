@@ -23,6 +23,22 @@ function checkKey(key: string): ConfigKey {
   return key;
 }
 
+/** What a hint suggests for a key: what it takes, and a value that works. */
+const EXAMPLES: Record<Exclude<ConfigKey, 'api-key'>, [what: string, value: string]> = {
+  'base-url': ['an https URL', 'https://api.apimart.ai/v1'],
+  'output-dir': ['a directory', "'~/clips'"],
+  'aspect-ratio': ['16:9 or 9:16, also landscape or portrait', 'portrait'],
+  timeout: ['a number of seconds, or 90s, 5m, 1h', '5m'],
+  'poll-interval': ['a number of seconds, at least 0.5, or 30s, 1m', '2s'],
+};
+
+/** The hint for a key to set: the key alone for api-key (it asks for it), else what it takes and an example, the command last. */
+function setHint(key: ConfigKey, lead: string): string {
+  if (key === 'api-key') return `${lead} with: omni-video config set api-key`;
+  const [what, value] = EXAMPLES[key];
+  return `${lead} (${what}), for example: omni-video config set ${key} ${value}`;
+}
+
 function shown(key: ConfigKey, value: unknown): string {
   return key === 'api-key' ? maskKey(String(value)) : String(value);
 }
@@ -54,9 +70,10 @@ export async function runConfigSet(ctx: Context, rawKey: string, value: string |
   const key = checkKey(rawKey);
   let text = value;
   if (text === undefined || text === '-') {
-    if (key !== 'api-key' && text === undefined) throw new InvalidRequestError(`config set ${key} needs a value.`);
+    if (key !== 'api-key' && text === undefined) throw new InvalidRequestError(`config set ${key} needs a value.`, { hint: setHint(key, 'Give it a value') });
     // Keys come from stdin so they stay out of shell history and process lists.
-    text = ctx.io.stdinIsTTY && text === undefined ? await promptHidden(ctx, 'API key: ') : (await readStdinText(ctx, 'the value')).trim();
+    const instead = 'Run omni-video config set api-key to type it hidden, or pipe it in: echo "$KEY" | omni-video config set api-key';
+    text = ctx.io.stdinIsTTY && text === undefined ? await promptHidden(ctx, 'API key: ') : (await readStdinText(ctx, 'the value', instead)).trim();
     if (!text) throw new InvalidRequestError('Nothing was read from stdin.', { hint: 'echo "$KEY" | omni-video config set api-key' });
   }
   if (key === 'base-url') await refuseInsecureBaseUrl(parseConfigValue(key, text.trim()));
@@ -82,7 +99,7 @@ export async function runConfigGet(ctx: Context, rawKey: string, globals: Global
   const value = config[key];
   // Not set is an error with or without --json (as `git config --get` and gh's unknown keys), so
   // that `$(omni-video config get timeout --json)` never hands a script a null to misread.
-  if (value === undefined) throw new InvalidRequestError(`${key} is not set.`, { hint: `Set it with: omni-video config set ${key}` });
+  if (value === undefined) throw new InvalidRequestError(`${key} is not set.`, { hint: setHint(key, 'Set it') });
   if (globals.json) {
     writeJson(ctx, { [key]: jsonValue(key, value) });
     return;

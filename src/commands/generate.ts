@@ -125,7 +125,8 @@ export async function buildGenerationRequest(
   const flags = parseOptions(GenerateFlagsSchema, rawFlags);
   let text = prompt;
   if (text === '-') {
-    text = (await readStdinText(ctx, 'a prompt')).trim();
+    const example = extendFrom === undefined ? 'echo "a red apple on a table" | omni-video generate -' : 'echo "now at night" | omni-video extend last -';
+    text = (await readStdinText(ctx, 'a prompt', `Give the prompt as an argument, or pipe it in: ${example}`)).trim();
     if (!text) throw new InvalidRequestError('The prompt read from stdin is empty.');
   }
   if (text !== undefined && !text.trim()) text = undefined;

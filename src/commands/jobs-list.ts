@@ -1,7 +1,7 @@
 /** What `jobs` and its --refresh and --watch show of a job: one line each, and whether it may still change. */
 import { isTerminal } from '../api/schemas.js';
 import { formatCost } from './batch-cost.js';
-import { formatTimestamp } from '../io/format.js';
+import { cut, formatTimestamp } from '../io/format.js';
 import { stateOfJob } from '../io/job-states.js';
 import type { Job } from '../store/history.js';
 
@@ -13,7 +13,7 @@ export function mayChange(job: Job): boolean {
 /** One line of the list: when, id, state (with progress while running), prompt, cost, file, link expiry, error. */
 export function summary(job: Job, nowMs: number): string {
   const when = job.created_at.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
-  const prompt = job.prompt ? JSON.stringify(job.prompt.length > 50 ? `${job.prompt.slice(0, 49)}…` : job.prompt) : '-';
+  const prompt = job.prompt ? JSON.stringify(cut(job.prompt, 50)) : '-';
   const state = stateOfJob(job);
   const parts = [when, job.task_id ?? '(no task id)', mayChange(job) && job.progress ? `${state} ${Math.round(job.progress)}%` : state, prompt];
   if (job.cost != null) parts.push(`cost ${formatCost(job.cost)}${job.credits_cost != null ? ` (${formatCost(job.credits_cost)} credits)` : ''}`);

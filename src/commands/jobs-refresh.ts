@@ -3,6 +3,8 @@ import { InterruptedError, RateLimitError, TaskNotFoundError } from '../api/erro
 import { nextPollDelay } from '../api/polling.js';
 import { resultLinks, type Task } from '../api/schemas.js';
 import type { Context } from '../context.js';
+import { cut } from '../io/format.js';
+import { isCI } from '../io/streams.js';
 import type { Job } from '../store/history.js';
 import { ConcurrencyLimiter } from './batch-limiter.js';
 import { recordObserved } from './follow.js';
@@ -118,16 +120,30 @@ export async function refreshJobs(ctx: Context, jobs: Job[], globals: GlobalOpti
  */
 export async function watchJobs(ctx: Context, initial: Job[], globals: GlobalOptions): Promise<Job[]> {
   const watch = await refresher(ctx, initial, globals);
-  const live = ctx.io.stdoutIsTTY && !globals.json;
-  const columns = (ctx.io.stdout as NodeJS.WriteStream).columns ?? 80;
+  // Redrawn in place only on a terminal that reports its width, and never in a CI log.
+  const live = ctx.io.stdoutIsTTY && !isCI(ctx.env) && ((ctx.io.stdout as NodeJS.WriteStream).columns ?? 0) > 0 && !globals.json;
   let drawn = 0;
   const draw = (jobs: Job[], previous: Job[] | undefined) => {
     if (globals.json) return;
     const nowMs = ctx.clock.now();
     if (live) {
+      // The width now, as the terminal may have been resized since the last redraw.
+      const columns = (ctx.io.stdout as NodeJS.WriteStream).columns || 80;
       // Each line kept to one row, so moving up `drawn` rows finds the top of the list.
-      const lines = jobs.map((job) => summary(job, nowMs)).map((line) => (line.length >= columns ? `${line.slice(0, columns - 2)}…` : line));
-      ctx.io.stdout.write(`${drawn ? `\x1b[${drawn}A\x1b[0J` : ''}${lines.join('\n')}\n`);
+      let lines = jobs.map((job) => summary(job, nowMs)).map((line) => cut(line, columns - 1));
+      // Rows scrolled off the top cannot be moved up to: while redraws are to come, a list taller
+      // than the terminal shows the rows that fit and counts the rest; the last draw shows them all.
+      // A terminal that reports no height (0 rows) is taken as tall enough.
+      const fitting = ((ctx.io.stdout as NodeJS.WriteStream).rows || Number.POSITIVE_INFINITY) - 2;
+      if (lines.length > fitting + 1 && jobs.some((job) => watch.asked(job))) {
+        lines = [...lines.slice(0, Math.max(fitting, 1)), `… and ${lines.length - Math.max(fitting, 1)} more, listed when all have ended`];
+      }
+      // Auto-wrap off while drawing (DECAWM): a row wider than counted (wide characters, CJK or
+      // emoji, take two columns) is cut by the terminal instead of taking a second row. Each row
+      // is overwritten and its rest erased, then what is below: a clear of the whole screen, when
+      // the list starts at its top, would make tmux keep a copy of it in its history each time.
+      const rows = lines.map((line) => `${line}\x1b[K`).join('\n');
+      ctx.io.stdout.write(`${drawn ? `\x1b[${drawn}A\r` : ''}\x1b[?7l${rows}\x1b[?7h\n\x1b[0J`);
       drawn = lines.length;
       return;
     }

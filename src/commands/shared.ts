@@ -97,10 +97,13 @@ export async function createApiClient(
   return { client, settings: resolved };
 }
 
-/** All of stdin as text; refuses to wait on a terminal, where nobody is typing into a pipe. */
-export async function readStdinText(ctx: Context, what: string): Promise<string> {
+/**
+ * All of stdin as text; refuses to wait on a terminal, where nobody is typing into a pipe, with
+ * `instead`: what to run instead, a command that works.
+ */
+export async function readStdinText(ctx: Context, what: string, instead: string): Promise<string> {
   if (ctx.io.stdinIsTTY) {
-    throw new InvalidRequestError(`Expected ${what} on stdin, but stdin is a terminal.`, { hint: `Pipe it in, e.g. echo … | omni-video …` });
+    throw new InvalidRequestError(`Expected ${what} on stdin, but stdin is a terminal.`, { hint: instead });
   }
   // Ctrl-C or SIGTERM stops the read: a pipe that stays open and silent must not hold the command.
   const { signal } = ctx;
@@ -159,7 +162,9 @@ export async function resolveTaskIds(ctx: Context, args: string[], options: { si
   const ids: string[] = [];
   for (const arg of args) {
     if (arg === '-') {
-      ids.push(...idsFromText(await readStdinText(ctx, 'task ids')));
+      ids.push(
+        ...idsFromText(await readStdinText(ctx, 'task ids', 'Name the task ids, or pipe them in: omni-video generate "a lighthouse at dusk" --no-wait | omni-video status -')),
+      );
     } else if (arg === 'last') {
       ids.push((await findLast(ctx, await options.baseUrl())).task_id);
     } else {

@@ -1,3 +1,9 @@
+/** At most `max` characters, the last one `…` when cut; counted by code point, so no emoji is cut in half. */
+export function cut(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : text;
+}
+
 /** 42s, 3m05s, 1h02m. */
 export function formatDuration(ms: number): string {
   const seconds = Math.max(0, Math.round(ms / 1000));

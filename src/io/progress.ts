@@ -161,7 +161,8 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
     } else if (task) {
       text = describe(task, timing);
     }
-    text = fit(text, io.columns);
+    // The width now: a terminal made narrower since the start would wrap a line cut to the old one.
+    text = fit(text, (io.stderr as NodeJS.WriteStream).columns || io.columns);
     if (!spinner) {
       // discardStdin would put stdin in raw mode (Ctrl-C then never reaches us as SIGINT).
       spinner = ora({ text, stream: io.stderr, discardStdin: false, hideCursor: true, color: io.color ? 'cyan' : false, isEnabled: true }).start();
@@ -240,12 +241,12 @@ function plainReporter(options: ReporterOptions, colors: Colors, timing: JobTimi
       if (!downloadStarted) {
         downloadStarted = true;
         lastAt = now;
-        write(`${prefix}downloading${total ? ` ${formatBytes(total)}` : ''}`);
+        write(`${prefix}downloading${total ? ` ${formatBytes(total)}` : ''} · ${formatDuration(timing.elapsedMs())}`);
         return;
       }
       if (now - lastAt < PLAIN_PROGRESS_EVERY_MS || (total !== undefined && received >= total)) return;
       lastAt = now;
-      write(`${prefix}downloading ${formatBytes(received)}${total ? ` / ${formatBytes(total)}` : ''}`);
+      write(`${prefix}downloading ${formatBytes(received)}${total ? ` / ${formatBytes(total)}` : ''} · ${formatDuration(timing.elapsedMs())}`);
     },
     succeed: (line) => write(`${colors.green('✔')} ${line}`),
     fail: (line) => {

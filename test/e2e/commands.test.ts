@@ -334,7 +334,7 @@ describe.concurrent('config', () => {
       const gone = await run(['config', 'get', 'timeout', ...json], { configDir });
       expect(gone.code, json.join('')).toBe(2);
       expect(gone.stdout, json.join('')).toBe('');
-      expect(gone.stderr, json.join('')).toBe('✖ timeout is not set.\n  Set it with: omni-video config set timeout\n');
+      expect(gone.stderr, json.join('')).toBe('✖ timeout is not set.\n  Set it (a number of seconds, or 90s, 5m, 1h), for example: omni-video config set timeout 5m\n');
     }
   });
 

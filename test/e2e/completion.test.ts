@@ -1,11 +1,11 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GALLERY_STATES, JOB_STATES } from '../../src/io/job-states.js';
 import { ASPECT_RATIO_WORDS } from '../../src/values.js';
-import { run, tempDir } from '../helpers/harness.js';
+import { BIN, run, tempDir } from '../helpers/harness.js';
 
 const exec = promisify(execFile);
 /** The words the flags take, from the lists the commands check them against. */
@@ -142,6 +142,14 @@ describe.concurrent.skipIf(skipWithout('zsh'))('completion zsh', () => {
   });
 });
 
+/** A new account: an empty home, and `omni-video` on its PATH (this build). */
+function newAccount() {
+  const home = tempDir('ov-home-');
+  const env = { ...process.env, HOME: home, PATH: `${join(home, 'bin')}:${process.env.PATH}` };
+  execFileSync('sh', ['-c', `mkdir -p "$HOME/bin" && printf '#!/bin/sh\\nexec "%s" "%s" "$@"\\n' "$1" "$2" > "$HOME/bin/omni-video" && chmod +x "$HOME/bin/omni-video"`, 'sh', process.execPath, BIN], { env });
+  return { home, env };
+}
+
 describe('completion zsh and fish', () => {
   it('offer the same commands and values', () => {
     for (const shell of ['zsh', 'fish'] as const) {
@@ -166,6 +174,30 @@ describe('completion zsh and fish', () => {
     expect((await complete('omni-video jobs --status ')).sort()).toEqual([...JOBS].sort());
     expect((await complete('omni-video gallery clips --status ')).sort()).toEqual([...GALLERY].sort());
     expect((await complete('omni-video batch prompts.txt -a ')).sort()).toEqual([...RATIOS].sort());
+  });
+
+  it('the bash and fish install lines of completion --help work in a new account, where those directories do not exist yet', async () => {
+    const help = await run(['completion', '--help']);
+    const lines = [...help.stdout.matchAll(/^ {2}\$ (.*completion (?:bash|fish) > .*?)\s*(#.*)?$/gm)].map((match) => match[1]!);
+    expect(lines, help.stdout).toHaveLength(2);
+    for (const line of lines) {
+      const { home, env } = newAccount();
+      await exec('bash', ['--norc', '--noprofile', '-c', line], { env });
+      const target = line.split('> ').at(-1)!.replace('~', home);
+      expect(readFileSync(target, 'utf8'), line).toMatch(/omni-video/);
+    }
+  });
+
+  it.skipIf(skipWithout('zsh'))('the zsh install line of completion --help works for a user who cannot write the first $fpath directory (a system one), and zsh then completes omni-video', async () => {
+    const help = await run(['completion', '--help']);
+    const line = /^ {2}\$ (.*completion zsh.*?)\s*(#.*)?$/m.exec(help.stdout)?.[1];
+    expect(line, help.stdout).toBeDefined();
+    const { home, env } = newAccount();
+    // As for anyone but root, the first $fpath directory (/usr/local/share/zsh/site-functions) cannot be written.
+    await exec('zsh', ['-f', '-c', `fpath=(/proc/omni-video-not-writable $fpath); ${line}`], { env });
+    // The ~/.zshrc line the README gives, then compinit: omni-video is completed by _omni-video.
+    const { stdout } = await exec('zsh', ['-f', '-c', 'fpath=(~/.zfunc $fpath); autoload -Uz compinit; compinit -D -u; print -r -- $_comps[omni-video]'], { env });
+    expect(stdout.trim()).toBe('_omni-video');
   });
 
   it('refuses another shell with exit 2', async () => {

@@ -5,6 +5,8 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { assertNoKey, BIN, cliEnv, run, sandbox, tempDir, TEST_KEY } from '../helpers/harness.js';
 
+const execAsync = promisify(execFile);
+
 /** `config set` takes what the flags take, stores it as they mean it, and refuses what they refuse. */
 describe.concurrent('config set', () => {
   it('aspect-ratio takes the words of -a (portrait, landscape) and stores the ratio', async () => {
@@ -18,6 +20,21 @@ describe.concurrent('config set', () => {
     expect(JSON.parse(dryRun.stdout)).toMatchObject({ aspect_ratio: '9:16' });
     expect((await run(['config', 'set', 'aspect-ratio', 'Landscape'], { configDir })).code).toBe(0);
     expect((await run(['config', 'get', 'aspect-ratio'], { configDir })).stdout).toBe('16:9\n');
+  });
+
+  it('a key not set, or set without a value: the command the hint gives, pasted as printed, sets it', async () => {
+    for (const key of ['timeout', 'poll-interval', 'aspect-ratio', 'output-dir', 'base-url']) {
+      const configDir = tempDir();
+      for (const command of [['config', 'get', key], ['config', 'set', key]]) {
+        const result = await run(command, { configDir });
+        expect(result.code, command.join(' ')).toBe(2);
+        const hint = /^ {2}.*: (omni-video config set .*)$/m.exec(result.stderr)?.[1];
+        expect(hint, result.stderr).toBeDefined();
+        const pasted = await execAsync('sh', ['-c', hint!.replace(/^omni-video /, `"${process.execPath}" "${BIN}" `)], { env: cliEnv({ configDir }) });
+        expect(pasted.stderr).toMatch(/^Saved /);
+        expect((await run(['config', 'get', key], { configDir })).code).toBe(0);
+      }
+    }
   });
 
   it('timeout and poll-interval take 10s, 5m, 1h as --timeout does; anything else is refused in words, exit 2', async () => {

@@ -18,6 +18,8 @@ describe.concurrent('help', () => {
     // The variable the tool reads, not one a user would have to invent.
     expect(quickStart[0]).toMatch(/^ {2}\$ export OMNI_VIDEO_API_KEY=/);
     expect(quickStart.every((line) => line.startsWith('  $ '))).toBe(true);
+    // The first page a user reads fits an 80-column terminal: no comment wrapped onto the next line.
+    expect(result.stdout.split('\n').filter((line) => line.length > 80)).toEqual([]);
   });
 
   for (const path of commandPaths()) {

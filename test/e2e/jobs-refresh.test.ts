@@ -1,7 +1,9 @@
 /** Issue 12, item 2: `jobs --refresh` and `jobs --watch` show what the service says now. */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../src/sandbox/server.js';
-import { run, sandbox, tempDir } from '../helpers/harness.js';
+import { BIN, cliEnv, run, sandbox, tempDir } from '../helpers/harness.js';
 
 interface JobJson {
   task_id?: string;
@@ -81,6 +83,26 @@ describe.concurrent('jobs --refresh and --watch', () => {
     // Half way through when it was asked, later on a slow machine; never the 0 % last recorded.
     expect(Number(shown![1])).toBeGreaterThanOrEqual(49);
     expect(Number(shown![1])).toBeLessThan(100);
+  });
+
+  it('--watch on a pseudo-terminal: in CI, plain lines without an escape; a terminal that reports no height is not cut to "… and 0 more"', async () => {
+    const sb = await sandbox({ jobSeconds: 3, queueSeconds: 0.3 });
+    // util-linux `script` gives a pty of 0 rows (and here 100 columns); stdin closed. Each run
+    // watches a job of its own, still running when it starts.
+    const watched = async (ci: boolean) => {
+      const configDir = tempDir('ov-config-');
+      const id = (await run(['generate', 'a watched heron', '--no-wait'], { sandbox: sb, configDir })).stdout.trim();
+      const env = { ...cliEnv({ sandbox: sb, configDir }), CI: ci ? 'true' : undefined, TERM: 'xterm-256color' };
+      const child = promisify(execFile)('script', ['-qec', `stty cols 100; '${process.execPath}' '${BIN}' jobs --watch`, '/dev/null'], { env });
+      child.child.stdin?.end();
+      return { id, output: (await child).stdout.replaceAll('\r\n', '\n') };
+    };
+    const [ci, live] = await Promise.all([watched(true), watched(false)]);
+    expect(ci.output).not.toContain('\x1b');
+    expect(ci.output).toContain(`${ci.id}  completed  "a watched heron"`);
+    expect(live.output).toContain(`${live.id}  completed  "a watched heron"`);
+    expect(live.output, 'redrawn in place').toContain('\x1b[?7l');
+    expect(live.output).not.toContain('more, listed when all have ended');
   });
 
   it('--watch off a terminal: the list, then a line per change, until every job has ended; with --json one array at the end', async () => {

@@ -92,6 +92,15 @@ describe.concurrent('jobs', () => {
     ]);
   });
 
+  it('a long prompt is cut between characters, never inside an emoji (no "\\ud83e" in the row)', async () => {
+    const sb = await sandbox({ jobSeconds: 30 });
+    const configDir = tempDir('ov-config-');
+    const prompt = `${'a'.repeat(48)}🦊 runs through the snow`;
+    expect((await run(['generate', prompt, '--no-wait'], { sandbox: sb, configDir })).code).toBe(0);
+    const rows = await run(['jobs'], { configDir });
+    expect(rows.stdout).toContain(`  queued  "${'a'.repeat(48)}🦊…"\n`);
+  });
+
   it('the total names an uncertain submission (no task id, may be charged) instead of letting "cost 0" stand for it', async () => {
     const sb = await sandbox({ jobSeconds: 0.3, faults: { submitResetAfterCreate: 1 } });
     const configDir = tempDir('ov-config-');

@@ -262,15 +262,6 @@ const ADAPTATIONS: Adaptation[] = [
     name: `the example task id (${EXAMPLE_TASK_ID}) stands for one of the user's: the workspace's completed job`,
     adapt: (script) => script.replaceAll(EXAMPLE_TASK_ID, '"$SEEDED_TASK"'),
   },
-  {
-    name: 'a completion script installed under ~ goes to a directory the shell has set up: it is made first',
-    adapt: (script) => script.replace(/^(omni-video completion \w+ > (~\/\S+)\/[^/\s]+.*)$/gm, 'mkdir -p $2 && $1'),
-  },
-  {
-    name: 'a zsh line runs in zsh, with a temporary directory first in $fpath (not a system one)',
-    adapt: (script) =>
-      script.replace(/^(omni-video completion zsh > "\$\{fpath\[1\]\}\/[^"]+")(\s*#.*)?$/gm, `zsh -fc 'fpath=("$HOME/.zfunc" $fpath); mkdir -p "\${fpath[1]}"; $1'`),
-  },
 ];
 
 function adapt(script: string): { script: string; applied: string[] } {

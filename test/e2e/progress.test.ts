@@ -34,4 +34,13 @@ describe.concurrent('progress lines', () => {
     expect(first, result.stderr).not.toBeNull();
     expect(Number(first![1])).toBeGreaterThanOrEqual(2);
   });
+  it('the download lines of a CI log carry the elapsed time, as the status lines before them do', async () => {
+    const sb = await sandbox({ jobSeconds: 0.5, largeFileBytes: 3 * 1024 * 1024 });
+    const result = await run(['generate', 'a kite', '-o', 'kite.mp4'], { sandbox: sb, cwd: tempDir() });
+    expect(result.code, result.stderr).toBe(0);
+    const lines = result.stderr.split('\n').filter((line) => line.startsWith('downloading'));
+    expect(lines.length, result.stderr).toBeGreaterThanOrEqual(1);
+    expect(lines[0]).toMatch(/^downloading 3\.0 MiB · \d+s$/);
+    for (const line of lines.slice(1)) expect(line).toMatch(/^downloading \S+ \S+ \/ 3\.0 MiB · \d+s$/);
+  });
 });

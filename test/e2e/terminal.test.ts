@@ -47,6 +47,14 @@ function shellCommand(args: string, configDir: string, baseUrl: string, extraEnv
   return `env -i ${env} TERM=xterm-256color OMNI_VIDEO_CONFIG_DIR='${configDir}' OMNI_VIDEO_BASE_URL='${baseUrl}' OMNI_VIDEO_API_KEY='${TEST_KEY}' ${extraEnv} '${process.execPath}' '${BIN}' ${args}`;
 }
 
+/** One job of 8 s submitted with --no-wait, and `jobs --watch` of it running in a terminal. */
+async function watching(prompt: string) {
+  const sb = await sandbox({ jobSeconds: 8, queueSeconds: 0.5 });
+  const configDir = tempDir();
+  const id = (await run(['generate', prompt, '--no-wait'], { sandbox: sb, configDir })).stdout.trim();
+  return { id, term: await terminal(shellCommand('jobs --watch', configDir, sb.baseUrl), tempDir()) };
+}
+
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -127,6 +135,24 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
     }
   });
 
+  it('Ctrl-C under plain lines on a terminal (status of two jobs): the terminal\'s echoed ^C does not stay glued to the message', async () => {
+    const sb = await sandbox({ jobSeconds: 30 });
+    const configDir = tempDir();
+    const ids: string[] = [];
+    for (const prompt of ['one', 'two']) ids.push((await run(['generate', prompt, '--no-wait'], { sandbox: sb, configDir })).stdout.trim());
+    const term = await terminal(shellCommand(`status ${ids.join(' ')} --wait`, configDir, sb.baseUrl, 'NO_COLOR=1'), tempDir());
+    try {
+      await waitFor(async () => (await term.screen()).includes(`${ids[1]}: `), 10_000, 'the progress lines');
+      await term.tmux('send-keys', 'C-c');
+      await waitFor(async () => /^exit \d+$/m.test(await term.screen()), 10_000, 'the run to end');
+      const screen = await term.screen();
+      expect(screen).toMatch(/^✖ Interrupted\./m);
+      expect(screen).not.toContain('^C');
+    } finally {
+      await term.close();
+    }
+  });
+
   it('piped (not a terminal), the same run prints plain lines without a single ANSI escape', async () => {
     const sb = await sandbox({ jobSeconds: 4 });
     const dir = tempDir();
@@ -139,7 +165,7 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
       const [task] = [...sb.tasks.values()];
       const lines = output.trimEnd().split('\n');
       expect(lines.slice(0, 2)).toEqual(['submitting', `Submitted ${task!.id}`]);
-      expect(lines.slice(2, -2).every((line) => /^(queued|generating) · \d+% · \d+s · ETA \d+s$|^completed · 100% · \d+s$|^downloading \d+ KiB$/.test(line)), output).toBe(true);
+      expect(lines.slice(2, -2).every((line) => /^(queued|generating) · \d+% · \d+s · ETA \d+s$|^completed · 100% · \d+s$|^downloading \d+ KiB · \d+s$/.test(line)), output).toBe(true);
       expect(lines.slice(-2)).toEqual([join(dir, `${task!.id}.mp4`), `✔ ${join(dir, `${task!.id}.mp4`)} (77 KiB, 3.0 s, 1280x720, cost 1)`]);
     } finally {
       await term.close();
@@ -170,6 +196,71 @@ describe.concurrent.skipIf(!hasTmux)('in a real terminal (tmux)', () => {
       expect(screen[0]).toMatch(new RegExp(`  ${ids[1]}  completed  "second watched"  cost 1 \\(10 credits\\)  link expires `));
       expect(screen[1]).toMatch(new RegExp(`  ${ids[0]}  completed  "first watched"  cost 1 \\(10 credits\\)  link expires `));
       expect(screen.slice(2)).toEqual(['2 job(s) · cost 2 (20 credits)', 'exit 0']);
+    } finally {
+      await term.close();
+    }
+  });
+
+  it('a terminal made narrower while the spinner turns: the live line is cut to the new width, not wrapped onto two rows', async () => {
+    const sb = await sandbox({ jobSeconds: 30 });
+    const term = await terminal(shellCommand('generate "a slow one"', tempDir(), sb.baseUrl), tempDir());
+    try {
+      await waitFor(async () => /generating · \d+% · \d+s · ETA \d+s/.test(await term.screen()), 10_000, 'the spinner');
+      await term.tmux('resize-window', '-x', '24', '-y', '24');
+      // 24 columns leave 21 for the spinner's text: "generating · 3% · 4s · ETA 26s" no longer fits.
+      await waitFor(async () => /^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] generating · \d.{0,12}…$/m.test(await term.screen()), 10_000, 'the live line cut to 24 columns');
+      await term.tmux('send-keys', 'C-c');
+      await waitFor(async () => /^exit 130$/m.test(await term.screen()), 10_000, 'the run to end');
+    } finally {
+      await term.close();
+    }
+  });
+
+  it('jobs --watch in a terminal made narrower: each redrawn row is cut to the new width', async () => {
+    const { id, term } = await watching('a watched job with a prompt long enough to be cut');
+    try {
+      await waitFor(async () => (await term.screen()).includes(`${id}  `), 10_000, 'the list');
+      await term.tmux('resize-window', '-x', '70', '-y', '24');
+      await waitFor(async () => /^exit \d+$/m.test(await term.screen()), 20_000, 'the watch to end');
+      // The last redraw, at 70 columns: the date, the task id, the state and the prompt's first letter, then "…" (69 columns).
+      const rows = (await term.screen()).split('\n');
+      expect(rows, rows.join('\n')).toContainEqual(expect.stringMatching(new RegExp(`^\\S+ \\S+  ${id}  completed  "a.*…$`)));
+      expect(rows.filter((row) => row.includes(`${id}  completed`)).map((row) => row.length)).toEqual([69]);
+    } finally {
+      await term.close();
+    }
+  });
+
+  it('jobs --watch with a prompt of wide characters (CJK) redraws in place: one row for the job, never a stack of copies', async () => {
+    const { id, term } = await watching('雪の中を走る狐が雪の中を走る狐が雪の中を走る狐が雪の中を走る狐が雪の中を走る');
+    try {
+      await waitFor(async () => /^exit \d+$/m.test(await term.screen()), 20_000, 'the watch to end');
+      const rows = (await term.screen()).split('\n');
+      // Each character of the prompt takes two columns: cut by the terminal at 160, on one row.
+      expect(rows, rows.join('\n')).toHaveLength(3);
+      expect(rows[0]).toMatch(new RegExp(`^\\S+ \\S+  ${id}  completed  "雪の中を走る狐が`));
+      expect(rows.slice(1)).toEqual(['1 job(s) · cost 1 (10 credits)', 'exit 0']);
+    } finally {
+      await term.close();
+    }
+  });
+
+  it('jobs --watch of more jobs than the terminal has rows leaves no stale copies of the list above it, and ends with every job', async () => {
+    const sb = await sandbox({ jobSeconds: 8, queueSeconds: 0.5 });
+    const configDir = tempDir();
+    for (let i = 1; i <= 10; i++) expect((await run(['generate', `tall list ${i}`, '--no-wait'], { sandbox: sb, configDir })).code).toBe(0);
+    const cwd = tempDir();
+    // Started once the terminal has its 8 rows: a list drawn before would be pushed up by the resize.
+    const term = await terminal(`until [ -e go ]; do sleep 0.1; done; ${shellCommand('jobs --watch', configDir, sb.baseUrl)}`, cwd);
+    try {
+      await term.tmux('resize-window', '-x', '160', '-y', '8');
+      writeFileSync(join(cwd, 'go'), '');
+      await waitFor(async () => /^exit \d+$/m.test(await term.screen()), 25_000, 'the watch to end');
+      // The screen and what scrolled off it: the final list once, each job on one row.
+      const everything = (await term.tmux('capture-pane', '-p', '-S', '-1000')).split('\n');
+      const rows = everything.filter((row) => row.includes('"tall list '));
+      expect(rows, everything.join('\n')).toHaveLength(10);
+      expect(rows.every((row) => row.includes('  completed  '))).toBe(true);
     } finally {
       await term.close();
     }
@@ -235,7 +326,7 @@ describe.skipIf(!hasScript)('in a terminal that reports 0 columns (script, stty 
     const [task] = [...sb.tasks.values()];
     const saved = join(cwd, `${task!.id}.mp4`);
     expect(lines.slice(0, 2)).toEqual(['submitting', `Submitted ${task!.id}`]);
-    expect(lines.slice(2, -2).every((line) => /^(queued|generating) · \d+% · \d+s · ETA \d+s$|^completed · 100% · \d+s$|^downloading \d+ KiB$/.test(line)), stdout).toBe(true);
+    expect(lines.slice(2, -2).every((line) => /^(queued|generating) · \d+% · \d+s · ETA \d+s$|^completed · 100% · \d+s$|^downloading \d+ KiB · \d+s$/.test(line)), stdout).toBe(true);
     expect(lines.slice(2, -2).some((line) => line.startsWith('completed'))).toBe(true);
     expect(lines.slice(-2)).toEqual([saved, `✔ ${saved} (77 KiB, 3.0 s, 1280x720, cost 1)`]);
     expect(readFileSync(saved).length).toBeGreaterThan(70_000);

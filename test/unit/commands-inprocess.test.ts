@@ -44,6 +44,20 @@ describe('commands in-process, on fake streams', () => {
     expect(result.stderr).toContain('Expected a prompt on stdin, but stdin is a terminal.');
   });
 
+  it('on a terminal stdin, `-` says what to run instead: a real command, not "echo … | omni-video …"', async () => {
+    const hints = {
+      'generate - --dry-run': '  Give the prompt as an argument, or pipe it in: echo "a red apple on a table" | omni-video generate -\n',
+      'status -': '  Name the task ids, or pipe them in: omni-video generate "a lighthouse at dusk" --no-wait | omni-video status -\n',
+      'batch -': '  Name the file (omni-video batch prompts.txt), or pipe it in: cat prompts.txt | omni-video batch -\n',
+      'config set api-key -': '  Run omni-video config set api-key to type it hidden, or pipe it in: echo "$KEY" | omni-video config set api-key\n',
+    };
+    for (const [command, hint] of Object.entries(hints)) {
+      const result = await runInProcess(command.split(' '), { stdinIsTTY: true, configDir: tempDir() });
+      expect(result.code, command).toBe(2);
+      expect(result.stderr.split('\n')[1]! + '\n', command).toBe(hint);
+    }
+  });
+
   it('plain http to a remote host is refused before any connection (exit 2)', async () => {
     const result = await runInProcess(['balance', '--base-url', 'http://api.example.invalid/v1']);
     expect(result.code).toBe(2);
