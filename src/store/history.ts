@@ -160,22 +160,27 @@ export async function readJobs(dir: string, options: ReadJobsOptions = {}): Prom
     const { size } = await handle.stat();
     const chunkSize = 256 * 1024;
     let position = size;
-    let carry = '';
+    // Bytes, not text: a chunk may begin inside a multibyte character, decoded whole with the line.
+    let carry = Buffer.alloc(0);
     let seenLine = false;
-    outer: while (position > 0 || carry) {
-      let text: string;
+    outer: while (position > 0 || carry.length > 0) {
+      let bytes = carry;
       if (position > 0) {
         const length = Math.min(chunkSize, position);
         position -= length;
         const buffer = Buffer.alloc(length);
         await handle.read(buffer, 0, length, position);
-        text = buffer.toString('utf8') + carry;
-      } else {
-        text = carry;
+        bytes = Buffer.concat([buffer, carry]);
       }
-      const lines = text.split('\n');
-      // The first piece may be the tail of a line that starts in the previous chunk.
-      carry = position > 0 ? (lines.shift() ?? '') : '';
+      // Before the first newline: the tail of a line that starts in the previous chunk (a newline
+      // byte is never part of a multibyte character).
+      const firstNewline = position > 0 ? bytes.indexOf(0x0a) : -1;
+      if (position > 0 && firstNewline === -1) {
+        carry = bytes;
+        continue;
+      }
+      carry = position > 0 ? bytes.subarray(0, firstNewline) : Buffer.alloc(0);
+      const lines = bytes.subarray(firstNewline + 1).toString('utf8').split('\n');
       for (let index = lines.length - 1; index >= 0; index--) {
         const line = (lines[index] as string).trim();
         if (!line) continue;

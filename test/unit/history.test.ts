@@ -23,6 +23,24 @@ describe('job history', () => {
     }
   });
 
+  it('reads back a prompt whose multibyte character straddles the boundary of the chunks it reads backwards, unchanged', async () => {
+    const dir = tempDir('ov-history-');
+    const prompt = (n: number) => `雪の中を走る狐 ${n} ${'日'.repeat(200)}`;
+    // Lines of 3-byte characters until a 256 KiB boundary, counted from the end, falls inside one.
+    const lines: string[] = [];
+    for (let n = 0; ; n++) {
+      lines.push(`${JSON.stringify({ job: `j${n}`, at: '2026-01-01T00:00:00Z', event: 'created', prompt: prompt(n) })}\n`);
+      const bytes = Buffer.from(lines.join(''), 'utf8');
+      if (bytes.length > 300 * 1024 && (bytes[bytes.length - 256 * 1024]! & 0xc0) === 0x80) break;
+    }
+    appendFileSync(historyPath(dir), lines.join(''));
+    const warnings: string[] = [];
+    const jobs = await readJobs(dir, { onWarning: (message) => warnings.push(message) });
+    expect(warnings).toEqual([]);
+    expect(jobs).toHaveLength(lines.length);
+    expect(jobs.filter((job, index) => job.prompt !== prompt(lines.length - 1 - index)).map((job) => job.job)).toEqual([]);
+  });
+
   it('skips a last line cut short by a crash with a warning, and the next append does not merge into it', async () => {
     const dir = tempDir('ov-history-');
     appendFileSync(historyPath(dir), `${JSON.stringify({ job: 'a', at: '2026-01-01T00:00:00Z', event: 'created', prompt: 'kept' })}\n{"job":"b","at":"2026-01-01T00:0`);
