@@ -59,7 +59,7 @@ export async function runJobs(ctx: Context, rawFlags: z.input<typeof JobsFlagsSc
 /** Why the list is empty: no job at all, or none in the state asked for (the limit counts only those). */
 async function noJobsLine(ctx: Context, state: string | undefined): Promise<string> {
   const all = state === undefined ? 0 : (await readJobs(ctx.configDir)).length;
-  return all === 0 ? 'No jobs yet. Submit one with: omni-video generate "…"' : `No ${state} jobs in the history (${all} job${all === 1 ? '' : 's'} in all).`;
+  return all === 0 ? 'No jobs yet. Submit one with: omni-video generate "a red apple on a table"' : `No ${state} jobs in the history (${all} job${all === 1 ? '' : 's'} in all).`;
 }
 
 function finishList(ctx: Context, jobs: Job[], globals: GlobalOptions): void {

@@ -146,7 +146,7 @@ export async function findLast(ctx: Context, baseUrl: string): Promise<Job & { t
   const job = await findLastJob(ctx.configDir, baseUrl, warn);
   if (job?.task_id) return job as Job & { task_id: string };
   const elsewhere = await findLastJob(ctx.configDir, undefined, () => undefined);
-  if (!elsewhere?.task_id) throw new InvalidRequestError('No job in the local history yet, so there is no `last`.', { hint: 'Submit one with: omni-video generate "…"' });
+  if (!elsewhere?.task_id) throw new InvalidRequestError('No job in the local history yet, so there is no `last`.', { hint: 'Submit one with: omni-video generate "a red apple on a table"' });
   throw new InvalidRequestError(`No job in the local history was sent to ${baseUrl}, so there is no \`last\` there.`, {
     hint: elsewhere.base_url
       ? `The newest job, ${elsewhere.task_id}, went to ${elsewhere.base_url}: name its task id, or use that --base-url.`

@@ -57,7 +57,8 @@ describe.concurrent('jobs', () => {
     expect(JSON.parse(json.stdout)).toEqual([]);
     const text = await runInProcess(['jobs'], { configDir });
     expect(text.stdout).toBe('');
-    expect(text.stderr).toContain('No jobs yet');
+    // A command that works as pasted: a real prompt, not a placeholder that would be paid for as one.
+    expect(text.stderr).toContain('No jobs yet. Submit one with: omni-video generate "a red apple on a table"');
     const quiet = await runInProcess(['jobs', '-q'], { configDir });
     expect(quiet.stdout + quiet.stderr).toBe('');
     const bad = await runInProcess(['jobs', '--limit', 'many'], { configDir });
