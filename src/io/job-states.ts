@@ -14,9 +14,12 @@ export const GALLERY_STATES = [...JOB_STATES, 'not_run'] as const;
 /** The API's and the history's status words, each the state it is shown as. */
 export const STATUS_ALIASES: Readonly<Record<string, JobState>> = { submitted: 'queued', pending: 'queued', processing: 'generating' };
 
-/** The word shown for a status from the API or the history; a status unknown to us is shown as it is. */
+/**
+ * The word shown for a status from the API or the history; a status unknown to us is shown as it
+ * is, but for control characters (as `?`): it comes from a service or a file, and reaches terminals.
+ */
 export function stateOfStatus(status: string): string {
-  return STATUS_ALIASES[status] ?? status;
+  return STATUS_ALIASES[status] ?? status.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }
 
 /** What the job history knows of a job (a fold of its records). */
