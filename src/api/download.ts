@@ -2,6 +2,7 @@ import { open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'got';
+import { hasFtypBox, mp4EndsWhole } from '../io/media.js';
 import type { Clock } from './clock.js';
 import { DownloadError, LinkExpiredError, OutputExistsError } from './errors.js';
 import { createFileHttp, fileAgents, toConnectionError } from './http-client.js';
@@ -36,11 +37,6 @@ const REFRESHABLE = new Set([401, 403, 404, 410]);
 
 export function formatExpiry(expiresAt: number): string {
   return new Date(expiresAt * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
-}
-
-/** True when the first bytes are an ISO BMFF `ftyp` box, as every mp4 starts. */
-function startsWithFtyp(head: Buffer): boolean {
-  return head.length >= 8 && head.toString('latin1', 4, 8) === 'ftyp';
 }
 
 class Attempt {
@@ -158,8 +154,8 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
       if (total !== undefined && size !== total) throw new DownloadError(`Download of task ${task.id} is incomplete: ${size} of ${total} bytes.`);
       const head = Buffer.alloc(12);
       await handle.read(head, 0, 12, 0);
-      if (!startsWithFtyp(head)) throw new DownloadError(`The file served for task ${task.id} is not an mp4 video (no ftyp box).`);
-      if (total === undefined && !(await boxesEndAt(handle, size))) {
+      if (!hasFtypBox(head)) throw new DownloadError(`The file served for task ${task.id} is not an mp4 video (no ftyp box).`);
+      if (total === undefined && !(await mp4EndsWhole(handle, size))) {
         throw new DownloadError(`Download of task ${task.id} is incomplete: the video ends before its last part (${size} bytes arrived, no length was announced).`);
       }
       await handle.sync();
@@ -292,28 +288,6 @@ export async function downloadToFile(initialTask: Task, destination: string, opt
     }
     return handle;
   }
-}
-
-/**
- * True when the file's top-level boxes end exactly at its end (the last may run to the end: size
- * 0): what tells a whole mp4 from one cut short when the server announced no length.
- */
-async function boxesEndAt(handle: FileHandle, size: number): Promise<boolean> {
-  const header = Buffer.alloc(16);
-  let offset = 0;
-  while (offset < size) {
-    const { bytesRead } = await handle.read(header, 0, 16, offset);
-    if (bytesRead < 8) return false;
-    let boxSize = header.readUInt32BE(0);
-    if (boxSize === 0) return true;
-    if (boxSize === 1) {
-      if (bytesRead < 16) return false;
-      boxSize = Number(header.readBigUInt64BE(8));
-    }
-    if (boxSize < 8) return false;
-    offset += boxSize;
-  }
-  return offset === size;
 }
 
 /** Resolves with the response head (after redirects), or rejects with what stopped it first. */

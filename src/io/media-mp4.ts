@@ -43,6 +43,24 @@ function boxHeader(buf: Uint8Array, pos: number, available: number): BoxHeader {
   return { type, headerSize: 8, size: size32 };
 }
 
+/**
+ * True when the top-level boxes end exactly at the end of the file (the last may run to it: size
+ * 0): what tells a whole mp4 from one cut short when nothing announced its length.
+ */
+export function* boxesEndAtFileEnd(fileSize: number): Walk<boolean> {
+  let offset = 0;
+  while (offset < fileSize) {
+    const head = yield* read(offset, 16);
+    try {
+      offset += boxHeader(head, 0, fileSize - offset).size;
+    } catch (error) {
+      if (error instanceof MediaParseError) return false;
+      throw error;
+    }
+  }
+  return offset === fileSize;
+}
+
 export type Mp4Info = Omit<MediaInfo, 'container'> & { container: 'mp4' | 'mov' };
 
 /** Walks the top-level boxes by seeking from header to header, and reads only `ftyp` and `moov`. */

@@ -10,7 +10,7 @@ import type { FileHandle } from 'node:fs/promises';
  * The parsers are written once, as generators that yield "give me these bytes" requests, and are
  * driven either from a file handle (readMediaInfo) or from an in-memory buffer (parseMp4Header).
  */
-import { looksLikeIsoBmff, walkMp4, type Mp4Info } from './media-mp4.js';
+import { boxesEndAtFileEnd, looksLikeIsoBmff, walkMp4, type Mp4Info } from './media-mp4.js';
 import { startsWithEbml, walkWebm } from './media-webm.js';
 import { MediaParseError, type MediaInfo, type Walk } from './media-walk.js';
 
@@ -58,6 +58,11 @@ export async function readMediaInfo(path: string): Promise<MediaInfo> {
   } finally {
     await fh.close();
   }
+}
+
+/** Whether an open mp4 of `size` bytes is whole: its top-level boxes end exactly at its end. */
+export function mp4EndsWhole(fh: FileHandle, size: number): Promise<boolean> {
+  return runAsync(new FileReader(fh, size), boxesEndAtFileEnd(size));
 }
 
 // ---------------------------------------------------------------------------------------------
