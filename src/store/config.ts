@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -55,16 +55,40 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
   tighten(dir, 0o700);
 }
 
-function notJson(path: string, error: unknown): ConfigurationError {
-  return new ConfigurationError(`${path} is not valid JSON (${(error as Error).message}); it was left as it is.`, {
+/**
+ * The file's text as the JSON object of settings it must be: one that is not JSON, or is JSON but
+ * no object (`[1, 2]`, `"text"`, `null`: conf would take its indexes for keys), is refused and left
+ * as it is.
+ */
+function parseConfigText(path: string, text: string): Record<string, unknown> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw notJson(path, error);
+  }
+  if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) return raw as Record<string, unknown>;
+  throw new ConfigurationError(`${path} must hold one JSON object of settings; it was left as it is.`, {
     hint: `Fix it in an editor, or delete it and set the keys again.`,
   });
 }
 
-/** JSON that is not an object (`[1, 2]`, `"text"`, `null`): conf would take its indexes for keys. */
-function notAnObject(path: string, raw: unknown): ConfigurationError | undefined {
-  if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) return undefined;
-  return new ConfigurationError(`${path} must hold one JSON object of settings; it was left as it is.`, {
+/** The config file's text, or undefined when there is none. */
+function readConfigFile(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw cannotRead(path, error);
+  }
+}
+
+function cannotRead(path: string, error: unknown): ConfigurationError {
+  return new ConfigurationError(`Cannot read ${path}: ${(error as Error).message}`, { hint: 'Check its permissions.' });
+}
+
+function notJson(path: string, error: unknown): ConfigurationError {
+  return new ConfigurationError(`${path} is not valid JSON (${(error as Error).message}); it was left as it is.`, {
     hint: `Fix it in an editor, or delete it and set the keys again.`,
   });
 }
@@ -79,27 +103,14 @@ function notAnObject(path: string, raw: unknown): ConfigurationError | undefined
  */
 export async function readConfig(dir: string, options: { tighten?: boolean } = {}): Promise<Config> {
   const path = configPath(dir);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new ConfigurationError(`Cannot read ${path}: ${(error as Error).message}`, { hint: 'Check its permissions.' });
-  }
+  const text = readConfigFile(path);
+  if (text === undefined) return {};
   if (options.tighten !== false) {
     tighten(path, 0o600);
     // The directory too: it also holds the job history.
     tighten(dir, 0o700);
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw notJson(path, error);
-  }
-  const notObject = notAnObject(path, raw);
-  if (notObject) throw notObject;
-  const parsed = ConfigSchema.safeParse(raw);
+  const parsed = ConfigSchema.safeParse(parseConfigText(path, text));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const key = issue?.path.join('.');
@@ -129,10 +140,13 @@ export function parseConfigValue<K extends ConfigKey>(key: K, value: string): No
 async function openConfigStore(dir: string): Promise<Conf<Record<string, unknown>>> {
   // conf creates a missing directory with the default mode: make it owner-only first.
   await ensurePrivateDir(dir);
+  // Refused before conf opens it: conf would rewrite JSON that holds no object as one.
+  const path = configPath(dir);
+  const text = readConfigFile(path);
+  if (text !== undefined) parseConfigText(path, text);
   const { default: Conf } = await import('conf');
-  let store: Conf<Record<string, unknown>>;
   try {
-    store = new Conf<Record<string, unknown>>({
+    return new Conf<Record<string, unknown>>({
       cwd: dir,
       configName: 'config',
       configFileMode: 0o600,
@@ -141,14 +155,9 @@ async function openConfigStore(dir: string): Promise<Conf<Record<string, unknown
       accessPropertiesByDotNotation: false,
     });
   } catch (error) {
-    if (error instanceof SyntaxError) throw notJson(configPath(dir), error);
-    throw new ConfigurationError(`Cannot read ${configPath(dir)}: ${(error as Error).message}`, { hint: 'Check its permissions.' });
+    if (error instanceof SyntaxError) throw notJson(path, error);
+    throw cannotRead(path, error);
   }
-  // conf read it as JSON (or found none): it may still hold no object, which conf would rewrite as one.
-  const text = existsSync(store.path) ? readFileSync(store.path, 'utf8') : '{}';
-  const notObject = notAnObject(configPath(dir), JSON.parse(text));
-  if (notObject) throw notObject;
-  return store;
 }
 
 /** Stores a value after checking it; returns it as stored (9:16 for portrait, 300 for 5m). */
