@@ -39,6 +39,12 @@ export function proxyForUrl(url: string, env: Env): string | undefined {
   return proxy === undefined || proxy.includes('://') ? proxy : `http://${proxy}`;
 }
 
+/** The proxy setting as a URL when it is an http(s) one, the only kind hpagent tunnels through; else undefined. */
+export function httpProxyUrl(proxy: string): URL | undefined {
+  const url = URL.canParse(proxy) ? new URL(proxy) : undefined;
+  return url?.protocol === 'http:' || url?.protocol === 'https:' ? url : undefined;
+}
+
 const agents = new Map<string, HttpProxyAgent | HttpsProxyAgent>();
 
 /** localhost, 127.x.x.x or ::1: this machine. */
@@ -81,15 +87,15 @@ export function agentsFor(url: string | URL, env: Env, options: { carriesKey: bo
   const target = new URL(url);
   const proxy = proxyForUrl(target.href, env);
   if (!proxy) return {};
-  const scheme = URL.canParse(proxy) ? new URL(proxy).protocol : undefined;
-  if (scheme !== 'http:' && scheme !== 'https:') {
+  const proxyUrl = httpProxyUrl(proxy);
+  if (!proxyUrl) {
     // Not echoed: it may hold a password.
     throw new ConfigurationError(`The proxy for ${target.host} (HTTPS_PROXY / HTTP_PROXY) is not an http(s) URL; nothing was sent.`, {
       hint: 'Set it as http://host:port (credentials as http://user:password@host:port, special characters %-encoded), or unset it.',
     });
   }
   const https = target.protocol === 'https:';
-  if (!https && options.carriesKey && !isLoopbackHost(new URL(proxy).hostname)) return {};
+  if (!https && options.carriesKey && !isLoopbackHost(proxyUrl.hostname)) return {};
   const key = `${https ? 'https' : 'http'} ${proxy}`;
   let agent = agents.get(key);
   if (!agent) {

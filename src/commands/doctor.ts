@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { DEFAULT_BASE_URL, isSafeOrigin } from '../api/client.js';
 import { ConfigurationError, OmniVideoError } from '../api/errors.js';
 import { createApiHttp, toConnectionError } from '../api/http-client.js';
-import { proxyForUrl } from '../api/proxy.js';
+import { httpProxyUrl, proxyForUrl } from '../api/proxy.js';
 import type { Context } from '../context.js';
 import { configPath, maskKey, readConfig, resolveApiKey, type Config } from '../store/config.js';
 import { writeJson, type GlobalOptions } from './shared.js';
@@ -110,8 +110,8 @@ function checkProxy(baseUrl: string, env: NodeJS.ProcessEnv): Check {
     const set = ['HTTPS_PROXY', 'HTTP_PROXY'].some((name) => env[name] || env[name.toLowerCase()]);
     return pass('proxy', set ? `direct: NO_PROXY covers ${new URL(baseUrl).host}` : 'none: direct connections (HTTPS_PROXY, HTTP_PROXY, NO_PROXY are honoured)');
   }
-  const url = URL.canParse(proxy) ? new URL(proxy) : undefined;
-  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+  const url = httpProxyUrl(proxy);
+  if (!url) {
     // Not echoed: it may hold a password, and this output is pasted into bug reports.
     return failure('proxy', 'HTTPS_PROXY / HTTP_PROXY is not an http(s) URL', 'export HTTPS_PROXY=http://host:port (or unset it)');
   }
