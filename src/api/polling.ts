@@ -117,38 +117,39 @@ export async function waitForTask(taskId: string, options: WaitOptions): Promise
   let previous: Task | undefined;
   let outage: { sinceMs: number; nextLookMs: number } | undefined;
   for (let looks = 1; ; looks++) {
-    let task: Task;
-    try {
-      task = await options.getTask(taskId, signal);
-      outage = undefined;
-    } catch (error) {
-      const failedAt = clock.now();
-      if (signal?.aborted || !options.isTransient?.(error)) throw error;
-      outage = outage ? { ...outage, nextLookMs: Math.min(outage.nextLookMs * 2, OUTAGE_MAX_LOOK_MS) } : { sinceMs: failedAt, nextLookMs: OUTAGE_FIRST_LOOK_MS };
-      if (failedAt - outage.sinceMs >= OUTAGE_MS) throw error;
-      if (failedAt >= deadline) throw new WaitTimeoutError(taskId, Math.round((options.timeoutMs ?? 0) / 1000));
-      const delay = Math.min(outage.nextLookMs, deadline - failedAt);
-      options.onOutage?.(error, delay);
-      await clock.sleep(delay, signal);
-      continue;
-    }
+    const look = await options.getTask(taskId, signal).then(
+      (task) => ({ task }),
+      (error: unknown) => ({ error }),
+    );
     const now = clock.now();
-    if (!previous || previous.status !== task.status || previous.progress !== task.progress) options.onUpdate?.(task);
-    previous = task;
-    if (isTerminal(task.status)) {
-      if (task.status !== 'completed' && !options.resolveOnFailure) {
-        throw new JobFailedError(task.id, task.status, task.error?.message);
+    let delay: number;
+    if ('error' in look) {
+      // The job runs on, paid for: passing trouble of the service is waited out, within OUTAGE_MS.
+      if (signal?.aborted || !options.isTransient?.(look.error)) throw look.error;
+      outage = outage ? { ...outage, nextLookMs: Math.min(outage.nextLookMs * 2, OUTAGE_MAX_LOOK_MS) } : { sinceMs: now, nextLookMs: OUTAGE_FIRST_LOOK_MS };
+      if (now - outage.sinceMs >= OUTAGE_MS) throw look.error;
+      delay = outage.nextLookMs;
+    } else {
+      outage = undefined;
+      const { task } = look;
+      if (!previous || previous.status !== task.status || previous.progress !== task.progress) options.onUpdate?.(task);
+      previous = task;
+      if (isTerminal(task.status)) {
+        if (task.status !== 'completed' && !options.resolveOnFailure) {
+          throw new JobFailedError(task.id, task.status, task.error?.message);
+        }
+        return task;
       }
-      return task;
+      if (task.status === 'processing' && task.progress > 0 && task.progress < 100 && samples.at(-1)?.progress !== task.progress) {
+        samples.push({ atMs: now, progress: task.progress });
+        if (samples.length > 8) samples.shift();
+      }
+      const startedAtMs = options.submittedAtMs ?? (task.created ? task.created * 1000 : waitStarted);
+      delay = options.pollIntervalMs ?? nextPollDelay({ task, nowMs: now, startedAtMs, samples, looks });
     }
-    if (task.status === 'processing' && task.progress > 0 && task.progress < 100 && samples.at(-1)?.progress !== task.progress) {
-      samples.push({ atMs: now, progress: task.progress });
-      if (samples.length > 8) samples.shift();
-    }
-    const startedAtMs = options.submittedAtMs ?? (task.created ? task.created * 1000 : waitStarted);
-    let delay = options.pollIntervalMs ?? nextPollDelay({ task, nowMs: now, startedAtMs, samples, looks });
     if (now >= deadline) throw new WaitTimeoutError(taskId, Math.round((options.timeoutMs ?? 0) / 1000));
     delay = Math.min(delay, deadline - now);
+    if ('error' in look) options.onOutage?.(look.error, delay);
     await clock.sleep(delay, signal);
   }
 }
