@@ -121,20 +121,21 @@ export async function refreshJobs(ctx: Context, jobs: Job[], globals: GlobalOpti
 export async function watchJobs(ctx: Context, initial: Job[], globals: GlobalOptions): Promise<Job[]> {
   const watch = await refresher(ctx, initial, globals);
   // Redrawn in place only on a terminal that reports its width, and never in a CI log.
-  const live = ctx.io.stdoutIsTTY && !isCI(ctx.env) && ((ctx.io.stdout as NodeJS.WriteStream).columns ?? 0) > 0 && !globals.json;
+  const terminal = ctx.io.stdout as NodeJS.WriteStream;
+  const live = ctx.io.stdoutIsTTY && !isCI(ctx.env) && (terminal.columns ?? 0) > 0 && !globals.json;
   let drawn = 0;
   const draw = (jobs: Job[], previous: Job[] | undefined) => {
     if (globals.json) return;
     const nowMs = ctx.clock.now();
     if (live) {
       // The width now, as the terminal may have been resized since the last redraw.
-      const columns = (ctx.io.stdout as NodeJS.WriteStream).columns || 80;
+      const columns = terminal.columns || 80;
       // Each line kept to one row, so moving up `drawn` rows finds the top of the list.
       let lines = jobs.map((job) => summary(job, nowMs)).map((line) => cut(line, columns - 1));
       // Rows scrolled off the top cannot be moved up to: while redraws are to come, a list taller
       // than the terminal shows the rows that fit and counts the rest; the last draw shows them all.
       // A terminal that reports no height (0 rows) is taken as tall enough.
-      const fitting = ((ctx.io.stdout as NodeJS.WriteStream).rows || Number.POSITIVE_INFINITY) - 2;
+      const fitting = (terminal.rows || Number.POSITIVE_INFINITY) - 2;
       if (lines.length > fitting + 1 && jobs.some((job) => watch.asked(job))) {
         lines = [...lines.slice(0, Math.max(fitting, 1)), `… and ${lines.length - Math.max(fitting, 1)} more, listed when all have ended`];
       }

@@ -31,9 +31,6 @@ export interface GalleryEntry {
   line: number | null;
 }
 
-/** A line of the batch being run (`batch --gallery`): the lines it never reached are shown too. */
-export type BatchLineInfo = PlannedLine;
-
 /** The part of a batch state event's `result` (a job's JSON object) the page shows. */
 const BatchResultSchema = z.object({
   status: z.optional(z.string()),
@@ -46,7 +43,7 @@ const BatchResultSchema = z.object({
 export interface CollectOptions {
   dir: string;
   configDir: string;
-  lines?: BatchLineInfo[] | undefined;
+  lines?: PlannedLine[] | undefined;
   onWarning?: ((message: string) => void) | undefined;
 }
 
@@ -114,14 +111,14 @@ function fromHistory(job: Job): Omit<Draft, 'line'> {
 }
 
 /** The lines the state file says were planned, and those of the batch being run, which win. */
-function withPlans(plans: BatchPlans, lines: BatchLineInfo[]): BatchLineInfo[] {
+function withPlans(plans: BatchPlans, lines: PlannedLine[]): PlannedLine[] {
   const byKey = new Map(plans);
   for (const line of lines) byKey.set(line.key, line);
   return [...byKey.values()];
 }
 
 /** The batch's jobs: what its state file says, completed by the job history and the batch's own lines. */
-function batchDrafts(state: BatchState, history: Map<string, Job>, lines: BatchLineInfo[]): Draft[] {
+function batchDrafts(state: BatchState, history: Map<string, Job>, lines: PlannedLine[]): Draft[] {
   const byKey = new Map(lines.map((line) => [line.key, line]));
   const drafts: Draft[] = [];
   for (const [key, event] of state) {

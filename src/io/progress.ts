@@ -2,7 +2,7 @@ import { colorsFor, type Colors } from './colors.js';
 import type { Ora } from 'ora';
 import type { Task } from '../api/schemas.js';
 import type { Clock, IOStreams } from '../context.js';
-import { formatBytes, formatDuration } from './format.js';
+import { cut, formatBytes, formatDuration } from './format.js';
 import { stateOfStatus } from './job-states.js';
 
 /** Plain-mode lines for the same phase come at most this often. */
@@ -55,8 +55,7 @@ export function stopLiveLines(): void {
 
 /** The live line must fit on one row: a wrapped line cannot be redrawn in place. */
 function fit(text: string, columns: number): string {
-  const room = Math.max(columns - 3, 10);
-  return text.length > room ? `${text.slice(0, room - 1)}…` : text;
+  return cut(text, Math.max(columns - 3, 10));
 }
 
 /** Below this much progress, a job's rate says little (2 % after a second of queueing is not "49 s left"). */
