@@ -147,18 +147,7 @@ describe.concurrent('the same request twice', () => {
     const cwd = tempDir();
     const configDir = tempDir('ov-config-');
     const args = ['generate', 'a killed sender'];
-    const killed = await run(args, {
-      sandbox: sb,
-      cwd,
-      configDir,
-      onSpawn: (child) => {
-        const check = setInterval(() => {
-          if (sb.submissions().length === 0) return;
-          clearInterval(check);
-          child.kill('SIGKILL');
-        }, 20);
-      },
-    });
+    const killed = await run(args, { sandbox: sb, cwd, configDir, onSpawn: interruptInFlight(sb, 'SIGKILL') });
     expect(killed.signal).toBe('SIGKILL');
     const again = await run(args, { sandbox: sb, cwd, configDir });
     expect(again.code).toBe(2);
